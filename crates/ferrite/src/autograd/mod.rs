@@ -1,0 +1,161 @@
+//! Reverse-mode automatic differentiation: the recorded graph, `backward`, the `no_grad`
+//! guard and finite-difference checking. Every gradient formula lives in [`backprop`].
+
+pub mod backprop;
+mod gradcheck;
+mod op;
+
+pub use gradcheck::{gradcheck, gradcheck_with, GradcheckError};
+pub use op::Op;
+
+use crate::Tensor;
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+/// The op that produced a tensor, with the tensors it read.
+pub struct Node {
+    /// What was computed, with any non-tensor arguments it needs to differentiate.
+    pub op: Op,
+    /// The operands, in the order the op's backward returns their gradients.
+    pub inputs: Vec<Tensor>,
+}
+
+thread_local! {
+    static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
+}
+
+/// True unless inside a [`no_grad`] scope on this thread.
+pub fn is_grad_enabled() -> bool {
+    GRAD_ENABLED.with(|g| g.get())
+}
+
+/// While alive, operations on this thread record no graph (evaluation, optimizer steps).
+///
+/// ```
+/// use ferrite::{no_grad, Tensor};
+/// let w = Tensor::ones([2]).requires_grad();
+/// let y = {
+///     let _guard = no_grad();
+///     &w * 2.0
+/// };
+/// assert!(!y.requires_grad_flag());
+/// ```
+#[must_use = "the guard disables gradients only while it is alive"]
+pub struct NoGradGuard {
+    previous: bool,
+}
+
+/// Disables graph recording until the returned guard is dropped.
+pub fn no_grad() -> NoGradGuard {
+    let previous = GRAD_ENABLED.with(|g| g.replace(false));
+    NoGradGuard { previous }
+}
+
+impl Drop for NoGradGuard {
+    fn drop(&mut self) {
+        GRAD_ENABLED.with(|g| g.set(self.previous));
+    }
+}
+
+/// Tensors reachable from `root` through recorded nodes, each after all tensors that use it.
+fn topological_order(root: &Tensor) -> Vec<(Tensor, Arc<Node>)> {
+    let mut order = Vec::new();
+    let mut seen = HashSet::new();
+    // Iterative post-order DFS: (tensor, node, next input to visit).
+    let mut stack: Vec<(Tensor, Arc<Node>, usize)> = Vec::new();
+    if let Some(n) = root.node() {
+        seen.insert(root.id());
+        stack.push((root.clone(), n, 0));
+    }
+    while let Some((t, node, next)) = stack.pop() {
+        if next < node.inputs.len() {
+            let child = node.inputs[next].clone();
+            stack.push((t, node, next + 1));
+            if let Some(cn) = child.node() {
+                if seen.insert(child.id()) {
+                    stack.push((child, cn, 0));
+                }
+            } else if child.0.released.load(Ordering::Relaxed) {
+                panic!(
+                    "backward: trying to backward through the graph a second time (or directly \
+                     access saved tensors after they have already been freed); use \
+                     backward_retain_graph() the first time"
+                );
+            }
+        } else {
+            order.push((t, node));
+        }
+    }
+    order.reverse();
+    order
+}
+
+fn accumulate(map: &mut HashMap<usize, Tensor>, id: usize, g: Tensor) {
+    match map.remove(&id) {
+        Some(old) => {
+            map.insert(id, &old + &g);
+        }
+        None => {
+            map.insert(id, g);
+        }
+    }
+}
+
+/// Backpropagates `grad` from `root` to every leaf that requires a gradient.
+pub(crate) fn backward(root: &Tensor, grad: Tensor, retain_graph: bool) {
+    let _guard = no_grad();
+    if root.node().is_none() {
+        if root.0.released.load(Ordering::Relaxed) {
+            panic!("backward: trying to backward through the graph a second time; use backward_retain_graph() the first time");
+        }
+        assert!(
+            root.requires_grad_flag(),
+            "backward: element 0 of tensors does not require grad and does not have a grad_fn"
+        );
+        accumulate_leaf(root, grad);
+        return;
+    }
+    let order = topological_order(root);
+    let mut grads: HashMap<usize, Tensor> = HashMap::new();
+    grads.insert(root.id(), grad);
+    for (t, node) in order {
+        let Some(g) = grads.remove(&t.id()) else {
+            continue;
+        };
+        if !retain_graph {
+            *t.0.node.lock().expect("node lock") = None;
+            t.0.released.store(true, Ordering::Relaxed);
+        }
+        let needs: Vec<bool> = node.inputs.iter().map(|i| i.requires_grad_flag()).collect();
+        let out = t.detach();
+        let input_grads = backprop::backward(&node.op, &node.inputs, &out, &g, &needs);
+        debug_assert_eq!(input_grads.len(), node.inputs.len());
+        for ((input, ig), &need) in node.inputs.iter().zip(input_grads).zip(&needs) {
+            let Some(ig) = ig else { continue };
+            if !need {
+                continue;
+            }
+            debug_assert_eq!(
+                ig.dims(),
+                input.dims(),
+                "gradient shape mismatch in {:?}",
+                node.op.name()
+            );
+            if input.node().is_some() {
+                accumulate(&mut grads, input.id(), ig);
+            } else {
+                accumulate_leaf(input, ig);
+            }
+        }
+    }
+}
+
+fn accumulate_leaf(leaf: &Tensor, g: Tensor) {
+    let mut slot = leaf.0.grad.lock().expect("grad lock");
+    *slot = Some(match slot.take() {
+        Some(old) => &old + &g,
+        None => g.contiguous_owned(),
+    });
+}

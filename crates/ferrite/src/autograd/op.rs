@@ -1,0 +1,72 @@
+//! The recorded operations. Each variant carries what its backward needs beyond the inputs
+//! and the output, which the graph already holds.
+
+use crate::backend::{BinaryOp, UnaryOp};
+use crate::Tensor;
+use std::sync::Arc;
+
+/// An operation recorded in the autograd graph.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// A pointwise function of one input.
+    Unary(UnaryOp),
+    /// A broadcasting pointwise function of two inputs.
+    Binary(BinaryOp),
+    /// `where(cond, a, b)`: inputs `[a, b]`; the 0/1 condition is kept here.
+    Where(Tensor),
+    /// Same elements, new shape.
+    Reshape,
+    /// Dimensions reordered by this permutation.
+    Permute(Vec<usize>),
+    /// Size-1 dimensions repeated (and leading ones added) without copying.
+    Expand,
+    /// A window `start..start+len` of dimension `dim`.
+    Narrow { dim: usize, start: usize },
+    /// A row-major copy.
+    Contiguous,
+    /// Entries `indices` along `dim`.
+    IndexSelect { dim: usize, indices: Arc<Vec<usize>> },
+    /// `out[p] = x[p with dim := index[p]]`.
+    Gather { dim: usize, index: Arc<Vec<usize>>, index_dims: Vec<usize> },
+    /// `out = base; out[p with dim := index[p]] += src[p]`: inputs `[base, src]`.
+    ScatterAdd { dim: usize, index: Arc<Vec<usize>>, index_dims: Vec<usize> },
+    /// Elements where the 0/1 mask is set replaced by a constant.
+    MaskedFill(Tensor),
+    /// Inputs joined along `dim`.
+    Cat { dim: usize },
+    /// Sum over the flagged dimensions.
+    Sum { mask: Vec<bool>, keepdim: bool },
+    /// Mean over the flagged dimensions.
+    Mean { mask: Vec<bool>, keepdim: bool },
+    /// Max or min over one dimension; the winning index of each lane is kept.
+    MaxMinDim { dim: usize, keepdim: bool, argmax: Arc<Vec<usize>> },
+    /// Max or min over all elements (the gradient is shared among ties).
+    MaxMinAll,
+    /// Product over one dimension (`None`: over all elements).
+    Prod { dim: Option<usize>, keepdim: bool },
+    /// Variance over the flagged dimensions, with `correction` subtracted from the count.
+    Var { mask: Vec<bool>, keepdim: bool, correction: f32 },
+    /// p-norm over the flagged dimensions.
+    Norm { p: f32, mask: Vec<bool>, keepdim: bool },
+    /// log Σ exp over the flagged dimensions.
+    LogSumExp { mask: Vec<bool>, keepdim: bool },
+    /// Softmax along `dim`.
+    Softmax { dim: usize },
+    /// Log-softmax along `dim`.
+    LogSoftmax { dim: usize },
+    /// Matrix product of operands with at least 2 dimensions (batch dimensions broadcast).
+    MatMul,
+}
+
+impl Op {
+    /// PyTorch-style name of the backward function (shown by Display as `grad_fn`).
+    pub fn name(&self) -> String {
+        let dbg = match self {
+            Op::Unary(u) => format!("{u:?}"),
+            Op::Binary(b) => format!("{b:?}"),
+            other => format!("{other:?}"),
+        };
+        let name: String = dbg.chars().take_while(|c| c.is_alphanumeric()).collect();
+        format!("{name}Backward")
+    }
+}

@@ -1,0 +1,103 @@
+//! Elementwise kernels: unary maps, broadcasting binary maps and the ternary select.
+
+use super::strided::for_each_strided;
+use crate::tensor::Layout;
+use rayon::prelude::*;
+
+/// Above this many elements contiguous maps are split across threads.
+const PARALLEL_MIN: usize = 1 << 17;
+
+/// `out[i] = f(src[i])` over the elements a layout sees, written row-major.
+pub fn unary_map(src: &[f32], layout: &Layout, f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
+    if let Some(r) = layout.contiguous_range() {
+        let s = &src[r];
+        if s.len() >= PARALLEL_MIN {
+            let mut out = vec![0.0; s.len()];
+            out.par_iter_mut().zip(s.par_iter()).for_each(|(o, &x)| *o = f(x));
+            return out;
+        }
+        return s.iter().map(|&x| f(x)).collect();
+    }
+    let mut out = Vec::with_capacity(layout.numel());
+    for_each_strided(layout.dims(), [&layout.strides], [layout.offset], |[o]| {
+        out.push(f(src[o]))
+    });
+    out
+}
+
+/// `out[idx] = f(a[idx], b[idx])` over the broadcast shape `out_dims`.
+pub fn binary_map(
+    a: &[f32],
+    la: &Layout,
+    b: &[f32],
+    lb: &Layout,
+    out_dims: &[usize],
+    f: impl Fn(f32, f32) -> f32 + Sync,
+) -> Vec<f32> {
+    let n: usize = out_dims.iter().product();
+    // Fast paths: same shape and both contiguous; or one side a single element.
+    if la.dims() == out_dims && lb.dims() == out_dims {
+        if let (Some(ra), Some(rb)) = (la.contiguous_range(), lb.contiguous_range()) {
+            let (sa, sb) = (&a[ra], &b[rb]);
+            if n >= PARALLEL_MIN {
+                let mut out = vec![0.0; n];
+                out.par_iter_mut()
+                    .zip(sa.par_iter().zip(sb.par_iter()))
+                    .for_each(|(o, (&x, &y))| *o = f(x, y));
+                return out;
+            }
+            return sa.iter().zip(sb).map(|(&x, &y)| f(x, y)).collect();
+        }
+    }
+    if lb.numel() == 1 && la.dims() == out_dims {
+        let y = b[lb.offset];
+        return unary_map(a, la, |x| f(x, y));
+    }
+    if la.numel() == 1 && lb.dims() == out_dims {
+        let x = a[la.offset];
+        return unary_map(b, lb, |y| f(x, y));
+    }
+    let sa = la.broadcast_strides(out_dims, "binary op");
+    let sb = lb.broadcast_strides(out_dims, "binary op");
+    let mut out = Vec::with_capacity(n);
+    for_each_strided(out_dims, [&sa, &sb], [la.offset, lb.offset], |[i, j]| {
+        out.push(f(a[i], b[j]))
+    });
+    out
+}
+
+/// `out[idx] = f(a[idx], b[idx], c[idx])` over the broadcast shape `out_dims`.
+pub fn ternary_map(
+    inputs: [(&[f32], &Layout); 3],
+    out_dims: &[usize],
+    f: impl Fn(f32, f32, f32) -> f32,
+) -> Vec<f32> {
+    let [(a, la), (b, lb), (c, lc)] = inputs;
+    let sa = la.broadcast_strides(out_dims, "where");
+    let sb = lb.broadcast_strides(out_dims, "where");
+    let sc = lc.broadcast_strides(out_dims, "where");
+    let mut out = Vec::with_capacity(out_dims.iter().product());
+    for_each_strided(
+        out_dims,
+        [&sa, &sb, &sc],
+        [la.offset, lb.offset, lc.offset],
+        |[i, j, k]| out.push(f(a[i], b[j], c[k])),
+    );
+    out
+}
+
+/// In place: `dst[i] = f(dst[i], src[i])` for a contiguous destination and a source of the
+/// same shape (any layout). Used by gradient accumulation and optimizers.
+pub fn zip_assign(dst: &mut [f32], src: &[f32], ls: &Layout, f: impl Fn(f32, f32) -> f32) {
+    if let Some(r) = ls.contiguous_range() {
+        for (d, &s) in dst.iter_mut().zip(&src[r]) {
+            *d = f(*d, s);
+        }
+        return;
+    }
+    let mut i = 0;
+    for_each_strided(ls.dims(), [&ls.strides], [ls.offset], |[o]| {
+        dst[i] = f(dst[i], src[o]);
+        i += 1;
+    });
+}

@@ -1,0 +1,137 @@
+//! Indexing kernels: select, gather, scatter, concatenation and writes through views.
+//! All take row-major (contiguous) sources; callers make them so first.
+
+use super::strided::for_each_strided;
+use crate::tensor::Layout;
+
+/// Splits `dims` around `dim` into (outer count, size of `dim`, inner block size).
+fn split_at_dim(dims: &[usize], dim: usize) -> (usize, usize, usize) {
+    let outer = dims[..dim].iter().product();
+    let inner = dims[dim + 1..].iter().product();
+    (outer, dims[dim], inner)
+}
+
+/// Picks `indices` along `dim` of a row-major tensor of shape `dims`.
+pub fn index_select(src: &[f32], dims: &[usize], dim: usize, indices: &[usize]) -> Vec<f32> {
+    let (outer, size, inner) = split_at_dim(dims, dim);
+    let mut out = Vec::with_capacity(outer * indices.len() * inner);
+    for o in 0..outer {
+        for &i in indices {
+            let start = (o * size + i) * inner;
+            out.extend_from_slice(&src[start..start + inner]);
+        }
+    }
+    out
+}
+
+/// The adjoint of [`index_select`]: adds each selected block back at its index.
+pub fn index_add(
+    out_dims: &[usize],
+    dim: usize,
+    indices: &[usize],
+    src: &[f32],
+) -> Vec<f32> {
+    let (outer, size, inner) = split_at_dim(out_dims, dim);
+    let mut out = vec![0.0; outer * size * inner];
+    let mut s = 0;
+    for o in 0..outer {
+        for &i in indices {
+            let start = (o * size + i) * inner;
+            for (d, &v) in out[start..start + inner].iter_mut().zip(&src[s..s + inner]) {
+                *d += v;
+            }
+            s += inner;
+        }
+    }
+    out
+}
+
+/// Storage offsets into a row-major tensor of shape `src_dims` for each position of `index`
+/// (shape `index_dims`), with the coordinate along `dim` replaced by the index value.
+fn gather_offsets(src_dims: &[usize], dim: usize, index: &[usize], index_dims: &[usize]) -> Vec<usize> {
+    let src_strides = Layout::contiguous(src_dims.to_vec()).strides;
+    let mut walk = src_strides.clone();
+    walk[dim] = 0;
+    let mut offs = Vec::with_capacity(index.len());
+    let mut n = 0;
+    for_each_strided(index_dims, [&walk], [0], |[o]| {
+        offs.push(o + index[n] * src_strides[dim]);
+        n += 1;
+    });
+    offs
+}
+
+/// `out[p] = src[p with coordinate dim := index[p]]`.
+pub fn gather(src: &[f32], src_dims: &[usize], dim: usize, index: &[usize], index_dims: &[usize]) -> Vec<f32> {
+    gather_offsets(src_dims, dim, index, index_dims)
+        .into_iter()
+        .map(|o| src[o])
+        .collect()
+}
+
+/// `out = base; out[p with coordinate dim := index[p]] += src[p]`.
+pub fn scatter_add(
+    base: Vec<f32>,
+    base_dims: &[usize],
+    dim: usize,
+    index: &[usize],
+    index_dims: &[usize],
+    src: &[f32],
+) -> Vec<f32> {
+    let mut out = base;
+    for (o, &v) in gather_offsets(base_dims, dim, index, index_dims).into_iter().zip(src) {
+        out[o] += v;
+    }
+    out
+}
+
+/// Concatenates row-major parts along `dim`; `parts` pairs each buffer with its shape.
+pub fn cat(parts: &[(&[f32], &[usize])], dim: usize) -> Vec<f32> {
+    let first = parts[0].1;
+    let (outer, _, inner) = split_at_dim(first, dim);
+    let total: usize = parts.iter().map(|(d, _)| d.len()).sum();
+    let mut out = Vec::with_capacity(total);
+    for o in 0..outer {
+        for (data, dims) in parts {
+            let block = dims[dim] * inner;
+            out.extend_from_slice(&data[o * block..(o + 1) * block]);
+        }
+    }
+    out
+}
+
+/// Writes the row-major `src` into the elements of `dst` that `view` addresses.
+pub fn assign_strided(dst: &mut [f32], view: &Layout, src: &[f32]) {
+    let mut n = 0;
+    for_each_strided(view.dims(), [&view.strides], [view.offset], |[o]| {
+        dst[o] = src[n];
+        n += 1;
+    });
+}
+
+/// Adds the row-major `src` into the elements of `dst` that `view` addresses.
+pub fn add_strided(dst: &mut [f32], view: &Layout, src: &[f32]) {
+    let mut n = 0;
+    for_each_strided(view.dims(), [&view.strides], [view.offset], |[o]| {
+        dst[o] += src[n];
+        n += 1;
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn select_gather_scatter_cat() {
+        let src = [1., 2., 3., 4., 5., 6.]; // 2x3
+        assert_eq!(index_select(&src, &[2, 3], 1, &[2, 0]), vec![3., 1., 6., 4.]);
+        assert_eq!(index_add(&[2, 3], 1, &[2, 2], &[1., 1., 1., 1.]), vec![0., 0., 2., 0., 0., 2.]);
+        assert_eq!(gather(&src, &[2, 3], 1, &[1, 0], &[2, 1]), vec![2., 4.]);
+        assert_eq!(
+            scatter_add(vec![0.0; 6], &[2, 3], 1, &[1, 0], &[2, 1], &[7., 8.]),
+            vec![0., 7., 0., 8., 0., 0.]
+        );
+        assert_eq!(cat(&[(&[1., 2.], &[2, 1]), (&[3., 4.], &[2, 1])], 1), vec![1., 3., 2., 4.]);
+    }
+}

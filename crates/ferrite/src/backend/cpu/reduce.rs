@@ -1,0 +1,181 @@
+//! Reductions: over everything, over a set of dimensions, and lane by lane along one dimension.
+
+use super::strided::for_each_strided;
+use crate::tensor::Layout;
+
+/// Which fold a reduction applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReduceKind {
+    /// Sum of the elements.
+    Sum,
+    /// Largest element.
+    Max,
+    /// Smallest element.
+    Min,
+    /// Product of the elements.
+    Prod,
+}
+
+impl ReduceKind {
+    fn init(self) -> f32 {
+        match self {
+            ReduceKind::Sum => 0.0,
+            ReduceKind::Max => f32::NEG_INFINITY,
+            ReduceKind::Min => f32::INFINITY,
+            ReduceKind::Prod => 1.0,
+        }
+    }
+    #[inline(always)]
+    fn fold(self, acc: f32, x: f32) -> f32 {
+        match self {
+            ReduceKind::Sum => acc + x,
+            // NaN propagates, as in PyTorch.
+            ReduceKind::Max => {
+                if x > acc || x.is_nan() {
+                    x
+                } else {
+                    acc
+                }
+            }
+            ReduceKind::Min => {
+                if x < acc || x.is_nan() {
+                    x
+                } else {
+                    acc
+                }
+            }
+            ReduceKind::Prod => acc * x,
+        }
+    }
+}
+
+/// Sum of all elements, accumulated in f64 for accuracy.
+pub fn sum_all(src: &[f32], layout: &Layout) -> f32 {
+    if let Some(r) = layout.contiguous_range() {
+        return src[r].iter().map(|&x| x as f64).sum::<f64>() as f32;
+    }
+    let mut acc = 0.0f64;
+    for_each_strided(layout.dims(), [&layout.strides], [layout.offset], |[o]| {
+        acc += src[o] as f64
+    });
+    acc as f32
+}
+
+/// Reduces the dimensions flagged in `mask`; the result is row-major in the keepdim shape.
+pub fn reduce_dims(src: &[f32], layout: &Layout, mask: &[bool], kind: ReduceKind) -> Vec<f32> {
+    let dims = layout.dims();
+    let out_dims: Vec<usize> = dims
+        .iter()
+        .zip(mask)
+        .map(|(&d, &m)| if m { 1 } else { d })
+        .collect();
+    let out_n: usize = out_dims.iter().product();
+    if mask.iter().all(|&m| m) && kind == ReduceKind::Sum {
+        return vec![sum_all(src, layout)];
+    }
+    let out_layout = Layout::contiguous(out_dims);
+    let out_strides: Vec<usize> = out_layout
+        .strides
+        .iter()
+        .zip(mask)
+        .map(|(&s, &m)| if m { 0 } else { s })
+        .collect();
+    let mut out = vec![kind.init(); out_n];
+    // Reducing the innermost dimension of a contiguous tensor: one tight loop per row.
+    if let (Some(r), Some(&true)) = (layout.contiguous_range(), mask.last()) {
+        if mask[..mask.len() - 1].iter().all(|&m| !m) {
+            let row = *dims.last().unwrap_or(&1);
+            if row > 0 {
+                for (o, chunk) in out.iter_mut().zip(src[r].chunks_exact(row)) {
+                    *o = chunk.iter().fold(kind.init(), |a, &x| kind.fold(a, x));
+                }
+            }
+            return out;
+        }
+    }
+    for_each_strided(
+        dims,
+        [&layout.strides, &out_strides],
+        [layout.offset, 0],
+        |[i, j]| out[j] = kind.fold(out[j], src[i]),
+    );
+    out
+}
+
+/// Applies `f` to every 1-D lane along `dim`. `f` reads the lane and writes `out_len` values;
+/// the result is row-major with `dim` resized to `out_len`.
+pub fn map_lanes(
+    src: &[f32],
+    layout: &Layout,
+    dim: usize,
+    out_len: usize,
+    mut f: impl FnMut(&[f32], &mut [f32]),
+) -> Vec<f32> {
+    let dims = layout.dims();
+    if dims.is_empty() {
+        let mut out = vec![0.0; out_len];
+        f(&[src[layout.offset]], &mut out);
+        return out;
+    }
+    let n = dims[dim];
+    let mut out_dims = dims.to_vec();
+    out_dims[dim] = out_len;
+    let out_strides = Layout::contiguous(out_dims.clone()).strides;
+    let total: usize = out_dims.iter().product();
+    let mut out = vec![0.0; total];
+    // Each lane is addressed by the index with `dim` fixed at 0.
+    let mut lane_dims = dims.to_vec();
+    lane_dims[dim] = 1;
+    let in_step = layout.strides[dim];
+    let out_step = out_strides[dim];
+    let mut lane_in = vec![0.0; n];
+    let mut lane_out = vec![0.0; out_len];
+    for_each_strided(
+        &lane_dims,
+        [&layout.strides, &out_strides],
+        [layout.offset, 0],
+        |[i, o]| {
+            if in_step == 1 {
+                if out_step == 1 {
+                    f(&src[i..i + n], &mut out[o..o + out_len]);
+                    return;
+                }
+                f(&src[i..i + n], &mut lane_out);
+            } else {
+                for (k, v) in lane_in.iter_mut().enumerate() {
+                    *v = src[i + k * in_step];
+                }
+                if out_step == 1 {
+                    f(&lane_in, &mut out[o..o + out_len]);
+                    return;
+                }
+                f(&lane_in, &mut lane_out);
+            }
+            for (k, &v) in lane_out.iter().enumerate() {
+                out[o + k * out_step] = v;
+            }
+        },
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reduce_rows_and_columns() {
+        let src = [1., 2., 3., 4., 5., 6.];
+        let l = Layout::contiguous([2, 3]);
+        assert_eq!(
+            reduce_dims(&src, &l, &[false, true], ReduceKind::Sum),
+            vec![6., 15.]
+        );
+        assert_eq!(
+            reduce_dims(&src, &l, &[true, false], ReduceKind::Max),
+            vec![4., 5., 6.]
+        );
+        let lanes = map_lanes(&src, &l, 0, 1, |x, o| o[0] = x[0] * x[1]);
+        assert_eq!(lanes, vec![4., 10., 18.]);
+    }
+}

@@ -1,0 +1,61 @@
+//! The `Module` trait: a layer or a model with parameters, buffers and a train/eval mode.
+
+use crate::Tensor;
+
+/// A layer or model. Parameters are `Tensor` handles: optimizers update them in place, so a
+/// module needs no `&mut` to be trained.
+///
+/// Names follow PyTorch (`weight`, `bias`, `0.weight`, `fc1.bias`, `running_mean`), so that
+/// state dicts can be exchanged with PyTorch.
+pub trait Module: Send + Sync {
+    /// Computes the output for a batch.
+    fn forward(&self, x: &Tensor) -> Tensor;
+
+    /// Trainable parameters with their names, in registration order.
+    fn named_parameters(&self) -> Vec<(String, Tensor)>;
+
+    /// Non-trainable state saved with the model (batch-norm running statistics).
+    fn named_buffers(&self) -> Vec<(String, Tensor)> {
+        Vec::new()
+    }
+
+    /// Trainable parameters, in registration order.
+    fn parameters(&self) -> Vec<Tensor> {
+        self.named_parameters().into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// Switches training behaviour (dropout, batch norm) on or off.
+    fn set_training(&mut self, _training: bool) {}
+
+    /// True in training mode.
+    fn is_training(&self) -> bool {
+        true
+    }
+
+    /// Training mode (PyTorch's `model.train()`).
+    fn train(&mut self) {
+        self.set_training(true)
+    }
+
+    /// Evaluation mode (PyTorch's `model.eval()`).
+    fn eval(&mut self) {
+        self.set_training(false)
+    }
+
+    /// A short description for summaries, like PyTorch's repr: `Linear(in_features=30, ...)`.
+    fn describe(&self) -> String {
+        std::any::type_name::<Self>().rsplit("::").next().unwrap_or("Module").to_string()
+    }
+
+    /// The number of trainable scalars.
+    fn num_parameters(&self) -> usize {
+        self.parameters().iter().map(|p| p.numel()).sum()
+    }
+
+    /// Clears the gradients of all parameters.
+    fn zero_grad(&self) {
+        for p in self.parameters() {
+            p.zero_grad();
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! The `Tensor` type: a cheap-to-clone handle over shared storage and a layout, recording the
+//! operation that made it when gradients are wanted.
+
+mod activation;
+mod create;
+mod display;
+mod elementwise;
+mod index;
+mod layout;
+mod matmul;
+mod random;
+mod reduce;
+mod view;
+
+pub use layout::{broadcast_shapes, normalize_dim, try_broadcast_shapes, Layout, Shape};
+pub use random::{manual_seed, with_rng, Generator};
+
+use crate::autograd::{self, Node, Op};
+use crate::backend::{Device, Storage};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+
+/// An n-dimensional array of f32 with automatic differentiation.
+///
+/// Cloning a `Tensor` clones a handle: both see the same data, gradient and graph.
+/// Views (reshape, transpose, narrow, expand, ...) share storage with their source.
+///
+/// ```
+/// use ferrite::Tensor;
+/// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0], [3]).requires_grad();
+/// let y = (&x * &x).sum();
+/// y.backward();
+/// assert_eq!(x.grad().unwrap().to_vec(), vec![2.0, 4.0, 6.0]);
+/// ```
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<TensorImpl>);
+
+pub(crate) struct TensorImpl {
+    pub(crate) id: usize,
+    pub(crate) storage: Arc<RwLock<Storage>>,
+    pub(crate) layout: Layout,
+    /// Set by the user on leaves; always true for tensors made by a recorded op.
+    pub(crate) requires_grad: AtomicBool,
+    pub(crate) grad: Mutex<Option<Tensor>>,
+    /// The op that produced this tensor and its inputs; taken away after backward.
+    pub(crate) node: Mutex<Option<Arc<Node>>>,
+    /// True once backward released this tensor's node.
+    pub(crate) released: AtomicBool,
+}
+
+impl Tensor {
+    /// A new tensor over `storage` seen through `layout`, with no history.
+    pub(crate) fn from_storage(storage: Storage, layout: Layout) -> Tensor {
+        Self::from_shared(Arc::new(RwLock::new(storage)), layout)
+    }
+
+    pub(crate) fn from_shared(storage: Arc<RwLock<Storage>>, layout: Layout) -> Tensor {
+        Tensor(Arc::new(TensorImpl {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            storage,
+            layout,
+            requires_grad: AtomicBool::new(false),
+            grad: Mutex::new(None),
+            node: Mutex::new(None),
+            released: AtomicBool::new(false),
+        }))
+    }
+
+    /// A row-major tensor of `dims` over `data` with no history.
+    pub(crate) fn from_data(data: Vec<f32>, dims: impl Into<Shape>) -> Tensor {
+        let layout = Layout::contiguous(dims);
+        debug_assert_eq!(layout.numel(), data.len());
+        Self::from_storage(Storage::Cpu(data), layout)
+    }
+
+    /// Wraps the result of `op` on `inputs`, recording it when any input needs a gradient.
+    pub(crate) fn from_op(storage: Storage, layout: Layout, op: Op, inputs: Vec<Tensor>) -> Tensor {
+        let t = Self::from_storage(storage, layout);
+        t.attach(op, inputs)
+    }
+
+    /// Records `op` on `inputs` as the origin of `self` when autograd is on and wanted.
+    pub(crate) fn attach(self, op: Op, inputs: Vec<Tensor>) -> Tensor {
+        if autograd::is_grad_enabled() && inputs.iter().any(|t| t.requires_grad_flag()) {
+            self.0.requires_grad.store(true, Ordering::Relaxed);
+            *self.0.node.lock().expect("node lock") = Some(Arc::new(Node { op, inputs }));
+        }
+        self
+    }
+
+    /// A view sharing this tensor's storage with another layout (used by view ops).
+    pub(crate) fn view_with(&self, layout: Layout, op: Op) -> Tensor {
+        Self::from_shared(self.0.storage.clone(), layout).attach(op, vec![self.clone()])
+    }
+
+    /// Read access to the storage.
+    pub(crate) fn storage(&self) -> RwLockReadGuard<'_, Storage> {
+        self.0.storage.read().expect("storage lock poisoned")
+    }
+
+    /// Write access to the storage (in-place updates by optimizers and `*_` methods).
+    pub(crate) fn storage_mut(&self) -> RwLockWriteGuard<'_, Storage> {
+        self.0.storage.write().expect("storage lock poisoned")
+    }
+
+    /// The layout: shape, strides and offset.
+    pub fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &Shape {
+        &self.0.layout.shape
+    }
+
+    /// The sizes of the dimensions.
+    pub fn dims(&self) -> &[usize] {
+        self.0.layout.dims()
+    }
+
+    /// The size of dimension `dim` (negative counts from the end).
+    pub fn size(&self, dim: isize) -> usize {
+        self.dims()[normalize_dim(dim, self.rank(), "size")]
+    }
+
+    /// The number of dimensions.
+    pub fn rank(&self) -> usize {
+        self.dims().len()
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+
+    /// The device of the data.
+    pub fn device(&self) -> Device {
+        self.storage().device()
+    }
+
+    /// A unique id for this handle's tensor (views get their own).
+    pub fn id(&self) -> usize {
+        self.0.id
+    }
+
+    /// True when the elements are row-major without gaps.
+    pub fn is_contiguous(&self) -> bool {
+        self.0.layout.is_contiguous()
+    }
+
+    /// The elements in row-major order.
+    pub fn to_vec(&self) -> Vec<f32> {
+        let s = self.storage();
+        crate::backend::cpu::strided::to_contiguous(s.as_slice(), self.layout())
+    }
+
+    /// The elements as a nested `Vec` of rows (2-D tensors).
+    pub fn to_vec2(&self) -> Vec<Vec<f32>> {
+        assert_eq!(self.rank(), 2, "to_vec2: expected a 2-D tensor, got shape {:?}", self.dims());
+        let cols = self.dims()[1];
+        self.to_vec().chunks(cols.max(1)).map(|c| c.to_vec()).collect()
+    }
+
+    /// The value of a one-element tensor.
+    pub fn item(&self) -> f32 {
+        assert_eq!(
+            self.numel(),
+            1,
+            "item: a Tensor with {} elements cannot be converted to a scalar",
+            self.numel()
+        );
+        self.storage().as_slice()[self.0.layout.offset]
+    }
+
+    /// Marks this tensor as a leaf whose gradient is wanted, and returns it.
+    pub fn requires_grad(self) -> Tensor {
+        self.set_requires_grad(true);
+        self
+    }
+
+    /// Sets whether a gradient is wanted for this leaf.
+    pub fn set_requires_grad(&self, on: bool) {
+        assert!(
+            self.is_leaf() || on,
+            "set_requires_grad: you can only change requires_grad flags of leaf variables"
+        );
+        self.0.requires_grad.store(on, Ordering::Relaxed);
+    }
+
+    /// True when gradients flow to or through this tensor.
+    pub fn requires_grad_flag(&self) -> bool {
+        self.0.requires_grad.load(Ordering::Relaxed)
+    }
+
+    /// True for tensors not made by a recorded op.
+    pub fn is_leaf(&self) -> bool {
+        self.node().is_none() && !self.0.released.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn node(&self) -> Option<Arc<Node>> {
+        self.0.node.lock().expect("node lock").clone()
+    }
+
+    /// The accumulated gradient of a leaf, if backward has reached it.
+    pub fn grad(&self) -> Option<Tensor> {
+        self.0.grad.lock().expect("grad lock").clone()
+    }
+
+    /// Replaces the stored gradient.
+    pub fn set_grad(&self, grad: Option<Tensor>) {
+        *self.0.grad.lock().expect("grad lock") = grad;
+    }
+
+    /// Forgets the stored gradient (PyTorch's `zero_grad(set_to_none=True)`).
+    pub fn zero_grad(&self) {
+        self.set_grad(None);
+    }
+
+    /// The same data without history: gradients stop here.
+    pub fn detach(&self) -> Tensor {
+        Self::from_shared(self.0.storage.clone(), self.0.layout.clone())
+    }
+
+    /// Backpropagates from this one-element tensor, accumulating `.grad()` on leaves.
+    pub fn backward(&self) {
+        assert_eq!(
+            self.numel(),
+            1,
+            "backward: grad can be implicitly created only for scalar outputs (shape {:?})",
+            self.dims()
+        );
+        autograd::backward(self, Tensor::ones_like(self), false);
+    }
+
+    /// Backpropagates with an explicit output gradient of the same shape.
+    pub fn backward_with(&self, grad: &Tensor) {
+        assert_eq!(
+            self.dims(),
+            grad.dims(),
+            "backward_with: gradient shape {:?} does not match output shape {:?}",
+            grad.dims(),
+            self.dims()
+        );
+        autograd::backward(self, grad.detach(), false);
+    }
+
+    /// Like [`Tensor::backward`] but keeps the graph so it can be walked again.
+    pub fn backward_retain_graph(&self) {
+        autograd::backward(self, Tensor::ones_like(self), true);
+    }
+
+    /// Overwrites this tensor's elements in place with `f(old)`, without recording history.
+    /// Used by optimizers; the tensor must be contiguous (parameters are).
+    pub fn update_(&self, f: impl Fn(&mut [f32])) {
+        let range = self
+            .layout()
+            .contiguous_range()
+            .expect("update_: in-place updates need a contiguous tensor");
+        let mut s = self.storage_mut();
+        f(&mut s.as_mut_slice()[range]);
+    }
+
+    /// Copies `src` (same number of elements) into this tensor's storage in place.
+    pub fn copy_(&self, src: &Tensor) {
+        assert_eq!(
+            self.dims(),
+            src.dims(),
+            "copy_: shape {:?} does not match source shape {:?}",
+            self.dims(),
+            src.dims()
+        );
+        let data = src.to_vec();
+        let mut s = self.storage_mut();
+        crate::backend::cpu::index::assign_strided(s.as_mut_slice(), self.layout(), &data);
+    }
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor[shape={:?}] {}", self.dims(), self)
+    }
+}

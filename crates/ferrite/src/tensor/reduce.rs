@@ -1,0 +1,276 @@
+//! Reductions over all elements or over chosen dimensions, with `keepdim` as in PyTorch.
+
+use super::{normalize_dim, Tensor};
+use crate::autograd::Op;
+use crate::backend::cpu::reduce::{map_lanes, reduce_dims, ReduceKind};
+use std::sync::Arc;
+
+/// The mask of reduced dimensions for `dims` (empty: all of them).
+fn dims_mask(t: &Tensor, dims: &[isize], op: &str) -> Vec<bool> {
+    let mut mask = vec![dims.is_empty(); t.rank()];
+    for &d in dims {
+        mask[normalize_dim(d, t.rank(), op)] = true;
+    }
+    mask
+}
+
+/// The output shape of a reduction over `mask`.
+fn reduced_dims(dims: &[usize], mask: &[bool], keepdim: bool) -> Vec<usize> {
+    dims.iter()
+        .zip(mask)
+        .filter_map(|(&d, &m)| match (m, keepdim) {
+            (false, _) => Some(d),
+            (true, true) => Some(1),
+            (true, false) => None,
+        })
+        .collect()
+}
+
+impl Tensor {
+    fn reduce_raw(&self, mask: &[bool], keepdim: bool, kind: ReduceKind) -> (Vec<f32>, Vec<usize>) {
+        let data = {
+            let s = self.storage();
+            reduce_dims(s.as_slice(), self.layout(), mask, kind)
+        };
+        (data, reduced_dims(self.dims(), mask, keepdim))
+    }
+
+    pub(crate) fn sum_mask(&self, mask: &[bool], keepdim: bool) -> Tensor {
+        let (data, dims) = self.reduce_raw(mask, keepdim, ReduceKind::Sum);
+        Tensor::from_data(data, dims).attach(Op::Sum { mask: mask.to_vec(), keepdim }, vec![self.clone()])
+    }
+
+    pub(crate) fn mean_mask(&self, mask: &[bool], keepdim: bool) -> Tensor {
+        let (mut data, dims) = self.reduce_raw(mask, keepdim, ReduceKind::Sum);
+        let n: usize = self.dims().iter().zip(mask).filter(|(_, &m)| m).map(|(&d, _)| d).product();
+        let inv = 1.0 / n as f32;
+        data.iter_mut().for_each(|v| *v *= inv);
+        Tensor::from_data(data, dims).attach(Op::Mean { mask: mask.to_vec(), keepdim }, vec![self.clone()])
+    }
+
+    /// Sum of all elements (a 0-dimensional tensor).
+    pub fn sum(&self) -> Tensor {
+        self.sum_mask(&vec![true; self.rank()], false)
+    }
+    /// Sum over `dim`.
+    pub fn sum_dim(&self, dim: isize, keepdim: bool) -> Tensor {
+        self.sum_mask(&dims_mask(self, &[dim], "sum"), keepdim)
+    }
+    /// Sum over several dimensions.
+    pub fn sum_dims(&self, dims: &[isize], keepdim: bool) -> Tensor {
+        self.sum_mask(&dims_mask(self, dims, "sum"), keepdim)
+    }
+    /// Mean of all elements.
+    pub fn mean(&self) -> Tensor {
+        self.mean_mask(&vec![true; self.rank()], false)
+    }
+    /// Mean over `dim`.
+    pub fn mean_dim(&self, dim: isize, keepdim: bool) -> Tensor {
+        self.mean_mask(&dims_mask(self, &[dim], "mean"), keepdim)
+    }
+    /// Mean over several dimensions.
+    pub fn mean_dims(&self, dims: &[isize], keepdim: bool) -> Tensor {
+        self.mean_mask(&dims_mask(self, dims, "mean"), keepdim)
+    }
+
+    fn max_min_all(&self, kind: ReduceKind, op: &str) -> Tensor {
+        assert!(self.numel() > 0, "{op}: expected a non-empty tensor");
+        let (data, dims) = self.reduce_raw(&vec![true; self.rank()], false, kind);
+        Tensor::from_data(data, dims).attach(Op::MaxMinAll, vec![self.clone()])
+    }
+
+    /// Largest element.
+    pub fn max(&self) -> Tensor {
+        self.max_min_all(ReduceKind::Max, "max")
+    }
+    /// Smallest element.
+    pub fn min(&self) -> Tensor {
+        self.max_min_all(ReduceKind::Min, "min")
+    }
+
+    fn arg_lanes(&self, dim: usize, largest: bool) -> (Vec<f32>, Vec<usize>) {
+        let s = self.storage();
+        let mut idx = Vec::new();
+        let values = map_lanes(s.as_slice(), self.layout(), dim, 1, |lane, out| {
+            let mut best = 0;
+            for (i, &v) in lane.iter().enumerate() {
+                let b = lane[best];
+                // The first extreme wins; NaN counts as the extreme, as in PyTorch.
+                if !b.is_nan() && (v.is_nan() || if largest { v > b } else { v < b }) {
+                    best = i;
+                }
+            }
+            out[0] = lane[best];
+            idx.push(best);
+        });
+        (values, idx)
+    }
+
+    fn max_min_dim(&self, dim: isize, keepdim: bool, largest: bool) -> (Tensor, Tensor) {
+        let name = if largest { "max" } else { "min" };
+        let d = normalize_dim(dim, self.rank(), name);
+        assert!(self.dims().get(d).copied().unwrap_or(1) > 0, "{name}: cannot reduce an empty dimension");
+        let (values, idx) = self.arg_lanes(d, largest);
+        let mut mask = vec![false; self.rank()];
+        if !mask.is_empty() {
+            mask[d] = true;
+        }
+        let dims = reduced_dims(self.dims(), &mask, keepdim);
+        let indices = Tensor::from_data(idx.iter().map(|&i| i as f32).collect(), dims.clone());
+        let values = Tensor::from_data(values, dims)
+            .attach(Op::MaxMinDim { dim: d, keepdim, argmax: Arc::new(idx) }, vec![self.clone()]);
+        (values, indices)
+    }
+
+    /// Largest values along `dim` and their indices (as integer-valued floats).
+    pub fn max_dim(&self, dim: isize, keepdim: bool) -> (Tensor, Tensor) {
+        self.max_min_dim(dim, keepdim, true)
+    }
+    /// Smallest values along `dim` and their indices.
+    pub fn min_dim(&self, dim: isize, keepdim: bool) -> (Tensor, Tensor) {
+        self.max_min_dim(dim, keepdim, false)
+    }
+    /// Index of the largest value along `dim` (the first one on ties).
+    pub fn argmax(&self, dim: isize, keepdim: bool) -> Tensor {
+        self.max_dim(dim, keepdim).1
+    }
+    /// Index of the smallest value along `dim`.
+    pub fn argmin(&self, dim: isize, keepdim: bool) -> Tensor {
+        self.min_dim(dim, keepdim).1
+    }
+    /// Flat index of the largest element.
+    pub fn argmax_all(&self) -> usize {
+        self.reshape([self.numel()]).argmax(0, false).item() as usize
+    }
+
+    pub(crate) fn var_mask(&self, mask: &[bool], correction: f32, keepdim: bool) -> Tensor {
+        let data = {
+            let _g = crate::no_grad();
+            let mean = self.mean_mask(mask, true);
+            let centered = (self - &mean).square();
+            let n: usize = self.dims().iter().zip(mask).filter(|(_, &m)| m).map(|(&d, _)| d).product();
+            let (mut data, _) = centered.reduce_raw(mask, keepdim, ReduceKind::Sum);
+            let denom = (n as f32 - correction).max(0.0);
+            data.iter_mut().for_each(|v| *v /= denom);
+            data
+        };
+        Tensor::from_data(data, reduced_dims(self.dims(), mask, keepdim))
+            .attach(Op::Var { mask: mask.to_vec(), keepdim, correction }, vec![self.clone()])
+    }
+
+    /// Variance of all elements; `unbiased` divides by n − 1 (Bessel), else by n.
+    pub fn var(&self, unbiased: bool) -> Tensor {
+        self.var_mask(&vec![true; self.rank()], unbiased as u8 as f32, false)
+    }
+    /// Variance over `dim`.
+    pub fn var_dim(&self, dim: isize, unbiased: bool, keepdim: bool) -> Tensor {
+        self.var_mask(&dims_mask(self, &[dim], "var"), unbiased as u8 as f32, keepdim)
+    }
+    /// Variance over several dimensions.
+    pub fn var_dims(&self, dims: &[isize], unbiased: bool, keepdim: bool) -> Tensor {
+        self.var_mask(&dims_mask(self, dims, "var"), unbiased as u8 as f32, keepdim)
+    }
+    /// Standard deviation of all elements.
+    pub fn std(&self, unbiased: bool) -> Tensor {
+        self.var(unbiased).sqrt()
+    }
+    /// Standard deviation over `dim`.
+    pub fn std_dim(&self, dim: isize, unbiased: bool, keepdim: bool) -> Tensor {
+        self.var_dim(dim, unbiased, keepdim).sqrt()
+    }
+
+    /// Product of all elements.
+    pub fn prod(&self) -> Tensor {
+        let (data, dims) = self.reduce_raw(&vec![true; self.rank()], false, ReduceKind::Prod);
+        Tensor::from_data(data, dims).attach(Op::Prod { dim: None, keepdim: false }, vec![self.clone()])
+    }
+    /// Product over `dim`.
+    pub fn prod_dim(&self, dim: isize, keepdim: bool) -> Tensor {
+        let d = normalize_dim(dim, self.rank(), "prod");
+        let (data, dims) = self.reduce_raw(&dims_mask(self, &[dim], "prod"), keepdim, ReduceKind::Prod);
+        Tensor::from_data(data, dims).attach(Op::Prod { dim: Some(d), keepdim }, vec![self.clone()])
+    }
+    /// For each element, the product of the other elements of its lane along `dim`.
+    pub(crate) fn exclusive_prod(&self, dim: usize) -> Tensor {
+        let s = self.storage();
+        let n = self.dims()[dim];
+        let data = map_lanes(s.as_slice(), self.layout(), dim, n, |lane, out| {
+            // prefix · suffix products avoid dividing by zero.
+            let mut acc = 1.0;
+            for i in 0..lane.len() {
+                out[i] = acc;
+                acc *= lane[i];
+            }
+            acc = 1.0;
+            for i in (0..lane.len()).rev() {
+                out[i] *= acc;
+                acc *= lane[i];
+            }
+        });
+        Tensor::from_data(data, self.dims().to_vec())
+    }
+
+    fn norm_mask(&self, p: f32, mask: &[bool], keepdim: bool) -> Tensor {
+        assert!(p > 0.0, "norm: only p > 0 is supported, got {p}");
+        let data = {
+            let _g = crate::no_grad();
+            let powered = if p == 2.0 { self.square() } else { self.abs().pow_scalar(p) };
+            let (mut data, _) = powered.reduce_raw(mask, keepdim, ReduceKind::Sum);
+            data.iter_mut().for_each(|v| *v = if p == 2.0 { v.sqrt() } else { v.powf(1.0 / p) });
+            data
+        };
+        Tensor::from_data(data, reduced_dims(self.dims(), mask, keepdim))
+            .attach(Op::Norm { p, mask: mask.to_vec(), keepdim }, vec![self.clone()])
+    }
+
+    /// The p-norm of all elements (`p = 2`: Euclidean).
+    pub fn norm(&self, p: f32) -> Tensor {
+        self.norm_mask(p, &vec![true; self.rank()], false)
+    }
+    /// The p-norm over `dim`.
+    pub fn norm_dim(&self, p: f32, dim: isize, keepdim: bool) -> Tensor {
+        self.norm_mask(p, &dims_mask(self, &[dim], "norm"), keepdim)
+    }
+
+    fn logsumexp_mask(&self, mask: &[bool], keepdim: bool) -> Tensor {
+        let data = {
+            let _g = crate::no_grad();
+            // log Σ eˣ = m + log Σ e^(x − m), with m the max (finite for any finite input).
+            let (maxes, _) = self.reduce_raw(mask, true, ReduceKind::Max);
+            let keep_dims = reduced_dims(self.dims(), mask, true);
+            let m = Tensor::from_data(
+                maxes.iter().map(|&v| if v.is_finite() { v } else { 0.0 }).collect(),
+                keep_dims,
+            );
+            let (sums, _) = (self - &m).exp().reduce_raw(mask, keepdim, ReduceKind::Sum);
+            sums.iter().zip(m.to_vec()).map(|(&s, mv)| s.ln() + mv).collect::<Vec<f32>>()
+        };
+        Tensor::from_data(data, reduced_dims(self.dims(), mask, keepdim))
+            .attach(Op::LogSumExp { mask: mask.to_vec(), keepdim }, vec![self.clone()])
+    }
+
+    /// `log Σ exp` over `dim`, stable for large inputs.
+    pub fn logsumexp(&self, dim: isize, keepdim: bool) -> Tensor {
+        self.logsumexp_mask(&dims_mask(self, &[dim], "logsumexp"), keepdim)
+    }
+    /// `log Σ exp` of all elements.
+    pub fn logsumexp_all(&self) -> Tensor {
+        self.logsumexp_mask(&vec![true; self.rank()], false)
+    }
+
+    /// Running sum along `dim`. Computed on data: the result records no gradient.
+    pub fn cumsum(&self, dim: isize) -> Tensor {
+        let d = normalize_dim(dim, self.rank(), "cumsum");
+        let n = self.dims()[d];
+        let s = self.storage();
+        let data = map_lanes(s.as_slice(), self.layout(), d, n, |lane, out| {
+            let mut acc = 0.0;
+            for (o, &v) in out.iter_mut().zip(lane) {
+                acc += v;
+                *o = acc;
+            }
+        });
+        drop(s);
+        Tensor::from_data(data, self.dims().to_vec())
+    }
+}
