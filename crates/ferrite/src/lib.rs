@@ -21,8 +21,10 @@
 
 pub mod autograd;
 pub mod backend;
+pub mod data;
 pub mod error;
 pub mod nn;
+pub mod optim;
 pub mod tensor;
 
 pub use autograd::{gradcheck, gradcheck_with, is_grad_enabled, no_grad, GradcheckError, NoGradGuard};

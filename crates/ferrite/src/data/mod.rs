@@ -1,0 +1,1 @@
+//! Data: loading tables and images, splitting, scaling, batching and windows over series.
