@@ -1,0 +1,386 @@
+//! Training on a user's own CSV or image folder, and `evaluate` / `predict` on saved runs.
+
+use crate::classify::{balanced_class_weights, predict_classes, train_classifier, ImageSplits, ImageTraining};
+use crate::examples::save_run;
+use crate::run_dir::RunDir;
+use crate::spec::ModelSpec;
+use crate::tabular::{
+    classification_summary, outputs, prepare, probabilities, regression_line, regression_predictions,
+    regression_summary, train_network, OptimizerChoice, Prepared, Preprocessing, Task, TrainSettings,
+};
+use ferrite::data::{ColorMode, ImageOptions, TrainTestSplit};
+use ferrite::linear_model::{LinearRegression, LogisticRegression};
+use ferrite::metrics::{accuracy_score, confusion_matrix, roc_curve};
+use ferrite::nn::Module;
+use ferrite::plot::{ConfusionMatrixChart, Figure, RocChart, TrainingCurves, TrueVsPredicted};
+use ferrite::train::{load_state_dict, History, ModelCard};
+use ferrite::Tensor;
+use std::path::{Path, PathBuf};
+
+/// The model family of `ferrite train --csv`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ModelChoice {
+    /// Least squares (regression).
+    Linear,
+    /// Logistic regression (classification).
+    Logistic,
+    /// A network with these hidden widths.
+    Mlp(Vec<usize>),
+}
+
+impl ModelChoice {
+    /// Parses `linear`, `logistic`, `mlp` or `mlp:64,32`.
+    pub fn parse(s: &str) -> anyhow::Result<ModelChoice> {
+        match s {
+            "linear" => Ok(ModelChoice::Linear),
+            "logistic" => Ok(ModelChoice::Logistic),
+            "mlp" => Ok(ModelChoice::Mlp(vec![64, 32])),
+            _ => {
+                let widths = s.strip_prefix("mlp:").ok_or_else(|| {
+                    anyhow::anyhow!("--model must be linear, logistic or mlp:W1,W2,... (got '{s}')")
+                })?;
+                let hidden = widths
+                    .split(',')
+                    .map(|w| match w.trim().parse::<usize>() {
+                        Ok(v) if v > 0 => Ok(v),
+                        _ => Err(anyhow::anyhow!("--model {s}: '{w}' is not a positive layer width")),
+                    })
+                    .collect::<anyhow::Result<Vec<usize>>>()?;
+                Ok(ModelChoice::Mlp(hidden))
+            }
+        }
+    }
+}
+
+/// What `ferrite train --csv` was asked for.
+pub struct CsvTraining {
+    /// The table.
+    pub csv: PathBuf,
+    /// The column to predict.
+    pub target: String,
+    /// Forced task (regression), if any.
+    pub task: Option<Task>,
+    /// `--task classification`.
+    pub classification: bool,
+    /// The model family.
+    pub model: ModelChoice,
+    /// Epochs for networks.
+    pub epochs: usize,
+    /// Rows per step.
+    pub batch_size: usize,
+    /// Learning rate (default by optimizer).
+    pub lr: Option<f32>,
+    /// The update rule.
+    pub optimizer: OptimizerChoice,
+    /// Held-out fraction.
+    pub test_size: f64,
+    /// Seed.
+    pub seed: u64,
+    /// Verbosity.
+    pub verbose: u8,
+    /// Run folder.
+    pub out: Option<PathBuf>,
+}
+
+/// Writes a fitted linear model into a one-layer network (`0.weight`, `0.bias`), undoing the
+/// target scaling the network path applies to regression outputs.
+fn linear_network(prepared: &Prepared, weight: &Tensor, bias: &[f32]) -> anyhow::Result<(ModelSpec, Box<dyn Module>)> {
+    let pre = &prepared.preprocessing;
+    let spec = ModelSpec::Mlp { inputs: pre.features.len(), hidden: vec![], outputs: bias.len() };
+    let model = spec.build()?;
+    let (scale, shift) = (1.0 / pre.target_std, pre.target_mean);
+    let params = model.named_parameters();
+    params[0].1.copy_(&(weight * scale));
+    params[1].1.copy_(&Tensor::from_vec(bias.iter().map(|b| (b - shift) * scale).collect(), [bias.len()]));
+    Ok((spec, model))
+}
+
+/// Trains on a user's CSV, reports test metrics and writes the run folder.
+pub fn train_csv(c: &CsvTraining) -> anyhow::Result<PathBuf> {
+    let forced = if c.classification { Some(Task::Multiclass) } else { c.task };
+    let mut prepared = prepare(&c.csv, &c.target, None, forced, c.test_size, c.seed)?;
+    if c.classification && prepared.preprocessing.classes.as_ref().is_some_and(|k| k.len() == 2) {
+        prepared.preprocessing.task = Task::Binary;
+    }
+    let task = prepared.preprocessing.task;
+    let inputs = prepared.preprocessing.features.len();
+    let mut history: Option<History> = None;
+    let (spec, mut model, name) = match &c.model {
+        ModelChoice::Linear => {
+            if task != Task::Regression {
+                anyhow::bail!("--model linear is least squares for a numeric target; use --model logistic to classify");
+            }
+            let mut ls = LinearRegression::new();
+            ls.fit(&prepared.x_train, &prepared.y_train)?;
+            println!("least squares: {}", ls.fit_report());
+            let (spec, model) = linear_network(&prepared, &ls.coef().reshape([1, inputs]), &[ls.intercept()])?;
+            (spec, model, "least squares".to_string())
+        }
+        ModelChoice::Logistic => {
+            if task == Task::Regression {
+                anyhow::bail!("--model logistic classifies; the target '{}' is numeric (use --task classification if its values are classes)", c.target);
+            }
+            let mut lr = LogisticRegression::new();
+            lr.fit(&prepared.x_train, &prepared.y_train)?;
+            let coef = lr.coef();
+            let rows = coef.numel() / inputs;
+            let (spec, model) = linear_network(&prepared, &coef.reshape([rows, inputs]), &lr.intercept().to_vec())?;
+            (spec, model, "logistic regression".to_string())
+        }
+        ModelChoice::Mlp(hidden) => {
+            let spec = ModelSpec::Mlp { inputs, hidden: hidden.clone(), outputs: prepared.preprocessing.outputs() };
+            let lr = c.lr.unwrap_or(match c.optimizer {
+                OptimizerChoice::Adam => 1e-3,
+                _ => 1e-2,
+            });
+            let settings = TrainSettings {
+                epochs: c.epochs,
+                batch_size: c.batch_size,
+                lr,
+                optimizer: c.optimizer,
+                seed: c.seed,
+                verbose: c.verbose,
+            };
+            let (model, h) = train_network(&prepared, &spec, &settings, None)?;
+            history = Some(h);
+            let widths: Vec<String> = hidden.iter().map(|w| w.to_string()).collect();
+            (spec, model, format!("MLP {inputs}-{}", widths.join("-")))
+        }
+    };
+    let run = RunDir::create(c.out.as_deref(), &c.csv.file_stem().map_or("csv".into(), |s| s.to_string_lossy().to_string()))?;
+    println!(
+        "{}: target '{}' ({:?}), {} training rows, {} test rows, model {name}",
+        c.csv.display(),
+        c.target,
+        task,
+        prepared.y_train.numel(),
+        prepared.y_test.numel()
+    );
+    let metrics = score_tabular(model.as_mut(), &prepared.preprocessing, &prepared.x_test, &prepared.y_test, Some(&run))?;
+    if let Some(h) = &history {
+        TrainingCurves::new(h).save(run.file("training_curves.png"))?;
+    }
+    save_run(&run, model.as_ref(), &spec, serde_json::to_value(&prepared.preprocessing)?, metrics, history.as_ref())?;
+    Ok(run.path)
+}
+
+/// Prints and returns the test metrics of a table model; with `run`, also draws its plots.
+fn score_tabular(
+    model: &mut dyn Module,
+    pre: &Preprocessing,
+    x: &Tensor,
+    y: &Tensor,
+    run: Option<&RunDir>,
+) -> anyhow::Result<serde_json::Value> {
+    if pre.task == Task::Regression {
+        let y_true = y.to_vec();
+        let pred = regression_predictions(model, x, pre);
+        let m = regression_summary(&y_true, &pred);
+        println!("{}", regression_line("test", &m));
+        if let Some(run) = run {
+            TrueVsPredicted::new(format!("{}: true vs predicted (test split)", pre.target), &y_true, &pred)
+                .save(run.file("true_vs_predicted.png"))?;
+        }
+        return Ok(m);
+    }
+    let classes = pre.classes.clone().unwrap_or_default();
+    let y_true: Vec<usize> = y.to_vec().iter().map(|&v| v as usize).collect();
+    let probs = probabilities(pre.task, &outputs(model, x));
+    let (m, text) = classification_summary(pre.task, &classes, &y_true, &probs);
+    println!("{text}");
+    if let Some(run) = run {
+        let labels: Vec<usize> = (0..classes.len()).collect();
+        let cm = confusion_matrix(&y_true, &crate::tabular::predicted_classes(pre.task, &probs), Some(&labels));
+        ConfusionMatrixChart::new("Confusion matrix (test split)", &cm)
+            .class_names(&classes)
+            .save(run.file("confusion_matrix.png"))?;
+        if pre.task == Task::Binary {
+            RocChart::new("ROC curve (test split)")
+                .curve("model", &roc_curve(&y_true, &probs.to_vec(), true))
+                .save(run.file("roc.png"))?;
+        }
+    }
+    Ok(m)
+}
+
+/// Rebuilds a saved model and reads its card.
+fn load_run(run_dir: &Path) -> anyhow::Result<(Box<dyn Module>, ModelCard)> {
+    let run = RunDir::open(run_dir)?;
+    let card = ModelCard::load(&run.file("model.json"))?;
+    let spec = ModelSpec::from_json(&card.architecture)?;
+    let model = spec.build()?;
+    load_state_dict(model.as_ref(), &run.file("model.safetensors"))?;
+    Ok((model, card))
+}
+
+fn tabular_preprocessing(card: &ModelCard, what: &str) -> anyhow::Result<Preprocessing> {
+    serde_json::from_value(card.preprocessing.clone()).map_err(|_| {
+        anyhow::anyhow!(
+            "{what} works on models trained on tables (`ferrite train --csv`, breast-cancer, air-quality, iris); \
+             this run's model reads {}",
+            card.preprocessing.get("kind").and_then(|k| k.as_str()).unwrap_or("another kind of data")
+        )
+    })
+}
+
+/// `ferrite evaluate`: the saved model's metrics on its held-out rows or on a new CSV.
+pub fn evaluate(run_dir: &Path, csv: Option<&Path>) -> anyhow::Result<()> {
+    let (mut model, card) = load_run(run_dir)?;
+    let Ok(pre) = serde_json::from_value::<Preprocessing>(card.preprocessing.clone()) else {
+        if csv.is_some() {
+            tabular_preprocessing(&card, "evaluate --csv")?;
+        }
+        // Image and series runs: their test metrics were measured when training ended.
+        let text = std::fs::read_to_string(run_dir.join("metrics.json"))?;
+        println!("test metrics measured at the end of training ({}):\n{text}", run_dir.join("metrics.json").display());
+        return Ok(());
+    };
+    let (x, y) = match csv {
+        Some(path) => {
+            let (x, y) = pre.load_rows(path, true)?;
+            (x, y.ok_or_else(|| anyhow::anyhow!("{}: no target column '{}'", path.display(), pre.target))?)
+        }
+        None => {
+            let source = pre.source.as_deref().ok_or_else(|| anyhow::anyhow!("the run does not record its data file"))?;
+            let (x, y) = pre.load_rows(Path::new(source), true)?;
+            let y = y.ok_or_else(|| anyhow::anyhow!("{source}: no target column '{}'", pre.target))?;
+            if pre.test_rows.iter().any(|&r| r >= y.numel()) {
+                anyhow::bail!("{source} has changed since training: it has fewer rows than the recorded test split");
+            }
+            (x.index_select(0, &pre.test_rows), y.index_select(0, &pre.test_rows))
+        }
+    };
+    println!("{} rows", y.numel());
+    score_tabular(model.as_mut(), &pre, &x, &y, None)?;
+    Ok(())
+}
+
+/// `ferrite predict`: one prediction per row of `csv`, as CSV.
+pub fn predict(run_dir: &Path, csv: &Path, out: Option<&Path>) -> anyhow::Result<()> {
+    let (mut model, card) = load_run(run_dir)?;
+    let pre = tabular_preprocessing(&card, "predict")?;
+    let (x, _) = pre.load_rows(csv, false)?;
+    let mut text = String::new();
+    if pre.task == Task::Regression {
+        text.push_str(&format!("{}\n", pre.target));
+        for v in regression_predictions(model.as_mut(), &x, &pre) {
+            text.push_str(&format!("{v}\n"));
+        }
+    } else {
+        let classes = pre.classes.clone().unwrap_or_default();
+        let probs = probabilities(pre.task, &outputs(model.as_mut(), &x));
+        let predicted = crate::tabular::predicted_classes(pre.task, &probs);
+        let header: Vec<String> = classes.iter().map(|c| format!("p_{c}")).collect();
+        text.push_str(&format!("{},{}\n", pre.target, header.join(",")));
+        let rows = probs.dims()[0];
+        let p = probs.to_vec();
+        for (i, &k) in predicted.iter().enumerate().take(rows) {
+            let row_probs: Vec<f32> = if pre.task == Task::Binary { vec![1.0 - p[i], p[i]] } else { p[i * classes.len()..(i + 1) * classes.len()].to_vec() };
+            let cells: Vec<String> = row_probs.iter().map(|v| format!("{v:.6}")).collect();
+            text.push_str(&format!("{},{}\n", classes.get(k).map_or("?", |s| s.as_str()), cells.join(",")));
+        }
+    }
+    match out {
+        Some(path) => {
+            ferrite::train::write_atomic(path, text.as_bytes())?;
+            eprintln!("{} predictions written to {}", x.dims()[0], path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// What `ferrite train --images` was asked for.
+pub struct ImageFolderTraining {
+    /// The folder.
+    pub dir: PathBuf,
+    /// A labels CSV (columns `image`, `label`); none: one sub-folder per class.
+    pub labels: Option<PathBuf>,
+    /// Side length after resizing.
+    pub size: usize,
+    /// Epochs.
+    pub epochs: usize,
+    /// Images per step.
+    pub batch_size: usize,
+    /// Learning rate.
+    pub lr: f32,
+    /// The update rule.
+    pub optimizer: OptimizerChoice,
+    /// Held-out fraction.
+    pub test_size: f64,
+    /// Seed.
+    pub seed: u64,
+    /// Verbosity.
+    pub verbose: u8,
+    /// Run folder.
+    pub out: Option<PathBuf>,
+}
+
+/// Trains a Conv-BN-ReLU-Pool network on a user's image folder.
+pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
+    if c.size < 8 {
+        anyhow::bail!("--size must be at least 8 pixels");
+    }
+    let options = ImageOptions::new().color(ColorMode::Gray).size(c.size, c.size);
+    let set = match &c.labels {
+        Some(labels) => options.load_with_labels(&c.dir, labels, "image", "label")?,
+        None => options.load_class_folders(&c.dir)?,
+    };
+    let y: Vec<usize> = set.labels.to_vec().iter().map(|&v| v as usize).collect();
+    let classes = y.iter().max().map_or(0, |m| m + 1);
+    if classes < 2 {
+        anyhow::bail!("{}: found {} class(es); at least 2 are needed", c.dir.display(), classes);
+    }
+    let n = y.len();
+    let outer = TrainTestSplit::new(c.test_size).seed(c.seed).stratify(&y).split(n)?;
+    let inner = TrainTestSplit::new(0.15).seed(c.seed + 1).split(outer.train.len())?;
+    let (x_rest, x_test) = outer.apply(&set.images);
+    let (y_rest, y_test) = outer.apply(&set.labels);
+    let data = ImageSplits {
+        train: (inner.apply(&x_rest).0, inner.apply(&y_rest).0),
+        val: (inner.apply(&x_rest).1, inner.apply(&y_rest).1),
+        test: (x_test, y_test),
+    };
+    let train_y: Vec<usize> = data.train.1.to_vec().iter().map(|&v| v as usize).collect();
+    let spec = ModelSpec::ConvBlocks { in_channels: 1, image: c.size, channels: vec![16, 32], hidden: 64, classes };
+    let settings = ImageTraining {
+        epochs: c.epochs,
+        batch_size: c.batch_size,
+        lr: c.lr,
+        optimizer: c.optimizer,
+        class_weights: Some(balanced_class_weights(&train_y, classes)),
+        seed: c.seed,
+        verbose: c.verbose,
+    };
+    let (mut model, history) = train_classifier(&spec, &data, &settings)?;
+    let y_true: Vec<usize> = data.test.1.to_vec().iter().map(|&v| v as usize).collect();
+    let y_pred = predict_classes(model.as_mut(), &data.test.0);
+    let accuracy = accuracy_score(&y_true, &y_pred);
+    let labels: Vec<usize> = (0..classes).collect();
+    let cm = confusion_matrix(&y_true, &y_pred, Some(&labels));
+    let names: Vec<String> = match &set.label_encoder {
+        Some(enc) => enc.classes().to_vec(),
+        None => labels.iter().map(|l| l.to_string()).collect(),
+    };
+    println!("{}: {n} images, {classes} classes; test accuracy {accuracy:.4}", c.dir.display());
+    let run = RunDir::create(c.out.as_deref(), "images")?;
+    TrainingCurves::new(&history).save(run.file("training_curves.png"))?;
+    ConfusionMatrixChart::new("Confusion matrix (test split)", &cm).class_names(&names).save(run.file("confusion_matrix.png"))?;
+    let preprocessing = serde_json::json!({ "kind": "image", "size": c.size, "color": "gray", "classes": names });
+    let metrics = serde_json::json!({ "accuracy": accuracy, "confusion_matrix": cm.counts });
+    save_run(&run, model.as_ref(), &spec, preprocessing, metrics, Some(&history))?;
+    Ok(run.path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ModelChoice;
+
+    #[test]
+    fn model_choices_parse_and_reject_nonsense() {
+        assert_eq!(ModelChoice::parse("mlp:8,4").unwrap(), ModelChoice::Mlp(vec![8, 4]));
+        assert_eq!(ModelChoice::parse("linear").unwrap(), ModelChoice::Linear);
+        assert!(ModelChoice::parse("mlp:8,x").is_err());
+        assert!(ModelChoice::parse("forest").is_err());
+    }
+}

@@ -1,0 +1,421 @@
+//! Tables: load a CSV, split, fill gaps and scale with statistics of the training rows only,
+//! train a linear model or an MLP, and score it. Shared by the built-in table examples and
+//! `ferrite train --csv`.
+
+use anyhow::Context;
+use ferrite::data::{
+    CsvOptions, CsvTable, DataLoader, FillStrategy, Imputer, MissingPolicy, StandardScaler, TensorDataset,
+    TrainTestSplit,
+};
+use ferrite::metrics;
+use ferrite::nn::loss::{BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss};
+use ferrite::nn::Module;
+use ferrite::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+use ferrite::train::{batches_of, fit, Accuracy, FitOptions, History};
+use ferrite::{no_grad, Tensor};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+use crate::spec::ModelSpec;
+
+/// What is predicted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Task {
+    /// Two classes: one logit, BCEWithLogits.
+    Binary,
+    /// Several classes: one logit per class, CrossEntropy.
+    Multiclass,
+    /// A number: MSE.
+    Regression,
+}
+
+/// Which optimizer trains a network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OptimizerChoice {
+    /// Plain stochastic gradient descent.
+    Sgd,
+    /// SGD with momentum 0.9.
+    Momentum,
+    /// Adam.
+    Adam,
+}
+
+/// How a network is trained.
+#[derive(Clone, Debug)]
+pub struct TrainSettings {
+    /// Passes over the training rows.
+    pub epochs: usize,
+    /// Rows per step.
+    pub batch_size: usize,
+    /// Learning rate.
+    pub lr: f32,
+    /// The update rule.
+    pub optimizer: OptimizerChoice,
+    /// Seed of initialisation and shuffling.
+    pub seed: u64,
+    /// 0 silent, 1 progress bars, 2 one line per epoch.
+    pub verbose: u8,
+}
+
+/// Everything needed to turn raw table rows into model inputs again (stored in model.json).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Preprocessing {
+    /// Feature columns, in order.
+    pub features: Vec<String>,
+    /// The target column.
+    pub target: String,
+    /// The task.
+    pub task: Task,
+    /// Missing-value filler fitted on the training rows.
+    pub imputer: Imputer,
+    /// Standardisation fitted on the training rows.
+    pub scaler: StandardScaler,
+    /// Class names, in index order (classification).
+    pub classes: Option<Vec<String>>,
+    /// The CSV the model was trained on, and the rows held out for testing.
+    pub source: Option<String>,
+    /// Row indices (in the loaded table) of the held-out test split.
+    pub test_rows: Vec<usize>,
+    /// Regression: networks learn `(y − mean) / std` of the training targets; outputs are
+    /// mapped back with these.
+    #[serde(default)]
+    pub target_mean: f32,
+    /// See `target_mean` (1 for classification).
+    #[serde(default = "one")]
+    pub target_std: f32,
+}
+
+fn one() -> f32 {
+    1.0
+}
+
+/// A table split and preprocessed, ready to train on.
+pub struct Prepared {
+    /// Preprocessing fitted on the training rows.
+    pub preprocessing: Preprocessing,
+    /// Training features (scaled) and targets.
+    pub x_train: Tensor,
+    /// Training targets: class indices or values, shape (N,).
+    pub y_train: Tensor,
+    /// Test features (scaled).
+    pub x_test: Tensor,
+    /// Test targets, shape (N,).
+    pub y_test: Tensor,
+}
+
+/// Reads a table with missing values kept as NaN (filled later from the training rows).
+pub fn load_table(path: &Path, target: &str, features: Option<&[String]>) -> anyhow::Result<CsvTable> {
+    let mut options = CsvOptions::new().target(target).missing(MissingPolicy::Keep);
+    if let Some(f) = features {
+        options = options.features(f);
+    }
+    Ok(options.load(path)?)
+}
+
+/// Class indices for numeric labels: the distinct values, sorted, become 0..K.
+fn encode_numeric_classes(y: &[f32]) -> (Vec<usize>, Vec<String>) {
+    let mut values: Vec<f32> = y.to_vec();
+    values.sort_by(|a, b| a.total_cmp(b));
+    values.dedup();
+    let index = y.iter().map(|v| values.iter().position(|u| u == v).unwrap_or(0)).collect();
+    (index, values.iter().map(|v| format!("{v}")).collect())
+}
+
+/// Loads `path`, drops rows without a target, splits off `test_size` of the rows (stratified
+/// for classification), fills gaps and standardises with training statistics.
+pub fn prepare(
+    path: &Path,
+    target: &str,
+    features: Option<&[String]>,
+    task: Option<Task>,
+    test_size: f64,
+    seed: u64,
+) -> anyhow::Result<Prepared> {
+    let table = load_table(path, target, features)?;
+    let y_all = table.targets.as_ref().context("the table has no target column")?.to_vec();
+    let keep: Vec<usize> = (0..y_all.len()).filter(|&i| !y_all[i].is_nan()).collect();
+    if keep.len() < 4 {
+        anyhow::bail!("{}: only {} rows have a value in target column '{target}'", path.display(), keep.len());
+    }
+    let x = table.features.index_select(0, &keep);
+    let y_raw: Vec<f32> = keep.iter().map(|&i| y_all[i]).collect();
+    let text_classes = table.label_encoder.as_ref().map(|e| e.classes().to_vec());
+    let task = match (task, &text_classes) {
+        (Some(Task::Regression), Some(_)) => {
+            anyhow::bail!("target column '{target}' holds text labels; it cannot be a regression target")
+        }
+        (Some(t), _) => t,
+        (None, Some(c)) if c.len() == 2 => Task::Binary,
+        (None, Some(_)) => Task::Multiclass,
+        // Whole numbers with few distinct values read as classes; anything else as a quantity.
+        (None, None) => {
+            let (_, distinct) = encode_numeric_classes(&y_raw);
+            if y_raw.iter().all(|v| v.fract() == 0.0) && distinct.len() <= 20 {
+                if distinct.len() == 2 {
+                    Task::Binary
+                } else {
+                    Task::Multiclass
+                }
+            } else {
+                Task::Regression
+            }
+        }
+    };
+    let (y, classes): (Vec<f32>, Option<Vec<String>>) = match (task, text_classes) {
+        (Task::Regression, _) => (y_raw, None),
+        (_, Some(c)) => (y_raw, Some(c)),
+        (_, None) => {
+            let (idx, names) = encode_numeric_classes(&y_raw);
+            (idx.iter().map(|&i| i as f32).collect(), Some(names))
+        }
+    };
+    if task == Task::Binary && classes.as_ref().map_or(0, |c| c.len()) != 2 {
+        anyhow::bail!("a binary task needs exactly 2 classes in '{target}', found {:?}", classes.unwrap_or_default());
+    }
+    let labels: Vec<usize> = y.iter().map(|&v| v as usize).collect();
+    let mut splitter = TrainTestSplit::new(test_size).seed(seed);
+    if task != Task::Regression {
+        splitter = splitter.stratify(&labels);
+    }
+    let split = splitter.split(y.len())?;
+    let y_t = Tensor::from_vec(y, [labels.len()]);
+    let (x_train, x_test) = split.apply(&x);
+    let (y_train, y_test) = split.apply(&y_t);
+    let imputer = Imputer::fit(&x_train, FillStrategy::Mean)?;
+    let (x_train, x_test) = (imputer.transform(&x_train), imputer.transform(&x_test));
+    let mut scaler = StandardScaler::new();
+    let x_train = scaler.fit_transform(&x_train)?;
+    let x_test = scaler.transform(&x_test)?;
+    let test_rows = split.test.iter().map(|&i| keep[i]).collect();
+    let (target_mean, target_std) = if task == Task::Regression {
+        let v = y_train.to_vec();
+        let mean = v.iter().sum::<f32>() / v.len() as f32;
+        let std = (v.iter().map(|y| (y - mean).powi(2)).sum::<f32>() / v.len() as f32).sqrt();
+        (mean, if std > 0.0 { std } else { 1.0 })
+    } else {
+        (0.0, 1.0)
+    };
+    Ok(Prepared {
+        preprocessing: Preprocessing {
+            features: table.feature_names.clone(),
+            target: target.to_string(),
+            task,
+            imputer,
+            scaler,
+            classes,
+            source: Some(path.display().to_string()),
+            test_rows,
+            target_mean,
+            target_std,
+        },
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+    })
+}
+
+impl Preprocessing {
+    /// Loads new rows of a CSV with the training columns and applies the training
+    /// preprocessing. Returns the features and, when the file has the target column, targets.
+    pub fn load_rows(&self, path: &Path, with_target: bool) -> anyhow::Result<(Tensor, Option<Tensor>)> {
+        let mut options = CsvOptions::new().features(&self.features).missing(MissingPolicy::Keep);
+        if with_target {
+            options = options.target(&self.target);
+        }
+        let table = options.load(path)?;
+        let x = self.scaler.transform(&self.imputer.transform(&table.features))?;
+        let y = match (&table.targets, &table.label_encoder, &self.classes) {
+            (None, _, _) => None,
+            (Some(t), _, None) => Some(t.clone()),
+            // Text labels: map through the training class names, so indices agree.
+            (Some(t), Some(enc), Some(classes)) => {
+                let names = enc.inverse_transform(&t.to_vec().iter().map(|&v| v as usize).collect::<Vec<_>>())?;
+                Some(Tensor::from_vec(class_indices(&names, classes)?, [names.len()]))
+            }
+            (Some(t), None, Some(classes)) => {
+                let names: Vec<String> = t.to_vec().iter().map(|v| format!("{v}")).collect();
+                Some(Tensor::from_vec(class_indices(&names, classes)?, [names.len()]))
+            }
+        };
+        Ok((x, y))
+    }
+
+    /// The number of model outputs this task needs.
+    pub fn outputs(&self) -> usize {
+        match self.task {
+            Task::Multiclass => self.classes.as_ref().map_or(1, |c| c.len()),
+            _ => 1,
+        }
+    }
+}
+
+fn class_indices(names: &[String], classes: &[String]) -> anyhow::Result<Vec<f32>> {
+    names
+        .iter()
+        .map(|n| {
+            classes
+                .iter()
+                .position(|c| c == n)
+                .map(|i| i as f32)
+                .ok_or_else(|| anyhow::anyhow!("label '{n}' was not seen in training (classes: {})", classes.join(", ")))
+        })
+        .collect()
+}
+
+/// The loss of a task: BCEWithLogits, CrossEntropy or MSE, on outputs of shape (N, 1) or (N, C).
+pub fn task_loss(task: Task, pos_weight: Option<f32>) -> Box<dyn Fn(&Tensor, &Tensor) -> ferrite::Result<Tensor>> {
+    match task {
+        Task::Binary => {
+            let mut loss = BCEWithLogitsLoss::new();
+            if let Some(w) = pos_weight {
+                loss = loss.pos_weight(Tensor::from_vec(vec![w], [1]));
+            }
+            Box::new(move |out, y| loss.forward(out, &y.reshape([y.numel(), 1])))
+        }
+        Task::Multiclass => {
+            let loss = CrossEntropyLoss::new();
+            Box::new(move |out, y| loss.forward(out, y))
+        }
+        Task::Regression => {
+            let loss = MSELoss::new();
+            Box::new(move |out, y| loss.forward(out, &y.reshape([y.numel(), 1])))
+        }
+    }
+}
+
+/// An optimizer over `params`.
+pub fn make_optimizer(choice: OptimizerChoice, params: Vec<Tensor>, lr: f32) -> anyhow::Result<Box<dyn Optimizer>> {
+    Ok(match choice {
+        OptimizerChoice::Sgd => Box::new(Sgd::new(params, lr)?),
+        OptimizerChoice::Momentum => {
+            Box::new(Sgd::with_config(params, SgdConfig { lr, momentum: 0.9, ..SgdConfig::default() })?)
+        }
+        OptimizerChoice::Adam => Box::new(Adam::new(params, AdamConfig { lr, ..AdamConfig::default() })?),
+    })
+}
+
+/// Trains a network of `spec` on the training rows, with 15% of them held out for validation
+/// curves, and returns it with its history.
+pub fn train_network(
+    prepared: &Prepared,
+    spec: &ModelSpec,
+    settings: &TrainSettings,
+    pos_weight: Option<f32>,
+) -> anyhow::Result<(Box<dyn Module>, History)> {
+    ferrite::manual_seed(settings.seed);
+    let mut model = spec.build()?;
+    let task = prepared.preprocessing.task;
+    let n = prepared.y_train.numel();
+    let split = TrainTestSplit::new(0.15).seed(settings.seed ^ 0x5eed).split(n)?;
+    let (x_fit, x_val) = split.apply(&prepared.x_train);
+    let pre = &prepared.preprocessing;
+    let y_scaled = (&prepared.y_train - pre.target_mean) * (1.0 / pre.target_std);
+    let (y_fit, y_val) = split.apply(&y_scaled);
+    let mut train = DataLoader::new(TensorDataset::new(x_fit, y_fit), settings.batch_size)?.shuffle(settings.seed);
+    let mut val = batches_of(&x_val, &y_val, 256);
+    let loss = task_loss(task, pos_weight);
+    let mut optimizer = make_optimizer(settings.optimizer, model.parameters(), settings.lr)?;
+    let mut options = FitOptions::new(settings.epochs).verbose(settings.verbose).validation(&mut val);
+    options = match task {
+        Task::Binary => options.accuracy(Accuracy::BinaryLogits),
+        Task::Multiclass => options.accuracy(Accuracy::Multiclass),
+        Task::Regression => options,
+    };
+    let history = fit(model.as_mut(), &*loss, optimizer.as_mut(), &mut train, options)?;
+    if let Some(reason) = &history.stop_reason {
+        eprintln!("note: {reason}");
+    }
+    Ok((model, history))
+}
+
+/// The model's outputs for `x` in evaluation mode, without gradients.
+pub fn outputs(model: &mut dyn Module, x: &Tensor) -> Tensor {
+    model.eval();
+    let _g = no_grad();
+    model.forward(x)
+}
+
+/// Regression predictions in the target's own units.
+pub fn regression_predictions(model: &mut dyn Module, x: &Tensor, pre: &Preprocessing) -> Vec<f32> {
+    outputs(model, x).to_vec().iter().map(|&v| v * pre.target_std + pre.target_mean).collect()
+}
+
+/// Scores of a classifier: P(class 1) for binary tasks, else per-class probabilities (N, C).
+pub fn probabilities(task: Task, out: &Tensor) -> Tensor {
+    let _g = no_grad();
+    match task {
+        Task::Binary => out.sigmoid().reshape([out.dims()[0]]),
+        _ => out.softmax(1),
+    }
+}
+
+/// Predicted class indices from probabilities.
+pub fn predicted_classes(task: Task, probs: &Tensor) -> Vec<usize> {
+    match task {
+        Task::Binary => probs.to_vec().iter().map(|&p| (p >= 0.5) as usize).collect(),
+        _ => probs.argmax(1, false).to_vec().iter().map(|&v| v as usize).collect(),
+    }
+}
+
+/// Accuracy, per-class report, confusion matrix and (binary) ROC AUC, as JSON and as text.
+pub fn classification_summary(
+    task: Task,
+    classes: &[String],
+    y_true: &[usize],
+    probs: &Tensor,
+) -> (serde_json::Value, String) {
+    let y_pred = predicted_classes(task, probs);
+    let labels: Vec<usize> = (0..classes.len()).collect();
+    let cm = metrics::confusion_matrix(y_true, &y_pred, Some(&labels));
+    let accuracy = metrics::accuracy_score(y_true, &y_pred);
+    let names: Vec<&str> = classes.iter().map(String::as_str).collect();
+    let report = metrics::classification_report(
+        y_true,
+        &y_pred,
+        Some(&labels),
+        Some(&names),
+        4,
+        metrics::ZeroDivision::Zero,
+    );
+    let mut json = serde_json::json!({
+        "accuracy": accuracy,
+        "confusion_matrix": cm.counts,
+        "classes": classes,
+    });
+    let mut text = format!("{report}\nconfusion matrix (rows: true, columns: predicted; {}):\n", classes.join(", "));
+    for row in &cm.counts {
+        text.push_str(&format!("  {}\n", row.iter().map(|v| format!("{v:>5}")).collect::<String>()));
+    }
+    if task == Task::Binary {
+        let auc = metrics::roc_auc_score(y_true, &probs.to_vec());
+        json["roc_auc"] = serde_json::json!(auc);
+        text.push_str(&format!("ROC AUC {auc:.4}\n"));
+    }
+    (json, text)
+}
+
+/// MAE, MSE, RMSE, MAPE and R2 of predictions.
+pub fn regression_summary(y_true: &[f32], y_pred: &[f32]) -> serde_json::Value {
+    serde_json::json!({
+        "mae": metrics::mean_absolute_error(y_true, y_pred),
+        "mse": metrics::mean_squared_error(y_true, y_pred),
+        "rmse": metrics::root_mean_squared_error(y_true, y_pred),
+        "mape": metrics::mean_absolute_percentage_error(y_true, y_pred),
+        "r2": metrics::r2_score(y_true, y_pred),
+    })
+}
+
+/// One line of regression metrics.
+pub fn regression_line(name: &str, m: &serde_json::Value) -> String {
+    let g = |k: &str| m[k].as_f64().unwrap_or(f64::NAN);
+    format!(
+        "{name:<18} MAE {:>8.3}  MSE {:>9.3}  RMSE {:>8.3}  MAPE {:>7.2}%  R2 {:>7.4}",
+        g("mae"),
+        g("mse"),
+        g("rmse"),
+        100.0 * g("mape"),
+        g("r2")
+    )
+}
