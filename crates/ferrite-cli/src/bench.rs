@@ -55,7 +55,12 @@ fn matmul_1024() -> Report {
         5,
         9,
     );
-    Report { workload: "matmul_1024", median_s: s, rate: 2.0 * 1024f64.powi(3) / 1e9 / s, unit: "GFLOP/s" }
+    Report {
+        workload: "matmul_1024",
+        median_s: s,
+        rate: 2.0 * 1024f64.powi(3) / 1e9 / s,
+        unit: "GFLOP/s",
+    }
 }
 
 /// One epoch over 455 samples × 30 features, MLP 30-64-ReLU-32-ReLU-1, BCEWithLogits, Adam
@@ -73,7 +78,14 @@ fn mlp_breast_cancer_epoch() -> Report {
         .add(Linear::new(64, 32))
         .add(ReLU)
         .add(Linear::new(32, 1));
-    let mut opt = Adam::new(mlp.parameters(), AdamConfig { lr: 1e-3, ..Default::default() }).expect("valid Adam");
+    let mut opt = Adam::new(
+        mlp.parameters(),
+        AdamConfig {
+            lr: 1e-3,
+            ..Default::default()
+        },
+    )
+    .expect("valid Adam");
     let loss_fn = BCEWithLogitsLoss::new();
     let s = time_median(
         || {
@@ -81,7 +93,9 @@ fn mlp_breast_cancer_epoch() -> Report {
             for idx in perm.chunks(32) {
                 opt.zero_grad();
                 let (xb, yb) = (x.index_select(0, idx), y.index_select(0, idx));
-                let loss = loss_fn.forward(&mlp.forward(&xb), &yb).expect("matching shapes");
+                let loss = loss_fn
+                    .forward(&mlp.forward(&xb), &yb)
+                    .expect("matching shapes");
                 loss.backward();
                 opt.step();
             }
@@ -89,7 +103,12 @@ fn mlp_breast_cancer_epoch() -> Report {
         5,
         9,
     );
-    Report { workload: "mlp_breast_cancer_epoch", median_s: s, rate: 455.0 / s, unit: "samples/s" }
+    Report {
+        workload: "mlp_breast_cancer_epoch",
+        median_s: s,
+        rate: 455.0 / s,
+        unit: "samples/s",
+    }
 }
 
 /// One training step of MLP 784-512-ReLU-512-ReLU-10, CrossEntropyLoss, SGD lr 0.01,
@@ -119,7 +138,12 @@ fn mlp784_train_step_b128() -> Report {
         5,
         21,
     );
-    Report { workload: "mlp784_train_step_b128", median_s: s, rate: 128.0 / s, unit: "samples/s" }
+    Report {
+        workload: "mlp784_train_step_b128",
+        median_s: s,
+        rate: 128.0 / s,
+        unit: "samples/s",
+    }
 }
 
 /// One training step: LSTM(input 1, hidden 50, batch_first) over 5 time steps, Linear(50, 1)
@@ -133,7 +157,14 @@ fn lstm_train_step_b32() -> Report {
     let head = Linear::new(50, 1);
     let mut params = lstm.parameters();
     params.extend(head.parameters());
-    let mut opt = Adam::new(params, AdamConfig { lr: 1e-3, ..Default::default() }).expect("valid Adam");
+    let mut opt = Adam::new(
+        params,
+        AdamConfig {
+            lr: 1e-3,
+            ..Default::default()
+        },
+    )
+    .expect("valid Adam");
     let mse = MSELoss::new();
     let x = Tensor::randn_with([32, 5, 1], &mut g);
     let y = Tensor::randn_with([32, 1], &mut g);
@@ -142,14 +173,21 @@ fn lstm_train_step_b32() -> Report {
             opt.zero_grad();
             let (_, (h_n, _)) = lstm.forward_with_state(&x, None);
             // h_n[0] is the last time step's hidden state of the (only) layer.
-            let loss = mse.forward(&head.forward(&h_n.get(0)), &y).expect("matching shapes");
+            let loss = mse
+                .forward(&head.forward(&h_n.get(0)), &y)
+                .expect("matching shapes");
             loss.backward();
             opt.step();
         },
         5,
         21,
     );
-    Report { workload: "lstm_train_step_b32", median_s: s, rate: 32.0 / s, unit: "sequences/s" }
+    Report {
+        workload: "lstm_train_step_b32",
+        median_s: s,
+        rate: 32.0 / s,
+        unit: "sequences/s",
+    }
 }
 
 /// One training step of LeNet-5 (ReLU, max-pool, 2 classes) on a batch of 64 1x32x32
@@ -161,7 +199,11 @@ fn lenet5_train_step_b64() -> Report {
     use ferrite::optim::{Optimizer, Sgd, SgdConfig};
     let mut g = ferrite::Generator::new(0);
     let net = LeNet5::new(2);
-    let config = SgdConfig { lr: 0.01, momentum: 0.9, ..Default::default() };
+    let config = SgdConfig {
+        lr: 0.01,
+        momentum: 0.9,
+        ..Default::default()
+    };
     let mut opt = Sgd::with_config(net.parameters(), config).expect("valid SGD");
     let ce = CrossEntropyLoss::new();
     let x = Tensor::randn_with([64, 1, 32, 32], &mut g);
@@ -176,14 +218,20 @@ fn lenet5_train_step_b64() -> Report {
         5,
         21,
     );
-    Report { workload: "lenet5_train_step_b64", median_s: s, rate: 64.0 / s, unit: "images/s" }
+    Report {
+        workload: "lenet5_train_step_b64",
+        median_s: s,
+        rate: 64.0 / s,
+        unit: "images/s",
+    }
 }
 
 /// Forward only, no autograd: Conv2d(3, 64, 3, padding 1, bias) on 64x3x32x32. Work: 64 images.
 fn conv2d_fwd_b64_3to64_32px() -> Report {
     use ferrite::nn::{Conv2d, Module};
     use ferrite::tensor::Conv2dOptions;
-    let conv = Conv2d::with_options(3, 64, 3, Conv2dOptions::new().padding(1), true).expect("valid Conv2d");
+    let conv = Conv2d::with_options(3, 64, 3, Conv2dOptions::new().padding(1), true)
+        .expect("valid Conv2d");
     let x = Tensor::randn([64, 3, 32, 32]);
     let _g = no_grad();
     let s = time_median(
@@ -193,11 +241,20 @@ fn conv2d_fwd_b64_3to64_32px() -> Report {
         10,
         21,
     );
-    Report { workload: "conv2d_fwd_b64_3to64_32px", median_s: s, rate: 64.0 / s, unit: "images/s" }
+    Report {
+        workload: "conv2d_fwd_b64_3to64_32px",
+        median_s: s,
+        rate: 64.0 / s,
+        unit: "images/s",
+    }
 }
 
+/// A workload's name and the function that measures it.
+pub type Workload = (&'static str, fn() -> Report);
+
 /// Every workload Ferrite can run, in the reference script's order.
-pub const WORKLOADS: &[(&str, fn() -> Report)] = &[("matmul_1024", matmul_1024),
+pub const WORKLOADS: &[Workload] = &[
+    ("matmul_1024", matmul_1024),
     ("mlp_breast_cancer_epoch", mlp_breast_cancer_epoch),
     ("lenet5_train_step_b64", lenet5_train_step_b64),
     ("lstm_train_step_b32", lstm_train_step_b32),

@@ -42,7 +42,10 @@ pub fn balanced_class_weights(labels: &[usize], classes: usize) -> Vec<f32> {
     for &l in labels {
         counts[l.min(classes - 1)] += 1;
     }
-    counts.iter().map(|&c| labels.len() as f32 / (classes as f32 * c.max(1) as f32)).collect()
+    counts
+        .iter()
+        .map(|&c| labels.len() as f32 / (classes as f32 * c.max(1) as f32))
+        .collect()
 }
 
 /// Trains `spec`, keeping the weights of the epoch with the best validation accuracy.
@@ -58,8 +61,11 @@ pub fn train_classifier(
         loss = loss.weight(Tensor::from_slice(w, [w.len()]));
     }
     let loss_fn = move |out: &Tensor, y: &Tensor| loss.forward(out, y);
-    let mut train = DataLoader::new(TensorDataset::new(data.train.0.clone(), data.train.1.clone()), settings.batch_size)?
-        .shuffle(settings.seed);
+    let mut train = DataLoader::new(
+        TensorDataset::new(data.train.0.clone(), data.train.1.clone()),
+        settings.batch_size,
+    )?
+    .shuffle(settings.seed);
     let mut val = batches_of(&data.val.0, &data.val.1, 256);
     let mut optimizer = make_optimizer(settings.optimizer, model.parameters(), settings.lr)?;
     let best = EarlyStopping::new(Monitor::ValAccuracy, settings.epochs).restore_best_weights(true);
@@ -68,12 +74,22 @@ pub fn train_classifier(
         .accuracy(Accuracy::Multiclass)
         .validation(&mut val)
         .callback(best);
-    let history = fit(model.as_mut(), &loss_fn, optimizer.as_mut(), &mut train, options)?;
+    let history = fit(
+        model.as_mut(),
+        &loss_fn,
+        optimizer.as_mut(),
+        &mut train,
+        options,
+    )?;
     Ok((model, history))
 }
 
 /// Predicted classes of `x`, in batches, in evaluation mode.
 pub fn predict_classes(model: &mut dyn Module, x: &Tensor) -> Vec<usize> {
     let out = ferrite::train::predict(model, x, 256);
-    out.argmax(1, false).to_vec().iter().map(|&v| v as usize).collect()
+    out.argmax(1, false)
+        .to_vec()
+        .iter()
+        .map(|&v| v as usize)
+        .collect()
 }

@@ -1,12 +1,15 @@
 //! Training on a user's own CSV or image folder, and `evaluate` / `predict` on saved runs.
 
-use crate::classify::{balanced_class_weights, predict_classes, train_classifier, ImageSplits, ImageTraining};
+use crate::classify::{
+    balanced_class_weights, predict_classes, train_classifier, ImageSplits, ImageTraining,
+};
 use crate::examples::save_run;
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
 use crate::tabular::{
-    classification_summary, outputs, prepare, probabilities, regression_line, regression_predictions,
-    regression_summary, train_network, OptimizerChoice, Prepared, Preprocessing, Task, TrainSettings,
+    classification_summary, outputs, prepare, probabilities, regression_line,
+    regression_predictions, regression_summary, train_network, OptimizerChoice, Prepared,
+    Preprocessing, Task, TrainSettings,
 };
 use ferrite::data::{ColorMode, ImageOptions, TrainTestSplit};
 use ferrite::linear_model::{LinearRegression, LogisticRegression};
@@ -43,7 +46,9 @@ impl ModelChoice {
                     .split(',')
                     .map(|w| match w.trim().parse::<usize>() {
                         Ok(v) if v > 0 => Ok(v),
-                        _ => Err(anyhow::anyhow!("--model {s}: '{w}' is not a positive layer width")),
+                        _ => Err(anyhow::anyhow!(
+                            "--model {s}: '{w}' is not a positive layer width"
+                        )),
                     })
                     .collect::<anyhow::Result<Vec<usize>>>()?;
                 Ok(ModelChoice::Mlp(hidden))
@@ -84,22 +89,43 @@ pub struct CsvTraining {
 
 /// Writes a fitted linear model into a one-layer network (`0.weight`, `0.bias`), undoing the
 /// target scaling the network path applies to regression outputs.
-fn linear_network(prepared: &Prepared, weight: &Tensor, bias: &[f32]) -> anyhow::Result<(ModelSpec, Box<dyn Module>)> {
+fn linear_network(
+    prepared: &Prepared,
+    weight: &Tensor,
+    bias: &[f32],
+) -> anyhow::Result<(ModelSpec, Box<dyn Module>)> {
     let pre = &prepared.preprocessing;
-    let spec = ModelSpec::Mlp { inputs: pre.features.len(), hidden: vec![], outputs: bias.len() };
+    let spec = ModelSpec::Mlp {
+        inputs: pre.features.len(),
+        hidden: vec![],
+        outputs: bias.len(),
+    };
     let model = spec.build()?;
     let (scale, shift) = (1.0 / pre.target_std, pre.target_mean);
     let params = model.named_parameters();
     params[0].1.copy_(&(weight * scale));
-    params[1].1.copy_(&Tensor::from_vec(bias.iter().map(|b| (b - shift) * scale).collect(), [bias.len()]));
+    params[1].1.copy_(&Tensor::from_vec(
+        bias.iter().map(|b| (b - shift) * scale).collect(),
+        [bias.len()],
+    ));
     Ok((spec, model))
 }
 
 /// Trains on a user's CSV, reports test metrics and writes the run folder.
 pub fn train_csv(c: &CsvTraining) -> anyhow::Result<PathBuf> {
-    let forced = if c.classification { Some(Task::Multiclass) } else { c.task };
+    let forced = if c.classification {
+        Some(Task::Multiclass)
+    } else {
+        c.task
+    };
     let mut prepared = prepare(&c.csv, &c.target, None, forced, c.test_size, c.seed)?;
-    if c.classification && prepared.preprocessing.classes.as_ref().is_some_and(|k| k.len() == 2) {
+    if c.classification
+        && prepared
+            .preprocessing
+            .classes
+            .as_ref()
+            .is_some_and(|k| k.len() == 2)
+    {
         prepared.preprocessing.task = Task::Binary;
     }
     let task = prepared.preprocessing.task;
@@ -113,7 +139,11 @@ pub fn train_csv(c: &CsvTraining) -> anyhow::Result<PathBuf> {
             let mut ls = LinearRegression::new();
             ls.fit(&prepared.x_train, &prepared.y_train)?;
             println!("least squares: {}", ls.fit_report());
-            let (spec, model) = linear_network(&prepared, &ls.coef().reshape([1, inputs]), &[ls.intercept()])?;
+            let (spec, model) = linear_network(
+                &prepared,
+                &ls.coef().reshape([1, inputs]),
+                &[ls.intercept()],
+            )?;
             (spec, model, "least squares".to_string())
         }
         ModelChoice::Logistic => {
@@ -124,11 +154,19 @@ pub fn train_csv(c: &CsvTraining) -> anyhow::Result<PathBuf> {
             lr.fit(&prepared.x_train, &prepared.y_train)?;
             let coef = lr.coef();
             let rows = coef.numel() / inputs;
-            let (spec, model) = linear_network(&prepared, &coef.reshape([rows, inputs]), &lr.intercept().to_vec())?;
+            let (spec, model) = linear_network(
+                &prepared,
+                &coef.reshape([rows, inputs]),
+                &lr.intercept().to_vec(),
+            )?;
             (spec, model, "logistic regression".to_string())
         }
         ModelChoice::Mlp(hidden) => {
-            let spec = ModelSpec::Mlp { inputs, hidden: hidden.clone(), outputs: prepared.preprocessing.outputs() };
+            let spec = ModelSpec::Mlp {
+                inputs,
+                hidden: hidden.clone(),
+                outputs: prepared.preprocessing.outputs(),
+            };
             let lr = c.lr.unwrap_or(match c.optimizer {
                 OptimizerChoice::Adam => 1e-3,
                 _ => 1e-2,
@@ -147,7 +185,12 @@ pub fn train_csv(c: &CsvTraining) -> anyhow::Result<PathBuf> {
             (spec, model, format!("MLP {inputs}-{}", widths.join("-")))
         }
     };
-    let run = RunDir::create(c.out.as_deref(), &c.csv.file_stem().map_or("csv".into(), |s| s.to_string_lossy().to_string()))?;
+    let run = RunDir::create(
+        c.out.as_deref(),
+        &c.csv
+            .file_stem()
+            .map_or("csv".into(), |s| s.to_string_lossy().to_string()),
+    )?;
     println!(
         "{}: target '{}' ({:?}), {} training rows, {} test rows, model {name}",
         c.csv.display(),
@@ -156,11 +199,24 @@ pub fn train_csv(c: &CsvTraining) -> anyhow::Result<PathBuf> {
         prepared.y_train.numel(),
         prepared.y_test.numel()
     );
-    let metrics = score_tabular(model.as_mut(), &prepared.preprocessing, &prepared.x_test, &prepared.y_test, Some(&run))?;
+    let metrics = score_tabular(
+        model.as_mut(),
+        &prepared.preprocessing,
+        &prepared.x_test,
+        &prepared.y_test,
+        Some(&run),
+    )?;
     if let Some(h) = &history {
         TrainingCurves::new(h).save(run.file("training_curves.png"))?;
     }
-    save_run(&run, model.as_ref(), &spec, serde_json::to_value(&prepared.preprocessing)?, metrics, history.as_ref())?;
+    save_run(
+        &run,
+        model.as_ref(),
+        &spec,
+        serde_json::to_value(&prepared.preprocessing)?,
+        metrics,
+        history.as_ref(),
+    )?;
     Ok(run.path)
 }
 
@@ -178,8 +234,12 @@ fn score_tabular(
         let m = regression_summary(&y_true, &pred);
         println!("{}", regression_line("test", &m));
         if let Some(run) = run {
-            TrueVsPredicted::new(format!("{}: true vs predicted (test split)", pre.target), &y_true, &pred)
-                .save(run.file("true_vs_predicted.png"))?;
+            TrueVsPredicted::new(
+                format!("{}: true vs predicted (test split)", pre.target),
+                &y_true,
+                &pred,
+            )
+            .save(run.file("true_vs_predicted.png"))?;
         }
         return Ok(m);
     }
@@ -190,7 +250,11 @@ fn score_tabular(
     println!("{text}");
     if let Some(run) = run {
         let labels: Vec<usize> = (0..classes.len()).collect();
-        let cm = confusion_matrix(&y_true, &crate::tabular::predicted_classes(pre.task, &probs), Some(&labels));
+        let cm = confusion_matrix(
+            &y_true,
+            &crate::tabular::predicted_classes(pre.task, &probs),
+            Some(&labels),
+        );
         ConfusionMatrixChart::new("Confusion matrix (test split)", &cm)
             .class_names(&classes)
             .save(run.file("confusion_matrix.png"))?;
@@ -232,24 +296,51 @@ pub fn evaluate(run_dir: &Path, csv: Option<&Path>) -> anyhow::Result<()> {
         }
         // Image and series runs: their test metrics were measured when training ended.
         let text = std::fs::read_to_string(run_dir.join("metrics.json"))?;
-        println!("test metrics measured at the end of training ({}):\n{text}", run_dir.join("metrics.json").display());
+        println!(
+            "test metrics measured at the end of training ({}):\n{text}",
+            run_dir.join("metrics.json").display()
+        );
         return Ok(());
     };
     let (x, y) = match csv {
         Some(path) => {
             let (x, y) = pre.load_rows(path, true)?;
-            (x, y.ok_or_else(|| anyhow::anyhow!("{}: no target column '{}'", path.display(), pre.target))?)
+            (
+                x,
+                y.ok_or_else(|| {
+                    anyhow::anyhow!("{}: no target column '{}'", path.display(), pre.target)
+                })?,
+            )
         }
         None => {
-            let source = pre.source.as_deref().ok_or_else(|| anyhow::anyhow!("the run does not record its data file"))?;
+            let source = pre
+                .source
+                .as_deref()
+                .ok_or_else(|| anyhow::anyhow!("the run does not record its data file"))?;
             let (x, y) = pre.load_rows(Path::new(source), true)?;
-            let y = y.ok_or_else(|| anyhow::anyhow!("{source}: no target column '{}'", pre.target))?;
+            let y =
+                y.ok_or_else(|| anyhow::anyhow!("{source}: no target column '{}'", pre.target))?;
             if pre.test_rows.iter().any(|&r| r >= y.numel()) {
                 anyhow::bail!("{source} has changed since training: it has fewer rows than the recorded test split");
             }
-            (x.index_select(0, &pre.test_rows), y.index_select(0, &pre.test_rows))
+            (
+                x.index_select(0, &pre.test_rows),
+                y.index_select(0, &pre.test_rows),
+            )
         }
     };
+    // Rows without a target value cannot be scored.
+    let known: Vec<usize> = y
+        .to_vec()
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.is_finite())
+        .map(|(i, _)| i)
+        .collect();
+    if known.is_empty() {
+        anyhow::bail!("no row has a value in the target column '{}'", pre.target);
+    }
+    let (x, y) = (x.index_select(0, &known), y.index_select(0, &known));
     println!("{} rows", y.numel());
     score_tabular(model.as_mut(), &pre, &x, &y, None)?;
     Ok(())
@@ -275,9 +366,17 @@ pub fn predict(run_dir: &Path, csv: &Path, out: Option<&Path>) -> anyhow::Result
         let rows = probs.dims()[0];
         let p = probs.to_vec();
         for (i, &k) in predicted.iter().enumerate().take(rows) {
-            let row_probs: Vec<f32> = if pre.task == Task::Binary { vec![1.0 - p[i], p[i]] } else { p[i * classes.len()..(i + 1) * classes.len()].to_vec() };
+            let row_probs: Vec<f32> = if pre.task == Task::Binary {
+                vec![1.0 - p[i], p[i]]
+            } else {
+                p[i * classes.len()..(i + 1) * classes.len()].to_vec()
+            };
             let cells: Vec<String> = row_probs.iter().map(|v| format!("{v:.6}")).collect();
-            text.push_str(&format!("{},{}\n", classes.get(k).map_or("?", |s| s.as_str()), cells.join(",")));
+            text.push_str(&format!(
+                "{},{}\n",
+                classes.get(k).map_or("?", |s| s.as_str()),
+                cells.join(",")
+            ));
         }
     }
     match out {
@@ -321,7 +420,9 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
     if c.size < 8 {
         anyhow::bail!("--size must be at least 8 pixels");
     }
-    let options = ImageOptions::new().color(ColorMode::Gray).size(c.size, c.size);
+    let options = ImageOptions::new()
+        .color(ColorMode::Gray)
+        .size(c.size, c.size);
     let set = match &c.labels {
         Some(labels) => options.load_with_labels(&c.dir, labels, "image", "label")?,
         None => options.load_class_folders(&c.dir)?,
@@ -329,11 +430,20 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
     let y: Vec<usize> = set.labels.to_vec().iter().map(|&v| v as usize).collect();
     let classes = y.iter().max().map_or(0, |m| m + 1);
     if classes < 2 {
-        anyhow::bail!("{}: found {} class(es); at least 2 are needed", c.dir.display(), classes);
+        anyhow::bail!(
+            "{}: found {} class(es); at least 2 are needed",
+            c.dir.display(),
+            classes
+        );
     }
     let n = y.len();
-    let outer = TrainTestSplit::new(c.test_size).seed(c.seed).stratify(&y).split(n)?;
-    let inner = TrainTestSplit::new(0.15).seed(c.seed + 1).split(outer.train.len())?;
+    let outer = TrainTestSplit::new(c.test_size)
+        .seed(c.seed)
+        .stratify(&y)
+        .split(n)?;
+    let inner = TrainTestSplit::new(0.15)
+        .seed(c.seed + 1)
+        .split(outer.train.len())?;
     let (x_rest, x_test) = outer.apply(&set.images);
     let (y_rest, y_test) = outer.apply(&set.labels);
     let data = ImageSplits {
@@ -342,7 +452,13 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
         test: (x_test, y_test),
     };
     let train_y: Vec<usize> = data.train.1.to_vec().iter().map(|&v| v as usize).collect();
-    let spec = ModelSpec::ConvBlocks { in_channels: 1, image: c.size, channels: vec![16, 32], hidden: 64, classes };
+    let spec = ModelSpec::ConvBlocks {
+        in_channels: 1,
+        image: c.size,
+        channels: vec![16, 32],
+        hidden: 64,
+        classes,
+    };
     let settings = ImageTraining {
         epochs: c.epochs,
         batch_size: c.batch_size,
@@ -362,13 +478,26 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
         Some(enc) => enc.classes().to_vec(),
         None => labels.iter().map(|l| l.to_string()).collect(),
     };
-    println!("{}: {n} images, {classes} classes; test accuracy {accuracy:.4}", c.dir.display());
+    println!(
+        "{}: {n} images, {classes} classes; test accuracy {accuracy:.4}",
+        c.dir.display()
+    );
     let run = RunDir::create(c.out.as_deref(), "images")?;
     TrainingCurves::new(&history).save(run.file("training_curves.png"))?;
-    ConfusionMatrixChart::new("Confusion matrix (test split)", &cm).class_names(&names).save(run.file("confusion_matrix.png"))?;
-    let preprocessing = serde_json::json!({ "kind": "image", "size": c.size, "color": "gray", "classes": names });
+    ConfusionMatrixChart::new("Confusion matrix (test split)", &cm)
+        .class_names(&names)
+        .save(run.file("confusion_matrix.png"))?;
+    let preprocessing =
+        serde_json::json!({ "kind": "image", "size": c.size, "color": "gray", "classes": names });
     let metrics = serde_json::json!({ "accuracy": accuracy, "confusion_matrix": cm.counts });
-    save_run(&run, model.as_ref(), &spec, preprocessing, metrics, Some(&history))?;
+    save_run(
+        &run,
+        model.as_ref(),
+        &spec,
+        preprocessing,
+        metrics,
+        Some(&history),
+    )?;
     Ok(run.path)
 }
 
@@ -378,7 +507,10 @@ mod tests {
 
     #[test]
     fn model_choices_parse_and_reject_nonsense() {
-        assert_eq!(ModelChoice::parse("mlp:8,4").unwrap(), ModelChoice::Mlp(vec![8, 4]));
+        assert_eq!(
+            ModelChoice::parse("mlp:8,4").unwrap(),
+            ModelChoice::Mlp(vec![8, 4])
+        );
         assert_eq!(ModelChoice::parse("linear").unwrap(), ModelChoice::Linear);
         assert!(ModelChoice::parse("mlp:8,x").is_err());
         assert!(ModelChoice::parse("forest").is_err());

@@ -149,13 +149,19 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         }
     }
     if !(args.test_size > 0.0 && args.test_size < 1.0) {
-        anyhow::bail!("--test-size must be between 0 and 1, got {}", args.test_size);
+        anyhow::bail!(
+            "--test-size must be between 0 and 1, got {}",
+            args.test_size
+        );
     }
     if args.epochs == Some(0) {
         anyhow::bail!("--epochs must be at least 1");
     }
     let run_dir = if let Some(csv) = &args.csv {
-        let target = args.target.as_deref().ok_or_else(|| anyhow::anyhow!("--csv needs --target COLUMN"))?;
+        let target = args
+            .target
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("--csv needs --target COLUMN"))?;
         let task = match args.task.as_deref() {
             Some("regression") => Some(Task::Regression),
             Some(_) => None,
@@ -236,7 +242,10 @@ fn explain_backprop(
 fn run_bench(json: bool, names: &[String]) -> anyhow::Result<()> {
     let known: Vec<&str> = bench::WORKLOADS.iter().map(|(n, _)| *n).collect();
     if let Some(bad) = names.iter().find(|n| !known.contains(&n.as_str())) {
-        anyhow::bail!("unknown workload '{bad}'; known workloads: {}", known.join(", "));
+        anyhow::bail!(
+            "unknown workload '{bad}'; known workloads: {}",
+            known.join(", ")
+        );
     }
     ferrite::manual_seed(0);
     for (name, run) in bench::WORKLOADS {
@@ -247,7 +256,10 @@ fn run_bench(json: bool, names: &[String]) -> anyhow::Result<()> {
         if json {
             println!("{}", r.json());
         } else {
-            println!("{:<28} {:>12.6} s {:>14.1} {}", r.workload, r.median_s, r.rate, r.unit);
+            println!(
+                "{:<28} {:>12.6} s {:>14.1} {}",
+                r.workload, r.median_s, r.rate, r.unit
+            );
         }
     }
     Ok(())
@@ -266,12 +278,30 @@ fn main() {
             Ok(())
         }
         Command::Bench { json, workloads } => run_bench(json, &workloads),
-        Command::Explain { topic: ExplainTopic::Backprop { inputs, targets, weights, biases, lr } } => {
-            explain_backprop(inputs, targets, weights, biases, lr)
-        }
+        Command::Explain {
+            topic:
+                ExplainTopic::Backprop {
+                    inputs,
+                    targets,
+                    weights,
+                    biases,
+                    lr,
+                },
+        } => explain_backprop(inputs, targets, weights, biases, lr),
     };
     if let Err(e) = result {
-        eprintln!("error: {e:#}");
+        // The chain of causes on one line, skipping a cause its parent already quotes.
+        let mut message = String::new();
+        for cause in e.chain() {
+            let text = cause.to_string();
+            if !message.contains(&text) {
+                if !message.is_empty() {
+                    message.push_str(": ");
+                }
+                message.push_str(&text);
+            }
+        }
+        eprintln!("error: {message}");
         std::process::exit(1);
     }
 }

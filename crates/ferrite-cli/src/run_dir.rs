@@ -12,7 +12,10 @@ pub struct RunDir {
 
 /// `YYYYMMDD-HHMMSS` in UTC, from the system clock.
 fn timestamp() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -24,7 +27,12 @@ fn timestamp() -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}{month:02}{day:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 impl RunDir {
@@ -44,13 +52,16 @@ impl RunDir {
                 candidate
             }
         };
-        std::fs::create_dir_all(&path).with_context(|| format!("cannot create run folder {}", path.display()))?;
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("cannot create run folder {}", path.display()))?;
         Ok(RunDir { path })
     }
 
     /// An existing run folder, checked to hold a model.
     pub fn open(path: &Path) -> anyhow::Result<RunDir> {
-        let run = RunDir { path: path.to_path_buf() };
+        let run = RunDir {
+            path: path.to_path_buf(),
+        };
         if !run.file("model.json").exists() {
             anyhow::bail!(
                 "{} is not a Ferrite run folder (no model.json); pass the folder a `ferrite train` run printed",

@@ -2,7 +2,7 @@
 //! `evaluate` and `predict` rebuild exactly the model that was trained.
 
 use ferrite::nn::models::{ImageClassifier, LeNet5, LeNetVariant};
-use ferrite::nn::{CellActivation, Linear, Module, RecurrentConfig, ReLU, Sequential, LSTM};
+use ferrite::nn::{CellActivation, Linear, Module, ReLU, RecurrentConfig, Sequential, LSTM};
 use ferrite::Tensor;
 use serde::{Deserialize, Serialize};
 
@@ -58,12 +58,22 @@ impl Module for LstmForecaster {
     fn forward(&self, x: &Tensor) -> Tensor {
         let (output, _) = self.lstm.forward_with_state(x, None);
         let steps = output.dims()[1];
-        self.head.forward(&output.narrow(1, steps - 1, 1).squeeze(1))
+        self.head
+            .forward(&output.narrow(1, steps - 1, 1).squeeze(1))
     }
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
-        let mut p: Vec<(String, Tensor)> =
-            self.lstm.named_parameters().into_iter().map(|(n, t)| (format!("lstm.{n}"), t)).collect();
-        p.extend(self.head.named_parameters().into_iter().map(|(n, t)| (format!("head.{n}"), t)));
+        let mut p: Vec<(String, Tensor)> = self
+            .lstm
+            .named_parameters()
+            .into_iter()
+            .map(|(n, t)| (format!("lstm.{n}"), t))
+            .collect();
+        p.extend(
+            self.head
+                .named_parameters()
+                .into_iter()
+                .map(|(n, t)| (format!("head.{n}"), t)),
+        );
         p
     }
     fn set_training(&mut self, training: bool) {
@@ -79,7 +89,11 @@ impl ModelSpec {
     /// Builds the model with freshly initialised parameters (from the global seed).
     pub fn build(&self) -> anyhow::Result<Box<dyn Module>> {
         Ok(match self {
-            ModelSpec::Mlp { inputs, hidden, outputs } => {
+            ModelSpec::Mlp {
+                inputs,
+                hidden,
+                outputs,
+            } => {
                 let mut net = Sequential::new();
                 let mut width = *inputs;
                 for &h in hidden {
@@ -88,22 +102,37 @@ impl ModelSpec {
                 }
                 Box::new(net.add(Linear::new(width, *outputs)))
             }
-            ModelSpec::LeNet5 { classes } => Box::new(LeNet5::with_variant(*classes, LeNetVariant::default())),
-            ModelSpec::ConvBlocks { in_channels, image, channels, hidden, classes } => {
+            ModelSpec::LeNet5 { classes } => {
+                Box::new(LeNet5::with_variant(*classes, LeNetVariant::default()))
+            }
+            ModelSpec::ConvBlocks {
+                in_channels,
+                image,
+                channels,
+                hidden,
+                classes,
+            } => {
                 let mut b = ImageClassifier::builder(*in_channels, (*image, *image));
                 for &c in channels {
                     b = b.conv_block(c, 3);
                 }
                 Box::new(b.hidden(*hidden).build(*classes)?)
             }
-            ModelSpec::LstmForecaster { inputs, hidden, activation } => {
+            ModelSpec::LstmForecaster {
+                inputs,
+                hidden,
+                activation,
+            } => {
                 let act = match activation.as_str() {
                     "tanh" => CellActivation::Tanh,
                     "relu" => CellActivation::Relu,
                     other => anyhow::bail!("unknown LSTM activation '{other}' (use tanh or relu)"),
                 };
                 let config = RecurrentConfig::new(*inputs, *hidden).batch_first(true);
-                Box::new(LstmForecaster { lstm: LSTM::with_activation(config, act), head: Linear::new(*hidden, 1) })
+                Box::new(LstmForecaster {
+                    lstm: LSTM::with_activation(config, act),
+                    head: Linear::new(*hidden, 1),
+                })
             }
         })
     }
@@ -115,8 +144,9 @@ impl ModelSpec {
 
     /// Reads the architecture back from a model card.
     pub fn from_json(value: &serde_json::Value) -> anyhow::Result<ModelSpec> {
-        serde_json::from_value(value.clone())
-            .map_err(|e| anyhow::anyhow!("model.json: the architecture is not one this ferrite knows: {e}"))
+        serde_json::from_value(value.clone()).map_err(|e| {
+            anyhow::anyhow!("model.json: the architecture is not one this ferrite knows: {e}")
+        })
     }
 }
 
@@ -126,15 +156,32 @@ mod tests {
 
     #[test]
     fn specs_round_trip_and_build_with_pytorch_names() {
-        let spec = ModelSpec::Mlp { inputs: 4, hidden: vec![8], outputs: 3 };
+        let spec = ModelSpec::Mlp {
+            inputs: 4,
+            hidden: vec![8],
+            outputs: 3,
+        };
         let back = ModelSpec::from_json(&spec.to_json()).unwrap();
         assert_eq!(back, spec);
         let model = back.build().unwrap();
-        let names: Vec<String> = model.named_parameters().into_iter().map(|(n, _)| n).collect();
+        let names: Vec<String> = model
+            .named_parameters()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
         assert_eq!(names, ["0.weight", "0.bias", "2.weight", "2.bias"]);
         assert_eq!(model.forward(&Tensor::zeros([5, 4])).dims(), &[5, 3]);
-        let lstm = ModelSpec::LstmForecaster { inputs: 1, hidden: 6, activation: "tanh".into() }.build().unwrap();
+        let lstm = ModelSpec::LstmForecaster {
+            inputs: 1,
+            hidden: 6,
+            activation: "tanh".into(),
+        }
+        .build()
+        .unwrap();
         assert_eq!(lstm.forward(&Tensor::zeros([2, 5, 1])).dims(), &[2, 1]);
-        assert!(lstm.named_parameters().iter().any(|(n, _)| n == "lstm.weight_ih_l0"));
+        assert!(lstm
+            .named_parameters()
+            .iter()
+            .any(|(n, _)| n == "lstm.weight_ih_l0"));
     }
 }

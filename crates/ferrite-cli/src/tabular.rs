@@ -4,8 +4,8 @@
 
 use anyhow::Context;
 use ferrite::data::{
-    CsvOptions, CsvTable, DataLoader, FillStrategy, Imputer, MissingPolicy, StandardScaler, TensorDataset,
-    TrainTestSplit,
+    CsvOptions, CsvTable, DataLoader, FillStrategy, Imputer, MissingPolicy, StandardScaler,
+    TensorDataset, TrainTestSplit,
 };
 use ferrite::metrics;
 use ferrite::nn::loss::{BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss};
@@ -105,8 +105,14 @@ pub struct Prepared {
 }
 
 /// Reads a table with missing values kept as NaN (filled later from the training rows).
-pub fn load_table(path: &Path, target: &str, features: Option<&[String]>) -> anyhow::Result<CsvTable> {
-    let mut options = CsvOptions::new().target(target).missing(MissingPolicy::Keep);
+pub fn load_table(
+    path: &Path,
+    target: &str,
+    features: Option<&[String]>,
+) -> anyhow::Result<CsvTable> {
+    let mut options = CsvOptions::new()
+        .target(target)
+        .missing(MissingPolicy::Keep);
     if let Some(f) = features {
         options = options.features(f);
     }
@@ -118,7 +124,10 @@ fn encode_numeric_classes(y: &[f32]) -> (Vec<usize>, Vec<String>) {
     let mut values: Vec<f32> = y.to_vec();
     values.sort_by(|a, b| a.total_cmp(b));
     values.dedup();
-    let index = y.iter().map(|v| values.iter().position(|u| u == v).unwrap_or(0)).collect();
+    let index = y
+        .iter()
+        .map(|v| values.iter().position(|u| u == v).unwrap_or(0))
+        .collect();
     (index, values.iter().map(|v| format!("{v}")).collect())
 }
 
@@ -133,17 +142,27 @@ pub fn prepare(
     seed: u64,
 ) -> anyhow::Result<Prepared> {
     let table = load_table(path, target, features)?;
-    let y_all = table.targets.as_ref().context("the table has no target column")?.to_vec();
+    let y_all = table
+        .targets
+        .as_ref()
+        .context("the table has no target column")?
+        .to_vec();
     let keep: Vec<usize> = (0..y_all.len()).filter(|&i| !y_all[i].is_nan()).collect();
     if keep.len() < 4 {
-        anyhow::bail!("{}: only {} rows have a value in target column '{target}'", path.display(), keep.len());
+        anyhow::bail!(
+            "{}: only {} rows have a value in target column '{target}'",
+            path.display(),
+            keep.len()
+        );
     }
     let x = table.features.index_select(0, &keep);
     let y_raw: Vec<f32> = keep.iter().map(|&i| y_all[i]).collect();
     let text_classes = table.label_encoder.as_ref().map(|e| e.classes().to_vec());
     let task = match (task, &text_classes) {
         (Some(Task::Regression), Some(_)) => {
-            anyhow::bail!("target column '{target}' holds text labels; it cannot be a regression target")
+            anyhow::bail!(
+                "target column '{target}' holds text labels; it cannot be a regression target"
+            )
         }
         (Some(t), _) => t,
         (None, Some(c)) if c.len() == 2 => Task::Binary,
@@ -171,7 +190,10 @@ pub fn prepare(
         }
     };
     if task == Task::Binary && classes.as_ref().map_or(0, |c| c.len()) != 2 {
-        anyhow::bail!("a binary task needs exactly 2 classes in '{target}', found {:?}", classes.unwrap_or_default());
+        anyhow::bail!(
+            "a binary task needs exactly 2 classes in '{target}', found {:?}",
+            classes.unwrap_or_default()
+        );
     }
     let labels: Vec<usize> = y.iter().map(|&v| v as usize).collect();
     let mut splitter = TrainTestSplit::new(test_size).seed(seed);
@@ -219,24 +241,40 @@ pub fn prepare(
 impl Preprocessing {
     /// Loads new rows of a CSV with the training columns and applies the training
     /// preprocessing. Returns the features and, when the file has the target column, targets.
-    pub fn load_rows(&self, path: &Path, with_target: bool) -> anyhow::Result<(Tensor, Option<Tensor>)> {
-        let mut options = CsvOptions::new().features(&self.features).missing(MissingPolicy::Keep);
+    pub fn load_rows(
+        &self,
+        path: &Path,
+        with_target: bool,
+    ) -> anyhow::Result<(Tensor, Option<Tensor>)> {
+        let mut options = CsvOptions::new()
+            .features(&self.features)
+            .missing(MissingPolicy::Keep);
         if with_target {
             options = options.target(&self.target);
         }
         let table = options.load(path)?;
-        let x = self.scaler.transform(&self.imputer.transform(&table.features))?;
+        let x = self
+            .scaler
+            .transform(&self.imputer.transform(&table.features))?;
         let y = match (&table.targets, &table.label_encoder, &self.classes) {
             (None, _, _) => None,
             (Some(t), _, None) => Some(t.clone()),
             // Text labels: map through the training class names, so indices agree.
             (Some(t), Some(enc), Some(classes)) => {
-                let names = enc.inverse_transform(&t.to_vec().iter().map(|&v| v as usize).collect::<Vec<_>>())?;
-                Some(Tensor::from_vec(class_indices(&names, classes)?, [names.len()]))
+                let names = enc.inverse_transform(
+                    &t.to_vec().iter().map(|&v| v as usize).collect::<Vec<_>>(),
+                )?;
+                Some(Tensor::from_vec(
+                    class_indices(&names, classes)?,
+                    [names.len()],
+                ))
             }
             (Some(t), None, Some(classes)) => {
                 let names: Vec<String> = t.to_vec().iter().map(|v| format!("{v}")).collect();
-                Some(Tensor::from_vec(class_indices(&names, classes)?, [names.len()]))
+                Some(Tensor::from_vec(
+                    class_indices(&names, classes)?,
+                    [names.len()],
+                ))
             }
         };
         Ok((x, y))
@@ -259,13 +297,21 @@ fn class_indices(names: &[String], classes: &[String]) -> anyhow::Result<Vec<f32
                 .iter()
                 .position(|c| c == n)
                 .map(|i| i as f32)
-                .ok_or_else(|| anyhow::anyhow!("label '{n}' was not seen in training (classes: {})", classes.join(", ")))
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "label '{n}' was not seen in training (classes: {})",
+                        classes.join(", ")
+                    )
+                })
         })
         .collect()
 }
 
+/// A loss as `fit` takes it: outputs and targets to a scalar, or an error for bad targets.
+pub type LossFn = Box<dyn Fn(&Tensor, &Tensor) -> ferrite::Result<Tensor>>;
+
 /// The loss of a task: BCEWithLogits, CrossEntropy or MSE, on outputs of shape (N, 1) or (N, C).
-pub fn task_loss(task: Task, pos_weight: Option<f32>) -> Box<dyn Fn(&Tensor, &Tensor) -> ferrite::Result<Tensor>> {
+pub fn task_loss(task: Task, pos_weight: Option<f32>) -> LossFn {
     match task {
         Task::Binary => {
             let mut loss = BCEWithLogitsLoss::new();
@@ -286,13 +332,28 @@ pub fn task_loss(task: Task, pos_weight: Option<f32>) -> Box<dyn Fn(&Tensor, &Te
 }
 
 /// An optimizer over `params`.
-pub fn make_optimizer(choice: OptimizerChoice, params: Vec<Tensor>, lr: f32) -> anyhow::Result<Box<dyn Optimizer>> {
+pub fn make_optimizer(
+    choice: OptimizerChoice,
+    params: Vec<Tensor>,
+    lr: f32,
+) -> anyhow::Result<Box<dyn Optimizer>> {
     Ok(match choice {
         OptimizerChoice::Sgd => Box::new(Sgd::new(params, lr)?),
-        OptimizerChoice::Momentum => {
-            Box::new(Sgd::with_config(params, SgdConfig { lr, momentum: 0.9, ..SgdConfig::default() })?)
-        }
-        OptimizerChoice::Adam => Box::new(Adam::new(params, AdamConfig { lr, ..AdamConfig::default() })?),
+        OptimizerChoice::Momentum => Box::new(Sgd::with_config(
+            params,
+            SgdConfig {
+                lr,
+                momentum: 0.9,
+                ..SgdConfig::default()
+            },
+        )?),
+        OptimizerChoice::Adam => Box::new(Adam::new(
+            params,
+            AdamConfig {
+                lr,
+                ..AdamConfig::default()
+            },
+        )?),
     })
 }
 
@@ -308,22 +369,33 @@ pub fn train_network(
     let mut model = spec.build()?;
     let task = prepared.preprocessing.task;
     let n = prepared.y_train.numel();
-    let split = TrainTestSplit::new(0.15).seed(settings.seed ^ 0x5eed).split(n)?;
+    let split = TrainTestSplit::new(0.15)
+        .seed(settings.seed ^ 0x5eed)
+        .split(n)?;
     let (x_fit, x_val) = split.apply(&prepared.x_train);
     let pre = &prepared.preprocessing;
     let y_scaled = (&prepared.y_train - pre.target_mean) * (1.0 / pre.target_std);
     let (y_fit, y_val) = split.apply(&y_scaled);
-    let mut train = DataLoader::new(TensorDataset::new(x_fit, y_fit), settings.batch_size)?.shuffle(settings.seed);
+    let mut train = DataLoader::new(TensorDataset::new(x_fit, y_fit), settings.batch_size)?
+        .shuffle(settings.seed);
     let mut val = batches_of(&x_val, &y_val, 256);
     let loss = task_loss(task, pos_weight);
     let mut optimizer = make_optimizer(settings.optimizer, model.parameters(), settings.lr)?;
-    let mut options = FitOptions::new(settings.epochs).verbose(settings.verbose).validation(&mut val);
+    let mut options = FitOptions::new(settings.epochs)
+        .verbose(settings.verbose)
+        .validation(&mut val);
     options = match task {
         Task::Binary => options.accuracy(Accuracy::BinaryLogits),
         Task::Multiclass => options.accuracy(Accuracy::Multiclass),
         Task::Regression => options,
     };
-    let history = fit(model.as_mut(), &*loss, optimizer.as_mut(), &mut train, options)?;
+    let history = fit(
+        model.as_mut(),
+        &*loss,
+        optimizer.as_mut(),
+        &mut train,
+        options,
+    )?;
     if let Some(reason) = &history.stop_reason {
         eprintln!("note: {reason}");
     }
@@ -339,7 +411,11 @@ pub fn outputs(model: &mut dyn Module, x: &Tensor) -> Tensor {
 
 /// Regression predictions in the target's own units.
 pub fn regression_predictions(model: &mut dyn Module, x: &Tensor, pre: &Preprocessing) -> Vec<f32> {
-    outputs(model, x).to_vec().iter().map(|&v| v * pre.target_std + pre.target_mean).collect()
+    outputs(model, x)
+        .to_vec()
+        .iter()
+        .map(|&v| v * pre.target_std + pre.target_mean)
+        .collect()
 }
 
 /// Scores of a classifier: P(class 1) for binary tasks, else per-class probabilities (N, C).
@@ -354,8 +430,17 @@ pub fn probabilities(task: Task, out: &Tensor) -> Tensor {
 /// Predicted class indices from probabilities.
 pub fn predicted_classes(task: Task, probs: &Tensor) -> Vec<usize> {
     match task {
-        Task::Binary => probs.to_vec().iter().map(|&p| (p >= 0.5) as usize).collect(),
-        _ => probs.argmax(1, false).to_vec().iter().map(|&v| v as usize).collect(),
+        Task::Binary => probs
+            .to_vec()
+            .iter()
+            .map(|&p| (p >= 0.5) as usize)
+            .collect(),
+        _ => probs
+            .argmax(1, false)
+            .to_vec()
+            .iter()
+            .map(|&v| v as usize)
+            .collect(),
     }
 }
 
@@ -384,9 +469,15 @@ pub fn classification_summary(
         "confusion_matrix": cm.counts,
         "classes": classes,
     });
-    let mut text = format!("{report}\nconfusion matrix (rows: true, columns: predicted; {}):\n", classes.join(", "));
+    let mut text = format!(
+        "{report}\nconfusion matrix (rows: true, columns: predicted; {}):\n",
+        classes.join(", ")
+    );
     for row in &cm.counts {
-        text.push_str(&format!("  {}\n", row.iter().map(|v| format!("{v:>5}")).collect::<String>()));
+        text.push_str(&format!(
+            "  {}\n",
+            row.iter().map(|v| format!("{v:>5}")).collect::<String>()
+        ));
     }
     if task == Task::Binary {
         let auc = metrics::roc_auc_score(y_true, &probs.to_vec());

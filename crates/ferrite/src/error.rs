@@ -40,6 +40,19 @@ pub enum FerriteError {
         /// The shapes involved.
         message: String,
     },
+    /// A state dict that does not fit the model it is loaded into.
+    #[error(
+        "{}",
+        crate::nn::describe_state_dict_mismatch(missing, unexpected, mismatched)
+    )]
+    StateDict {
+        /// Keys the model has and the state dict lacks.
+        missing: Vec<String>,
+        /// Keys the state dict has and the model lacks.
+        unexpected: Vec<String>,
+        /// `(key, shape in the state dict, shape in the model)` for keys whose shapes differ.
+        mismatched: Vec<(String, Vec<usize>, Vec<usize>)>,
+    },
     /// A model file is unreadable, corrupt or does not match the model.
     #[error("model file {path}: {message}")]
     Model {
@@ -53,7 +66,10 @@ pub enum FerriteError {
 impl FerriteError {
     /// An `InvalidArgument` error.
     pub fn invalid(name: impl Into<String>, message: impl Into<String>) -> Self {
-        FerriteError::InvalidArgument { name: name.into(), message: message.into() }
+        FerriteError::InvalidArgument {
+            name: name.into(),
+            message: message.into(),
+        }
     }
 }
 

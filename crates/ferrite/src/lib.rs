@@ -1,7 +1,11 @@
 //! # Ferrite
 //!
 //! A deep-learning framework in Rust: tensors with automatic differentiation, the layers,
-//! losses and optimizers that classic deep-learning courses teach, with PyTorch's semantics.
+//! losses and optimizers that classic deep-learning courses teach, with PyTorch's semantics
+//! and numbers; classical linear and logistic regression with their metrics; data loading,
+//! a training loop, model files and plots.
+//!
+//! Gradients of anything built from tensor operations:
 //!
 //! ```
 //! use ferrite::Tensor;
@@ -18,16 +22,53 @@
 //! let got = w.grad().unwrap().to_vec();
 //! assert!(got.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-5));
 //! ```
+//!
+//! A complete training loop, PyTorch style: a small network learns XOR-like data.
+//!
+//! ```
+//! use ferrite::nn::loss::{BCEWithLogitsLoss, Loss};
+//! use ferrite::nn::{Linear, Module, ReLU, Sequential};
+//! use ferrite::optim::{Adam, AdamConfig, Optimizer};
+//! use ferrite::Tensor;
+//!
+//! ferrite::manual_seed(0);
+//! // Label 1 when exactly one coordinate is positive.
+//! let x = Tensor::randn([256, 2]);
+//! let v = x.to_vec();
+//! let y: Vec<f32> = v.chunks(2).map(|p| ((p[0] > 0.0) != (p[1] > 0.0)) as u8 as f32).collect();
+//! let y = Tensor::from_vec(y, [256, 1]);
+//!
+//! let model = Sequential::new().add(Linear::new(2, 16)).add(ReLU).add(Linear::new(16, 1));
+//! let mut opt = Adam::new(model.parameters(), AdamConfig { lr: 0.05, ..AdamConfig::default() })?;
+//! let loss_fn = BCEWithLogitsLoss::new();
+//! for _ in 0..300 {
+//!     opt.zero_grad();
+//!     let loss = loss_fn.forward(&model.forward(&x), &y)?;
+//!     loss.backward();
+//!     opt.step();
+//! }
+//! let predicted = model.forward(&x).gt_scalar(0.0);
+//! let accuracy = predicted.eq(&y).mean().item();
+//! assert!(accuracy > 0.95, "accuracy {accuracy}");
+//! # Ok::<(), ferrite::FerriteError>(())
+//! ```
 
 pub mod autograd;
 pub mod backend;
 pub mod data;
 pub mod error;
+pub mod explain;
+pub mod linear_model;
+pub mod metrics;
 pub mod nn;
 pub mod optim;
+pub mod plot;
 pub mod tensor;
+pub mod train;
 
-pub use autograd::{gradcheck, gradcheck_with, is_grad_enabled, no_grad, GradcheckError, NoGradGuard};
+pub use autograd::{
+    gradcheck, gradcheck_with, is_grad_enabled, no_grad, GradcheckError, NoGradGuard,
+};
 pub use backend::Device;
 pub use error::{FerriteError, Result};
 pub use tensor::{manual_seed, Generator, Layout, Shape, Tensor};

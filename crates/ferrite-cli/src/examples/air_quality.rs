@@ -6,8 +6,8 @@ use super::{data_file, epochs, save_run, ExampleOptions};
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
 use crate::tabular::{
-    prepare, regression_line, regression_predictions, regression_summary, train_network, OptimizerChoice, Task,
-    TrainSettings,
+    prepare, regression_line, regression_predictions, regression_summary, train_network,
+    OptimizerChoice, Task, TrainSettings,
 };
 use ferrite::linear_model::{GradientDescent, LinearRegression};
 use ferrite::plot::{Figure, TrainingCurves, TrueVsPredicted};
@@ -18,9 +18,18 @@ const MLP_SEEDS: usize = 5;
 
 /// Fits the three models, prints the comparison and writes the run folder.
 pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
-    let features: Vec<String> = ["solar_r", "wind", "temp"].iter().map(|s| s.to_string()).collect();
-    let prepared =
-        prepare(&data_file("airquality.csv")?, "ozone", Some(&features), Some(Task::Regression), 0.25, opts.seed)?;
+    let features: Vec<String> = ["solar_r", "wind", "temp"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let prepared = prepare(
+        &data_file("airquality.csv")?,
+        "ozone",
+        Some(&features),
+        Some(Task::Regression),
+        0.25,
+        opts.seed,
+    )?;
     let y_test = prepared.y_test.to_vec();
 
     let mut least_squares = LinearRegression::new();
@@ -33,7 +42,11 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     let gd_pred = descent.predict(&prepared.x_test).to_vec();
     let gd_metrics = regression_summary(&y_test, &gd_pred);
 
-    let spec = ModelSpec::Mlp { inputs: features.len(), hidden: vec![16], outputs: 1 };
+    let spec = ModelSpec::Mlp {
+        inputs: features.len(),
+        hidden: vec![16],
+        outputs: 1,
+    };
     let mut r2s = Vec::new();
     let mut first = None;
     let seeds = if opts.fast { 2 } else { MLP_SEEDS };
@@ -47,7 +60,8 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
             verbose: if k == 0 { opts.verbose } else { 0 },
         };
         let (mut model, history) = train_network(&prepared, &spec, &settings, None)?;
-        let pred = regression_predictions(model.as_mut(), &prepared.x_test, &prepared.preprocessing);
+        let pred =
+            regression_predictions(model.as_mut(), &prepared.x_test, &prepared.preprocessing);
         let m = regression_summary(&y_test, &pred);
         r2s.push(m["r2"].as_f64().unwrap_or(f64::NAN));
         if first.is_none() {
@@ -69,7 +83,12 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     println!(
         "least squares: ozone = {:.3} + {} (features standardised on the training rows; {})",
         least_squares.intercept(),
-        features.iter().zip(&coef).map(|(f, c)| format!("{c:+.3}·{f}")).collect::<Vec<_>>().join(" "),
+        features
+            .iter()
+            .zip(&coef)
+            .map(|(f, c)| format!("{c:+.3}·{f}"))
+            .collect::<Vec<_>>()
+            .join(" "),
         least_squares.fit_report()
     );
     println!("{}", regression_line("least squares", &ls_metrics));
@@ -78,14 +97,25 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     println!(
         "MLP test R2 over {} seeds: {} (mean {mean_r2:.4})",
         r2s.len(),
-        r2s.iter().map(|r| format!("{r:.4}")).collect::<Vec<_>>().join(", ")
+        r2s.iter()
+            .map(|r| format!("{r:.4}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 
     let run = RunDir::create(opts.out.as_deref(), "air-quality")?;
-    TrueVsPredicted::new("Ozone: true vs MLP prediction (test split)", &y_test, &mlp_pred)
-        .save(run.file("true_vs_predicted.png"))?;
-    TrueVsPredicted::new("Ozone: true vs least-squares prediction (test split)", &y_test, &ls_pred)
-        .save(run.file("true_vs_predicted_least_squares.png"))?;
+    TrueVsPredicted::new(
+        "Ozone: true vs MLP prediction (test split)",
+        &y_test,
+        &mlp_pred,
+    )
+    .save(run.file("true_vs_predicted.png"))?;
+    TrueVsPredicted::new(
+        "Ozone: true vs least-squares prediction (test split)",
+        &y_test,
+        &ls_pred,
+    )
+    .save(run.file("true_vs_predicted_least_squares.png"))?;
     TrainingCurves::new(&history).save(run.file("training_curves.png"))?;
     let metrics = serde_json::json!({
         "r2": mlp_metrics["r2"],
@@ -99,6 +129,13 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         "gradient_descent": gd_metrics,
         "gradient_descent_coef": descent.coef().to_vec(),
     });
-    save_run(&run, model.as_ref(), &spec, serde_json::to_value(&prepared.preprocessing)?, metrics, Some(&history))?;
+    save_run(
+        &run,
+        model.as_ref(),
+        &spec,
+        serde_json::to_value(&prepared.preprocessing)?,
+        metrics,
+        Some(&history),
+    )?;
     Ok(run.path)
 }

@@ -5,7 +5,8 @@ use super::{data_file, epochs, save_run, ExampleOptions};
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
 use crate::tabular::{
-    classification_summary, outputs, prepare, probabilities, train_network, OptimizerChoice, Task, TrainSettings,
+    classification_summary, outputs, prepare, probabilities, train_network, OptimizerChoice, Task,
+    TrainSettings,
 };
 use ferrite::linear_model::LogisticRegression;
 use ferrite::metrics::roc_curve;
@@ -14,9 +15,20 @@ use std::path::PathBuf;
 
 /// Trains both models, prints their reports and writes the run folder.
 pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
-    let prepared = prepare(&data_file("breast_cancer.csv")?, "diagnosis", None, Some(Task::Binary), 0.2, opts.seed)?;
+    let prepared = prepare(
+        &data_file("breast_cancer.csv")?,
+        "diagnosis",
+        None,
+        Some(Task::Binary),
+        0.2,
+        opts.seed,
+    )?;
     let classes = prepared.preprocessing.classes.clone().unwrap_or_default();
-    let spec = ModelSpec::Mlp { inputs: prepared.x_train.dims()[1], hidden: vec![16], outputs: 1 };
+    let spec = ModelSpec::Mlp {
+        inputs: prepared.x_train.dims()[1],
+        hidden: vec![16],
+        outputs: 1,
+    };
     let settings = TrainSettings {
         epochs: epochs(opts, 60, 25),
         batch_size: 32,
@@ -26,17 +38,33 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         verbose: opts.verbose,
     };
     let (mut model, history) = train_network(&prepared, &spec, &settings, None)?;
-    let y_true: Vec<usize> = prepared.y_test.to_vec().iter().map(|&v| v as usize).collect();
+    let y_true: Vec<usize> = prepared
+        .y_test
+        .to_vec()
+        .iter()
+        .map(|&v| v as usize)
+        .collect();
     let mlp_probs = probabilities(Task::Binary, &outputs(model.as_mut(), &prepared.x_test));
-    let (mlp_metrics, mlp_text) = classification_summary(Task::Binary, &classes, &y_true, &mlp_probs);
+    let (mlp_metrics, mlp_text) =
+        classification_summary(Task::Binary, &classes, &y_true, &mlp_probs);
 
     let mut logistic = LogisticRegression::new();
     logistic.fit(&prepared.x_train, &prepared.y_train)?;
-    let lr_probs = logistic.predict_proba(&prepared.x_test).narrow(1, 1, 1).reshape([y_true.len()]);
+    let lr_probs = logistic
+        .predict_proba(&prepared.x_test)
+        .narrow(1, 1, 1)
+        .reshape([y_true.len()]);
     let (lr_metrics, lr_text) = classification_summary(Task::Binary, &classes, &y_true, &lr_probs);
 
-    println!("Breast cancer (Wisconsin diagnostic): {} training rows, {} test rows", prepared.y_train.numel(), y_true.len());
-    println!("\n== MLP 30-16-1 (Adam, {} epochs)\n{mlp_text}", history.epochs.len());
+    println!(
+        "Breast cancer (Wisconsin diagnostic): {} training rows, {} test rows",
+        prepared.y_train.numel(),
+        y_true.len()
+    );
+    println!(
+        "\n== MLP 30-16-1 (Adam, {} epochs)\n{mlp_text}",
+        history.epochs.len()
+    );
     println!("== Logistic regression (L2, C = 1)\n{lr_text}");
 
     let run = RunDir::create(opts.out.as_deref(), "breast-cancer")?;
@@ -61,6 +89,13 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         "mlp": mlp_metrics,
         "logistic_regression": lr_metrics,
     });
-    save_run(&run, model.as_ref(), &spec, serde_json::to_value(&prepared.preprocessing)?, metrics, Some(&history))?;
+    save_run(
+        &run,
+        model.as_ref(),
+        &spec,
+        serde_json::to_value(&prepared.preprocessing)?,
+        metrics,
+        Some(&history),
+    )?;
     Ok(run.path)
 }

@@ -4,7 +4,9 @@
 //! handled by balanced class weights; the best epoch kept by validation accuracy.
 
 use super::{data_dir, epochs, save_run, ExampleOptions};
-use crate::classify::{balanced_class_weights, predict_classes, train_classifier, ImageSplits, ImageTraining};
+use crate::classify::{
+    balanced_class_weights, predict_classes, train_classifier, ImageSplits, ImageTraining,
+};
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
 use crate::tabular::OptimizerChoice;
@@ -20,17 +22,25 @@ use std::path::PathBuf;
 /// Loads the cells at `size`×`size`, grayscale in [0, 1], with defective = 1.
 fn load(size: usize) -> anyhow::Result<(Tensor, Tensor)> {
     let dir = data_dir().join("elpv64");
-    let set = ImageOptions::new().color(ColorMode::Gray).size(size, size).load_with_labels(
-        dir.join("images"),
-        dir.join("labels.csv"),
-        "image",
-        "defect_probability",
-    )?;
+    let set = ImageOptions::new()
+        .color(ColorMode::Gray)
+        .size(size, size)
+        .load_with_labels(
+            dir.join("images"),
+            dir.join("labels.csv"),
+            "image",
+            "defect_probability",
+        )?;
     Ok((set.images, set.labels.ge_scalar(0.5)))
 }
 
 /// The same split of `(images, labels)` for every resolution.
-fn splits(x: &Tensor, y: &Tensor, outer: &ferrite::data::SplitIndices, inner: &ferrite::data::SplitIndices) -> ImageSplits {
+fn splits(
+    x: &Tensor,
+    y: &Tensor,
+    outer: &ferrite::data::SplitIndices,
+    inner: &ferrite::data::SplitIndices,
+) -> ImageSplits {
     let (x_rest, x_test) = outer.apply(x);
     let (y_rest, y_test) = outer.apply(y);
     ImageSplits {
@@ -44,7 +54,10 @@ fn splits(x: &Tensor, y: &Tensor, outer: &ferrite::data::SplitIndices, inner: &f
 fn score(model: &mut dyn Module, data: &ImageSplits) -> (f64, ConfusionMatrix) {
     let y_true: Vec<usize> = data.test.1.to_vec().iter().map(|&v| v as usize).collect();
     let y_pred = predict_classes(model, &data.test.0);
-    (accuracy_score(&y_true, &y_pred), confusion_matrix(&y_true, &y_pred, Some(&[0, 1])))
+    (
+        accuracy_score(&y_true, &y_pred),
+        confusion_matrix(&y_true, &y_pred, Some(&[0, 1])),
+    )
 }
 
 /// Trains both networks, prints their accuracy and writes the run folder.
@@ -53,12 +66,24 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     let (x64, _) = load(64)?;
     let n = labels.numel();
     let y: Vec<usize> = labels.to_vec().iter().map(|&v| v as usize).collect();
-    let outer = TrainTestSplit::new(0.2).seed(opts.seed).stratify(&y).split(n)?;
+    let outer = TrainTestSplit::new(0.2)
+        .seed(opts.seed)
+        .stratify(&y)
+        .split(n)?;
     let rest_labels: Vec<usize> = outer.train.iter().map(|&i| y[i]).collect();
-    let inner = TrainTestSplit::new(0.15).seed(opts.seed + 1).stratify(&rest_labels).split(rest_labels.len())?;
+    let inner = TrainTestSplit::new(0.15)
+        .seed(opts.seed + 1)
+        .stratify(&rest_labels)
+        .split(rest_labels.len())?;
     let data32 = splits(&x32, &labels, &outer, &inner);
     let data64 = splits(&x64, &labels, &outer, &inner);
-    let train_labels: Vec<usize> = data32.train.1.to_vec().iter().map(|&v| v as usize).collect();
+    let train_labels: Vec<usize> = data32
+        .train
+        .1
+        .to_vec()
+        .iter()
+        .map(|&v| v as usize)
+        .collect();
     let weights = balanced_class_weights(&train_labels, 2);
     let training = |epochs: usize, lr: f32| ImageTraining {
         epochs,
@@ -71,12 +96,19 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     };
 
     let lenet_spec = ModelSpec::LeNet5 { classes: 2 };
-    let (mut lenet, lenet_history) = train_classifier(&lenet_spec, &data32, &training(epochs(opts, 25, 6), 1e-3))?;
+    let (mut lenet, lenet_history) =
+        train_classifier(&lenet_spec, &data32, &training(epochs(opts, 25, 6), 1e-3))?;
     let (lenet_acc, lenet_cm) = score(lenet.as_mut(), &data32);
 
-    let blocks_spec =
-        ModelSpec::ConvBlocks { in_channels: 1, image: 64, channels: vec![8, 16, 32], hidden: 64, classes: 2 };
-    let (mut blocks, blocks_history) = train_classifier(&blocks_spec, &data64, &training(epochs(opts, 15, 4), 1e-3))?;
+    let blocks_spec = ModelSpec::ConvBlocks {
+        in_channels: 1,
+        image: 64,
+        channels: vec![8, 16, 32],
+        hidden: 64,
+        classes: 2,
+    };
+    let (mut blocks, blocks_history) =
+        train_classifier(&blocks_spec, &data64, &training(epochs(opts, 15, 4), 1e-3))?;
     let (blocks_acc, blocks_cm) = score(blocks.as_mut(), &data64);
 
     let defective = y.iter().filter(|&&v| v == 1).count();
@@ -89,7 +121,10 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         weights[1]
     );
     let show = |name: &str, acc: f64, cm: &ConfusionMatrix| {
-        println!("{name:<34} test accuracy {acc:.4}   confusion [[TN FP] [FN TP]] = {:?}", cm.counts);
+        println!(
+            "{name:<34} test accuracy {acc:.4}   confusion [[TN FP] [FN TP]] = {:?}",
+            cm.counts
+        );
     };
     show("LeNet-5, 32x32", lenet_acc, &lenet_cm);
     show("Conv-BN-ReLU-Pool x3, 64x64", blocks_acc, &blocks_cm);
@@ -99,22 +134,30 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     ConfusionMatrixChart::new("LeNet-5 confusion matrix (test split)", &lenet_cm)
         .class_names(&names)
         .save(run.file("confusion_matrix_lenet.png"))?;
-    ConfusionMatrixChart::new("Conv-BN-ReLU network confusion matrix (test split)", &blocks_cm)
-        .class_names(&names)
-        .save(run.file("confusion_matrix_blocks.png"))?;
+    ConfusionMatrixChart::new(
+        "Conv-BN-ReLU network confusion matrix (test split)",
+        &blocks_cm,
+    )
+    .class_names(&names)
+    .save(run.file("confusion_matrix_blocks.png"))?;
     TrainingCurves::new(&lenet_history).save(run.file("training_curves_lenet.png"))?;
     TrainingCurves::new(&blocks_history).save(run.file("training_curves_blocks.png"))?;
 
     // First-layer feature maps of LeNet-5 for the first defective test image.
     let concrete = LeNet5::new(2);
-    let state: std::collections::BTreeMap<String, Tensor> = lenet.named_parameters().into_iter().collect();
+    let state: std::collections::BTreeMap<String, Tensor> =
+        lenet.named_parameters().into_iter().collect();
     load_tensors_into(&concrete, &state)?;
     let test_labels = data32.test.1.to_vec();
     let pick = test_labels.iter().position(|&v| v == 1.0).unwrap_or(0);
     let image = data32.test.0.narrow(0, pick, 1);
     let first_layer = {
         let _g = no_grad();
-        concrete.activations(&image).into_iter().next().map(|(_, t)| t)
+        concrete
+            .activations(&image)
+            .into_iter()
+            .next()
+            .map(|(_, t)| t)
     };
     if let Some(maps) = first_layer {
         save_feature_maps(&maps.get(0), &run.path, "lenet_conv1")?;
@@ -128,6 +171,13 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         "blocks_confusion_matrix": blocks_cm.counts,
     });
     let preprocessing = serde_json::json!({ "kind": "image", "size": 32, "color": "gray", "label": "defect_probability >= 0.5" });
-    save_run(&run, lenet.as_ref(), &lenet_spec, preprocessing, metrics, Some(&lenet_history))?;
+    save_run(
+        &run,
+        lenet.as_ref(),
+        &lenet_spec,
+        preprocessing,
+        metrics,
+        Some(&lenet_history),
+    )?;
     Ok(run.path)
 }

@@ -13,22 +13,38 @@ use std::path::PathBuf;
 
 /// Trains the CNN, prints its accuracy and writes the run folder.
 pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
-    let table = CsvOptions::new().target("digit").load(data_file("digits.csv")?)?;
+    let table = CsvOptions::new()
+        .target("digit")
+        .load(data_file("digits.csv")?)?;
     let n = table.features.dims()[0];
     // Pixels 0..16 → [0, 1], shaped as 1-channel 8×8 images.
     let images = (&table.features * (1.0 / 16.0)).reshape([n, 1, 8, 8]);
-    let labels = table.targets.clone().ok_or_else(|| anyhow::anyhow!("digits.csv has no digit column"))?;
+    let labels = table
+        .targets
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("digits.csv has no digit column"))?;
     let label_idx: Vec<usize> = labels.to_vec().iter().map(|&v| v as usize).collect();
-    let outer = TrainTestSplit::new(0.2).seed(opts.seed).stratify(&label_idx).split(n)?;
+    let outer = TrainTestSplit::new(0.2)
+        .seed(opts.seed)
+        .stratify(&label_idx)
+        .split(n)?;
     let (x_rest, x_test) = outer.apply(&images);
     let (y_rest, y_test) = outer.apply(&labels);
-    let inner = TrainTestSplit::new(0.15).seed(opts.seed + 1).split(outer.train.len())?;
+    let inner = TrainTestSplit::new(0.15)
+        .seed(opts.seed + 1)
+        .split(outer.train.len())?;
     let data = ImageSplits {
         train: (inner.apply(&x_rest).0, inner.apply(&y_rest).0),
         val: (inner.apply(&x_rest).1, inner.apply(&y_rest).1),
         test: (x_test, y_test),
     };
-    let spec = ModelSpec::ConvBlocks { in_channels: 1, image: 8, channels: vec![16, 32], hidden: 64, classes: 10 };
+    let spec = ModelSpec::ConvBlocks {
+        in_channels: 1,
+        image: 8,
+        channels: vec![16, 32],
+        hidden: 64,
+        classes: 10,
+    };
     let settings = ImageTraining {
         epochs: epochs(opts, 20, 8),
         batch_size: 32,
@@ -56,8 +72,16 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     ConfusionMatrixChart::new("Digits confusion matrix (test split)", &cm)
         .class_names(&classes)
         .save(run.file("confusion_matrix.png"))?;
-    let preprocessing = serde_json::json!({ "kind": "image", "scale": 1.0 / 16.0, "shape": [1, 8, 8] });
+    let preprocessing =
+        serde_json::json!({ "kind": "image", "scale": 1.0 / 16.0, "shape": [1, 8, 8] });
     let metrics = serde_json::json!({ "accuracy": accuracy, "confusion_matrix": cm.counts });
-    save_run(&run, model.as_ref(), &spec, preprocessing, metrics, Some(&history))?;
+    save_run(
+        &run,
+        model.as_ref(),
+        &spec,
+        preprocessing,
+        metrics,
+        Some(&history),
+    )?;
     Ok(run.path)
 }

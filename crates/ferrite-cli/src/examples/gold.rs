@@ -8,8 +8,13 @@ use super::{data_file, epochs, save_run, ExampleOptions};
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
 use crate::tabular::{make_optimizer, OptimizerChoice};
-use ferrite::data::{prepare_forecast, rolling_forecast, CsvOptions, DataLoader, MissingPolicy, SlidingWindow, TensorDataset};
-use ferrite::metrics::{mean_absolute_error, mean_absolute_percentage_error, root_mean_squared_error};
+use ferrite::data::{
+    prepare_forecast, rolling_forecast, CsvOptions, DataLoader, MissingPolicy, SlidingWindow,
+    TensorDataset,
+};
+use ferrite::metrics::{
+    mean_absolute_error, mean_absolute_percentage_error, root_mean_squared_error,
+};
 use ferrite::nn::loss::{Loss, MSELoss};
 use ferrite::plot::{Figure, LineChart, TrainingCurves};
 use ferrite::train::{batches_of, fit, EarlyStopping, FitOptions, Monitor};
@@ -23,16 +28,18 @@ const ROLLING_DAYS: usize = 30;
 
 /// Fills gaps by straight lines between the neighbouring known values (ends: the nearest one).
 pub fn interpolate_missing(values: &[f32]) -> anyhow::Result<Vec<f32>> {
-    let known: Vec<usize> = (0..values.len()).filter(|&i| values[i].is_finite()).collect();
+    let known: Vec<usize> = (0..values.len())
+        .filter(|&i| values[i].is_finite())
+        .collect();
     let (Some(&first), Some(&last)) = (known.first(), known.last()) else {
         anyhow::bail!("the series has no known values");
     };
     let mut out = values.to_vec();
     for w in known.windows(2) {
         let (a, b) = (w[0], w[1]);
-        for i in a + 1..b {
-            let t = (i - a) as f32 / (b - a) as f32;
-            out[i] = values[a] + t * (values[b] - values[a]);
+        for (k, slot) in out[a + 1..b].iter_mut().enumerate() {
+            let t = (k + 1) as f32 / (b - a) as f32;
+            *slot = values[a] + t * (values[b] - values[a]);
         }
     }
     out[..first].fill(values[first]);
@@ -42,8 +49,15 @@ pub fn interpolate_missing(values: &[f32]) -> anyhow::Result<Vec<f32>> {
 
 /// Trains the LSTM, compares it with the naive forecast and writes the run folder.
 pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
-    let table = CsvOptions::new().target("price").missing(MissingPolicy::Keep).load(data_file("gold.csv")?)?;
-    let raw = table.targets.clone().ok_or_else(|| anyhow::anyhow!("gold.csv has no price column"))?.to_vec();
+    let table = CsvOptions::new()
+        .target("price")
+        .missing(MissingPolicy::Keep)
+        .load(data_file("gold.csv")?)?;
+    let raw = table
+        .targets
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("gold.csv has no price column"))?
+        .to_vec();
     let missing = raw.iter().filter(|v| !v.is_finite()).count();
     let prices = interpolate_missing(&raw)?;
     let series = Tensor::from_vec(prices.clone(), [prices.len(), 1]);
@@ -54,11 +68,21 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     let n = data.train.len();
     let n_val = n / 10;
     let part = |t: &Tensor, a: usize, len: usize| t.narrow(0, a, len).contiguous_owned();
-    let (x_fit, y_fit) = (part(&data.train.inputs, 0, n - n_val), part(&data.train.targets, 0, n - n_val));
-    let (x_val, y_val) = (part(&data.train.inputs, n - n_val, n_val), part(&data.train.targets, n - n_val, n_val));
+    let (x_fit, y_fit) = (
+        part(&data.train.inputs, 0, n - n_val),
+        part(&data.train.targets, 0, n - n_val),
+    );
+    let (x_val, y_val) = (
+        part(&data.train.inputs, n - n_val, n_val),
+        part(&data.train.targets, n - n_val, n_val),
+    );
 
     ferrite::manual_seed(opts.seed);
-    let spec = ModelSpec::LstmForecaster { inputs: 1, hidden: 50, activation: "tanh".into() };
+    let spec = ModelSpec::LstmForecaster {
+        inputs: 1,
+        hidden: 50,
+        activation: "tanh".into(),
+    };
     let mut model = spec.build()?;
     let mse = MSELoss::new();
     let loss_fn = move |out: &Tensor, y: &Tensor| mse.forward(out, y);
@@ -70,12 +94,21 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         .verbose(opts.verbose)
         .validation(&mut val)
         .callback(EarlyStopping::new(Monitor::ValLoss, total_epochs).restore_best_weights(true));
-    let history = fit(model.as_mut(), &loss_fn, optimizer.as_mut(), &mut train, options)?;
+    let history = fit(
+        model.as_mut(),
+        &loss_fn,
+        optimizer.as_mut(),
+        &mut train,
+        options,
+    )?;
 
     // Next-day forecasts over the test period, each from the true previous 5 days.
     let scaled_pred = ferrite::train::predict(model.as_mut(), &data.test.inputs, 256);
     let to_price = |t: &Tensor| -> anyhow::Result<Vec<f32>> {
-        Ok(data.scaler.inverse_transform(&t.reshape([t.numel(), 1]))?.to_vec())
+        Ok(data
+            .scaler
+            .inverse_transform(&t.reshape([t.numel(), 1]))?
+            .to_vec())
     };
     let predicted = to_price(&scaled_pred)?;
     let actual = to_price(&data.test.targets)?;
@@ -90,10 +123,16 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         })
     };
     let (lstm_m, naive_m) = (report(&predicted), report(&naive));
-    let rmse_ratio = lstm_m["rmse"].as_f64().unwrap_or(f64::NAN) / naive_m["rmse"].as_f64().unwrap_or(f64::NAN);
+    let rmse_ratio =
+        lstm_m["rmse"].as_f64().unwrap_or(f64::NAN) / naive_m["rmse"].as_f64().unwrap_or(f64::NAN);
 
     // A rolling forecast: from the end of the training part, predictions fed back as inputs.
-    let rolling_scaled = rolling_forecast(|x| model.forward(x), &data.train_scaled, WINDOW, ROLLING_DAYS)?;
+    let rolling_scaled = rolling_forecast(
+        |x| model.forward(x),
+        &data.train_scaled,
+        WINDOW,
+        ROLLING_DAYS,
+    )?;
     let rolling = to_price(&rolling_scaled)?;
 
     println!(
@@ -104,18 +143,32 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     );
     let line = |name: &str, m: &serde_json::Value| {
         let g = |k: &str| m[k].as_f64().unwrap_or(f64::NAN);
-        println!("{name:<34} RMSE {:>7.3}  MAE {:>7.3}  MAPE {:>6.3}%", g("rmse"), g("mae"), 100.0 * g("mape"));
+        println!(
+            "{name:<34} RMSE {:>7.3}  MAE {:>7.3}  MAPE {:>6.3}%",
+            g("rmse"),
+            g("mae"),
+            100.0 * g("mape")
+        );
     };
     line("LSTM(50) + Linear, next day", &lstm_m);
     line("naive: tomorrow = today", &naive_m);
     println!(
         "LSTM RMSE / naive RMSE = {rmse_ratio:.3} ({})",
-        if rmse_ratio <= 1.0 { "the LSTM beats the naive forecast" } else { "the naive forecast is better" }
+        if rmse_ratio <= 1.0 {
+            "the LSTM beats the naive forecast"
+        } else {
+            "the naive forecast is better"
+        }
     );
 
     let run = RunDir::create(opts.out.as_deref(), "gold")?;
     let start = prices.len() - actual.len();
-    let points = |v: &[f32]| v.iter().enumerate().map(|(i, &p)| ((start + i) as f64, p as f64)).collect();
+    let points = |v: &[f32]| {
+        v.iter()
+            .enumerate()
+            .map(|(i, &p)| ((start + i) as f64, p as f64))
+            .collect()
+    };
     LineChart::new("Gold price over the test period: next-day forecasts")
         .labels("trading day", "US dollars")
         .series("actual", points(&actual))
@@ -123,12 +176,14 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         .series("naive (yesterday's price)", points(&naive))
         .with_size(1100, 500)
         .save(run.file("forecast.png"))?;
-    LineChart::new(format!("Rolling forecast: {ROLLING_DAYS} days fed back from the end of training"))
-        .labels("trading day", "US dollars")
-        .series("actual", points(&actual[..ROLLING_DAYS.min(actual.len())]))
-        .series("LSTM rolling forecast", points(&rolling))
-        .with_size(900, 500)
-        .save(run.file("rolling_forecast.png"))?;
+    LineChart::new(format!(
+        "Rolling forecast: {ROLLING_DAYS} days fed back from the end of training"
+    ))
+    .labels("trading day", "US dollars")
+    .series("actual", points(&actual[..ROLLING_DAYS.min(actual.len())]))
+    .series("LSTM rolling forecast", points(&rolling))
+    .with_size(900, 500)
+    .save(run.file("rolling_forecast.png"))?;
     TrainingCurves::new(&history).save(run.file("training_curves.png"))?;
 
     let metrics = serde_json::json!({
@@ -139,8 +194,16 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         "naive": naive_m,
     });
     let (lo, hi) = (data.scaler.data_min.clone(), data.scaler.data_max.clone());
-    let preprocessing = serde_json::json!({ "kind": "series", "window": WINDOW, "min": lo, "max": hi });
-    save_run(&run, model.as_ref(), &spec, preprocessing, metrics, Some(&history))?;
+    let preprocessing =
+        serde_json::json!({ "kind": "series", "window": WINDOW, "min": lo, "max": hi });
+    save_run(
+        &run,
+        model.as_ref(),
+        &spec,
+        preprocessing,
+        metrics,
+        Some(&history),
+    )?;
     Ok(run.path)
 }
 
@@ -148,7 +211,8 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
 mod tests {
     #[test]
     fn interpolation_draws_lines_between_known_values() {
-        let v = super::interpolate_missing(&[f32::NAN, 1.0, f32::NAN, f32::NAN, 4.0, f32::NAN]).unwrap();
+        let v = super::interpolate_missing(&[f32::NAN, 1.0, f32::NAN, f32::NAN, 4.0, f32::NAN])
+            .unwrap();
         assert_eq!(v, vec![1.0, 1.0, 2.0, 3.0, 4.0, 4.0]);
     }
 }

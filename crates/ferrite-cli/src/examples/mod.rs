@@ -72,7 +72,10 @@ pub const EXAMPLES: &[Example] = &[
 pub fn find(name: &str) -> anyhow::Result<&'static Example> {
     EXAMPLES.iter().find(|e| e.name == name).ok_or_else(|| {
         let names: Vec<&str> = EXAMPLES.iter().map(|e| e.name).collect();
-        anyhow::anyhow!("unknown example '{name}'; the examples are: {} (see `ferrite examples`)", names.join(", "))
+        anyhow::anyhow!(
+            "unknown example '{name}'; the examples are: {} (see `ferrite examples`)",
+            names.join(", ")
+        )
     })
 }
 
@@ -85,14 +88,20 @@ pub fn data_dir() -> PathBuf {
     if local.join("README.md").exists() {
         return local;
     }
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("..").join("data")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("..")
+        .join("data")
 }
 
 /// A shipped data file, or an error saying where it was looked for.
 pub fn data_file(name: &str) -> anyhow::Result<PathBuf> {
     let p = data_dir().join(name);
     if !p.exists() {
-        anyhow::bail!("data file {} not found; set FERRITE_DATA to the folder of Ferrite's data sets", p.display());
+        anyhow::bail!(
+            "data file {} not found; set FERRITE_DATA to the folder of Ferrite's data sets",
+            p.display()
+        );
     }
     Ok(p)
 }

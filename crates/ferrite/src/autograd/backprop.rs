@@ -9,7 +9,13 @@ use crate::backend::{BinaryOp, UnaryOp};
 use crate::Tensor;
 
 /// The vector-Jacobian products of `op` for each of `inputs`.
-pub fn backward(op: &Op, inputs: &[Tensor], y: &Tensor, g: &Tensor, needs: &[bool]) -> Vec<Option<Tensor>> {
+pub fn backward(
+    op: &Op,
+    inputs: &[Tensor],
+    y: &Tensor,
+    g: &Tensor,
+    needs: &[bool],
+) -> Vec<Option<Tensor>> {
     let x = &inputs[0];
     let one = |t: Tensor| vec![Some(t)];
     match op {
@@ -40,12 +46,21 @@ pub fn backward(op: &Op, inputs: &[Tensor], y: &Tensor, g: &Tensor, needs: &[boo
         // d index_select = index_add of g at the same indices
         Op::IndexSelect { dim, indices } => one(g.index_add_into(x.dims(), *dim, indices)),
         // d gather = scatter_add of g at the same index
-        Op::Gather { dim, index, index_dims } => {
-            one(Tensor::zeros(x.dims()).scatter_add_raw(*dim, index, index_dims, g))
-        }
+        Op::Gather {
+            dim,
+            index,
+            index_dims,
+        } => one(Tensor::zeros(x.dims()).scatter_add_raw(*dim, index, index_dims, g)),
         // d scatter_add: base gets g, src gets g gathered at the index
-        Op::ScatterAdd { dim, index, index_dims } => {
-            vec![Some(g.clone()), needs[1].then(|| g.gather_raw(*dim, index, index_dims))]
+        Op::ScatterAdd {
+            dim,
+            index,
+            index_dims,
+        } => {
+            vec![
+                Some(g.clone()),
+                needs[1].then(|| g.gather_raw(*dim, index, index_dims)),
+            ]
         }
         // d masked_fill = g where the mask is 0
         Op::MaskedFill(mask) => one(g.masked_fill(mask, 0.0)),
@@ -64,17 +79,29 @@ pub fn backward(op: &Op, inputs: &[Tensor], y: &Tensor, g: &Tensor, needs: &[boo
                 .collect()
         }
         // d sum = g broadcast back over the summed dimensions
-        Op::Sum { mask, keepdim } => one(unsqueeze_reduced(g, mask, *keepdim).expand(x.dims()).contiguous()),
+        Op::Sum { mask, keepdim } => one(unsqueeze_reduced(g, mask, *keepdim)
+            .expand(x.dims())
+            .contiguous()),
         // d mean = g / n broadcast back
         Op::Mean { mask, keepdim } => {
             let n = reduced_count(x.dims(), mask);
-            one((&unsqueeze_reduced(g, mask, *keepdim) * (1.0 / n)).expand(x.dims()).contiguous())
+            one((&unsqueeze_reduced(g, mask, *keepdim) * (1.0 / n))
+                .expand(x.dims())
+                .contiguous())
         }
         // d max_dim = g routed to the arg-max of each lane
-        Op::MaxMinDim { dim, keepdim, argmax } => {
+        Op::MaxMinDim {
+            dim,
+            keepdim,
+            argmax,
+        } => {
             let mut index_dims = x.dims().to_vec();
             index_dims[*dim] = 1;
-            let gk = if *keepdim { g.clone() } else { g.unsqueeze(*dim as isize) };
+            let gk = if *keepdim {
+                g.clone()
+            } else {
+                g.unsqueeze(*dim as isize)
+            };
             one(Tensor::zeros(x.dims()).scatter_add_raw(*dim, argmax, &index_dims, &gk))
         }
         // d max_all = g shared evenly among the elements equal to the max
@@ -86,7 +113,11 @@ pub fn backward(op: &Op, inputs: &[Tensor], y: &Tensor, g: &Tensor, needs: &[boo
         // d prod = g · Π_{j≠i} x_j (computed without dividing, so zeros are handled)
         Op::Prod { dim, keepdim } => one(prod_backward(x, g, *dim, *keepdim)),
         // d var = g · 2(x − mean) / (n − correction)
-        Op::Var { mask, keepdim, correction } => {
+        Op::Var {
+            mask,
+            keepdim,
+            correction,
+        } => {
             let n = reduced_count(x.dims(), mask);
             let mean = x.mean_mask(mask, true);
             let gk = unsqueeze_reduced(g, mask, *keepdim);
@@ -106,11 +137,10 @@ pub fn backward(op: &Op, inputs: &[Tensor], y: &Tensor, g: &Tensor, needs: &[boo
             let scale = scale.masked_fill(&yk.eq_scalar(0.0).expand(x.dims()), 0.0);
             one(&scale * &gk)
         }
-        // d logsumexp = g · exp(x − y)
+        // d logsumexp = g · exp(x − y) = g · softmax(x) (computed from x: exact for large y)
         Op::LogSumExp { mask, keepdim } => {
-            let yk = unsqueeze_reduced(y, mask, *keepdim);
             let gk = unsqueeze_reduced(g, mask, *keepdim);
-            one(&(x - &yk).exp() * &gk)
+            one(&x.softmax_mask(mask) * &gk)
         }
         // d softmax = y ⊙ (g − Σ_dim g ⊙ y)
         Op::Softmax { dim } => {
@@ -126,9 +156,54 @@ pub fn backward(op: &Op, inputs: &[Tensor], y: &Tensor, g: &Tensor, needs: &[boo
         // d (A·B) = (g·Bᵀ, Aᵀ·g), summed over broadcast batch dimensions
         Op::MatMul => {
             let b = &inputs[1];
-            let ga = needs[0].then(|| g.matmul(&b.transpose(-1, -2)).sum_to(x.dims()));
-            let gb = needs[1].then(|| x.transpose(-1, -2).matmul(g).sum_to(b.dims()));
+            let ga =
+                needs[0].then(|| matmul_laid_out_like(g, &b.transpose(-1, -2), x).sum_to(x.dims()));
+            let gb =
+                needs[1].then(|| matmul_laid_out_like(&x.transpose(-1, -2), g, b).sum_to(b.dims()));
             vec![ga, gb]
+        }
+        // d fused loss = g · ∂loss/∂input, the local gradient its kernel computed with the
+        // loss (formulas in backend/cpu/loss.rs); g regains the class dimension it lost
+        Op::FusedLoss { grads, class_dim } => {
+            let gk = match class_dim {
+                Some(d) => g.unsqueeze(*d as isize),
+                None => g.clone(),
+            };
+            let scaled = |(local, &need): (&Option<Tensor>, &bool)| {
+                local.as_ref().filter(|_| need).map(|l| l * &gk)
+            };
+            grads.iter().zip(needs).map(scaled).collect()
+        }
+        // d (x·Wᵀ + b) = (g·W, gᵀ·x, Σ_rows g)
+        Op::Linear => {
+            let w = &inputs[1];
+            let gx = needs[0].then(|| g.matmul(w));
+            let gw = needs[1].then(|| g.t().matmul(x));
+            let mut grads = vec![gx, gw];
+            if inputs.len() == 3 {
+                grads.push(needs[2].then(|| crate::nn::linear_bias_grad(g)));
+            }
+            grads
+        }
+        // d LSTM, back through time: dc' = dc'' ·f'' + dh·o·act'(c'); d(i,f,g,o)_pre =
+        // (dc'·g·i(1−i), dc'·c·f(1−f), dc'·i·act'(g), dh·act(c')·o(1−o)); dh = d_pre·W_hh
+        Op::Lstm(saved) => crate::tensor::rnn::lstm_sequence_backward(saved, inputs, y, g, needs),
+        // d GRU: dn_pre = dh(1−z)(1−n²), dz_pre = dh(h−n)z(1−z), dr_pre = dn_pre·hg_n·r(1−r),
+        // dh_prev = dh·z + (dr_pre, dz_pre, dn_pre·r)·W_hh
+        Op::Gru(saved) => crate::tensor::rnn::gru_sequence_backward(saved, inputs, y, g, needs),
+        // d RNN: d_pre = (g + dh_next)·act'(h'); dh_prev = d_pre·W_hh; dW_hh = Σ d_preᵀ·h_prev
+        Op::Rnn(saved) => crate::tensor::rnn::rnn_sequence_backward(saved, inputs, y, g, needs),
+        // d conv: dx = col2im(Wᵀ·g), dW = Σ_n g·colᵀ, db = Σ_{n,y,x} g (backend/cpu/conv.rs)
+        Op::Conv2d(geometry) => crate::tensor::conv::conv2d_backward(geometry, inputs, g, needs),
+        // d max_pool = g routed to each window's arg-max; d avg_pool = g/divisor spread over
+        // each window; d adaptive_avg_pool = g/|window| spread over each window
+        Op::MaxPool2d { .. } | Op::AvgPool2d { .. } | Op::AdaptiveAvgPool2d { .. } => {
+            one(crate::tensor::pool::pool_backward(op, x, g))
+        }
+        // d batch_norm (train): dx = γ·invstd/M·(M·g − Σg − x̂·Σg·x̂), dγ = Σ g·x̂, dβ = Σ g;
+        // (eval): dx = g·γ·invstd
+        Op::BatchNorm(saved) => {
+            crate::tensor::batch_norm::batch_norm_backward(saved, inputs, g, needs)
         }
     }
 }
@@ -148,7 +223,9 @@ fn unary_backward(u: UnaryOp, x: &Tensor, y: &Tensor, g: &Tensor) -> Tensor {
         // d |x| = g·sign(x)
         UnaryOp::Abs => g * &x.sign(),
         // d sign = 0; d comparisons = 0
-        UnaryOp::Sign | UnaryOp::EqScalar(_) | UnaryOp::GtScalar(_) | UnaryOp::LtScalar(_) => g.zeros_like(),
+        UnaryOp::Sign | UnaryOp::EqScalar(_) | UnaryOp::GtScalar(_) | UnaryOp::LtScalar(_) => {
+            g.zeros_like()
+        }
         // d σ = g·y(1 − y)
         UnaryOp::Sigmoid => g.binary_op(y, BinaryOp::SigmoidBackward),
         // d tanh = g(1 − y²)
@@ -164,7 +241,9 @@ fn unary_backward(u: UnaryOp, x: &Tensor, y: &Tensor, g: &Tensor) -> Tensor {
         // d gelu_tanh = g·(½(1+t) + ½x(1−t²)·√(2/π)(1 + 3·0.044715x²))
         UnaryOp::GeluTanh => g.binary_op(x, BinaryOp::GeluTanhBackward),
         // d softplus = g·σ(βx) (g above the threshold)
-        UnaryOp::Softplus { beta, threshold } => g.binary_op(x, BinaryOp::SoftplusBackward { beta, threshold }),
+        UnaryOp::Softplus { beta, threshold } => {
+            g.binary_op(x, BinaryOp::SoftplusBackward { beta, threshold })
+        }
         // d clamp = g where lo ≤ x ≤ hi
         UnaryOp::Clamp(lo, hi) => g.binary_op(x, BinaryOp::ClampBackward(lo, hi)),
         // d (x + c) = g
@@ -192,7 +271,14 @@ fn unary_backward(u: UnaryOp, x: &Tensor, y: &Tensor, g: &Tensor) -> Tensor {
     }
 }
 
-fn binary_backward(b: BinaryOp, x: &Tensor, z: &Tensor, y: &Tensor, g: &Tensor, needs: &[bool]) -> Vec<Option<Tensor>> {
+fn binary_backward(
+    b: BinaryOp,
+    x: &Tensor,
+    z: &Tensor,
+    y: &Tensor,
+    g: &Tensor,
+    needs: &[bool],
+) -> Vec<Option<Tensor>> {
     let (ga, gb) = match b {
         // d (a + b) = (g, g)
         BinaryOp::Add => (needs[0].then(|| g.clone()), needs[1].then(|| g.clone())),
@@ -213,21 +299,35 @@ fn binary_backward(b: BinaryOp, x: &Tensor, z: &Tensor, y: &Tensor, g: &Tensor, 
         ),
         // d max(a, b): g to the larger (split evenly on ties, as PyTorch)
         BinaryOp::Maximum | BinaryOp::Minimum => {
-            let pick_a = if b == BinaryOp::Maximum { x.gt(z) } else { x.lt(z) };
+            let pick_a = if b == BinaryOp::Maximum {
+                x.gt(z)
+            } else {
+                x.lt(z)
+            };
             let tie = x.eq(z);
             let wa = &pick_a + &(&tie * 0.5);
             let wb = (&wa * -1.0) + 1.0;
             (needs[0].then(|| g * &wa), needs[1].then(|| g * &wb))
         }
         // comparisons and fused backward kernels are not differentiated
-        _ => (needs[0].then(|| x.zeros_like()), needs[1].then(|| z.zeros_like())),
+        _ => (
+            needs[0].then(|| x.zeros_like()),
+            needs[1].then(|| z.zeros_like()),
+        ),
     };
-    vec![ga.map(|t| t.sum_to(x.dims())), gb.map(|t| t.sum_to(z.dims()))]
+    vec![
+        ga.map(|t| t.sum_to(x.dims())),
+        gb.map(|t| t.sum_to(z.dims())),
+    ]
 }
 
 /// The number of elements folded into each output of a reduction over `mask`.
 fn reduced_count(dims: &[usize], mask: &[bool]) -> f32 {
-    dims.iter().zip(mask).filter(|(_, &m)| m).map(|(&d, _)| d).product::<usize>() as f32
+    dims.iter()
+        .zip(mask)
+        .filter(|(_, &m)| m)
+        .map(|(&d, _)| d)
+        .product::<usize>() as f32
 }
 
 /// Reinserts the reduced dimensions (as size 1) into a gradient produced without keepdim.
@@ -237,9 +337,32 @@ fn unsqueeze_reduced(g: &Tensor, mask: &[bool], keepdim: bool) -> Tensor {
     }
     let dims: Vec<usize> = {
         let mut it = g.dims().iter();
-        mask.iter().map(|&m| if m { 1 } else { *it.next().unwrap_or(&1) }).collect()
+        mask.iter()
+            .map(|&m| if m { 1 } else { *it.next().unwrap_or(&1) })
+            .collect()
     };
     g.reshape(dims)
+}
+
+/// `lhs · rhs`, computed as `(rhsᵀ · lhsᵀ)ᵀ` when `like` is a transposed view (its last two
+/// dimensions swapped, as the weight in `x · Wᵀ`): the gradient then has the operand's layout,
+/// and reaches the weight contiguous through the transpose's backward, without a strided copy.
+fn matmul_laid_out_like(lhs: &Tensor, rhs: &Tensor, like: &Tensor) -> Tensor {
+    let l = like.layout();
+    let r = l.strides.len();
+    let swapped_is_contiguous = r >= 2 && !l.is_contiguous() && {
+        let mut swapped = l.clone();
+        swapped.strides.swap(r - 2, r - 1);
+        swapped.shape.0.swap(r - 2, r - 1);
+        swapped.is_contiguous()
+    };
+    if swapped_is_contiguous {
+        rhs.transpose(-1, -2)
+            .matmul(&lhs.transpose(-1, -2))
+            .transpose(-1, -2)
+    } else {
+        lhs.matmul(rhs)
+    }
 }
 
 fn prod_backward(x: &Tensor, g: &Tensor, dim: Option<usize>, keepdim: bool) -> Tensor {
@@ -250,7 +373,11 @@ fn prod_backward(x: &Tensor, g: &Tensor, dim: Option<usize>, keepdim: bool) -> T
             (&others * &g.reshape([1])).reshape(x.dims())
         }
         Some(d) => {
-            let gk = if keepdim { g.clone() } else { g.unsqueeze(d as isize) };
+            let gk = if keepdim {
+                g.clone()
+            } else {
+                g.unsqueeze(d as isize)
+            };
             &x.exclusive_prod(d) * &gk
         }
     }

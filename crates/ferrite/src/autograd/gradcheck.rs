@@ -39,7 +39,11 @@ fn element_offsets(t: &Tensor) -> Vec<usize> {
 
 /// The output reduced to one number with fixed random weights, in f64.
 fn weighted(out: &Tensor, weights: &[f32]) -> f64 {
-    out.to_vec().iter().zip(weights).map(|(&o, &w)| o as f64 * w as f64).sum()
+    out.to_vec()
+        .iter()
+        .zip(weights)
+        .map(|(&o, &w)| o as f64 * w as f64)
+        .sum()
 }
 
 /// Compares the gradients `backward` gives for every input that requires grad with central
@@ -75,7 +79,10 @@ pub fn gradcheck_with(
         if !t.requires_grad_flag() {
             continue;
         }
-        let analytic = t.grad().map(|g| g.to_vec()).unwrap_or_else(|| vec![0.0; t.numel()]);
+        let analytic = t
+            .grad()
+            .map(|g| g.to_vec())
+            .unwrap_or_else(|| vec![0.0; t.numel()]);
         for (e, off) in element_offsets(t).into_iter().enumerate() {
             let original = t.storage().as_slice()[off];
             let eval = |v: f32| {
@@ -89,7 +96,12 @@ pub fn gradcheck_with(
             let numeric = (plus - minus) / (2.0 * eps as f64);
             let a = analytic[e] as f64;
             if (a - numeric).abs() > atol + rtol * numeric.abs() || a.is_nan() != numeric.is_nan() {
-                return Err(GradcheckError { input: k, element: e, analytic: a, numeric });
+                return Err(GradcheckError {
+                    input: k,
+                    element: e,
+                    analytic: a,
+                    numeric,
+                });
             }
         }
         t.zero_grad();

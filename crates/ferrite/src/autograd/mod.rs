@@ -22,6 +22,27 @@ pub struct Node {
     pub inputs: Vec<Tensor>,
 }
 
+impl Drop for Node {
+    /// Frees the graph behind this node iteratively: dropping the last handle of a long chain
+    /// of recorded ops (an unrolled RNN evaluated without `no_grad`) would otherwise recurse
+    /// once per op and overflow the stack.
+    fn drop(&mut self) {
+        let mut pending = std::mem::take(&mut self.inputs);
+        while let Some(input) = pending.pop() {
+            // Only tensors nobody else holds are taken apart here; shared ones are freed later
+            // by their last owner.
+            let Ok(inner) = Arc::try_unwrap(input.0) else {
+                continue;
+            };
+            let node = inner.node.into_inner().ok().flatten();
+            if let Some(Ok(mut node)) = node.map(Arc::try_unwrap) {
+                pending.append(&mut node.inputs);
+                // `node` drops here with no inputs left, so this does not recurse.
+            }
+        }
+    }
+}
+
 thread_local! {
     static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
 }
@@ -59,6 +80,12 @@ impl Drop for NoGradGuard {
     }
 }
 
+/// PyTorch's error for walking a released graph again, with Ferrite's name for `retain_graph`.
+const SECOND_BACKWARD: &str = "backward: Trying to backward through the graph a second time (or \
+directly access saved tensors after they have already been freed). Saved intermediate values of \
+the graph are freed when you call backward(). Call backward_retain_graph() the first time if you \
+need to backward through the graph a second time.";
+
 /// Tensors reachable from `root` through recorded nodes, each after all tensors that use it.
 fn topological_order(root: &Tensor) -> Vec<(Tensor, Arc<Node>)> {
     let mut order = Vec::new();
@@ -78,11 +105,7 @@ fn topological_order(root: &Tensor) -> Vec<(Tensor, Arc<Node>)> {
                     stack.push((child, cn, 0));
                 }
             } else if child.0.released.load(Ordering::Relaxed) {
-                panic!(
-                    "backward: trying to backward through the graph a second time (or directly \
-                     access saved tensors after they have already been freed); use \
-                     backward_retain_graph() the first time"
-                );
+                panic!("{SECOND_BACKWARD}");
             }
         } else {
             order.push((t, node));
@@ -94,6 +117,11 @@ fn topological_order(root: &Tensor) -> Vec<(Tensor, Arc<Node>)> {
 
 fn accumulate(map: &mut HashMap<usize, Tensor>, id: usize, g: Tensor) {
     match map.remove(&id) {
+        // In place when no one else sees the running sum (the usual case).
+        Some(old) if old.owns_whole_buffer() => {
+            old.add_assign_detached(&g);
+            map.insert(id, old);
+        }
         Some(old) => {
             map.insert(id, &old + &g);
         }
@@ -108,7 +136,7 @@ pub(crate) fn backward(root: &Tensor, grad: Tensor, retain_graph: bool) {
     let _guard = no_grad();
     if root.node().is_none() {
         if root.0.released.load(Ordering::Relaxed) {
-            panic!("backward: trying to backward through the graph a second time; use backward_retain_graph() the first time");
+            panic!("{SECOND_BACKWARD}");
         }
         assert!(
             root.requires_grad_flag(),
@@ -129,8 +157,11 @@ pub(crate) fn backward(root: &Tensor, grad: Tensor, retain_graph: bool) {
             t.0.released.store(true, Ordering::Relaxed);
         }
         let needs: Vec<bool> = node.inputs.iter().map(|i| i.requires_grad_flag()).collect();
-        let out = t.detach();
-        let input_grads = backprop::backward(&node.op, &node.inputs, &out, &g, &needs);
+        // Arms read `t` only as data (this runs under no_grad), so no detached copy is needed.
+        let input_grads = backprop::backward(&node.op, &node.inputs, &t, &g, &needs);
+        // Released before accumulating, so a gradient that is a view of `g` (reshape) owns
+        // its buffer alone and can become a leaf's `.grad()` without a copy.
+        drop(g);
         debug_assert_eq!(input_grads.len(), node.inputs.len());
         for ((input, ig), &need) in node.inputs.iter().zip(input_grads).zip(&needs) {
             let Some(ig) = ig else { continue };
@@ -143,7 +174,7 @@ pub(crate) fn backward(root: &Tensor, grad: Tensor, retain_graph: bool) {
                 "gradient shape mismatch in {:?}",
                 node.op.name()
             );
-            if input.node().is_some() {
+            if input.has_node() {
                 accumulate(&mut grads, input.id(), ig);
             } else {
                 accumulate_leaf(input, ig);
@@ -152,10 +183,17 @@ pub(crate) fn backward(root: &Tensor, grad: Tensor, retain_graph: bool) {
     }
 }
 
+/// Adds `g` to the leaf's `.grad()`. Like PyTorch's AccumulateGrad, buffers nobody else holds
+/// are reused: the first gradient is kept as is, later ones are added in place.
 fn accumulate_leaf(leaf: &Tensor, g: Tensor) {
     let mut slot = leaf.0.grad.lock().expect("grad lock");
     *slot = Some(match slot.take() {
+        Some(old) if old.owns_whole_buffer() => {
+            old.add_assign_detached(&g);
+            old
+        }
         Some(old) => &old + &g,
+        None if g.owns_whole_buffer() => g,
         None => g.contiguous_owned(),
     });
 }

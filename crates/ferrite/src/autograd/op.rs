@@ -25,11 +25,22 @@ pub enum Op {
     /// A row-major copy.
     Contiguous,
     /// Entries `indices` along `dim`.
-    IndexSelect { dim: usize, indices: Arc<Vec<usize>> },
+    IndexSelect {
+        dim: usize,
+        indices: Arc<Vec<usize>>,
+    },
     /// `out[p] = x[p with dim := index[p]]`.
-    Gather { dim: usize, index: Arc<Vec<usize>>, index_dims: Vec<usize> },
+    Gather {
+        dim: usize,
+        index: Arc<Vec<usize>>,
+        index_dims: Vec<usize>,
+    },
     /// `out = base; out[p with dim := index[p]] += src[p]`: inputs `[base, src]`.
-    ScatterAdd { dim: usize, index: Arc<Vec<usize>>, index_dims: Vec<usize> },
+    ScatterAdd {
+        dim: usize,
+        index: Arc<Vec<usize>>,
+        index_dims: Vec<usize>,
+    },
     /// Elements where the 0/1 mask is set replaced by a constant.
     MaskedFill(Tensor),
     /// Inputs joined along `dim`.
@@ -39,15 +50,27 @@ pub enum Op {
     /// Mean over the flagged dimensions.
     Mean { mask: Vec<bool>, keepdim: bool },
     /// Max or min over one dimension; the winning index of each lane is kept.
-    MaxMinDim { dim: usize, keepdim: bool, argmax: Arc<Vec<usize>> },
+    MaxMinDim {
+        dim: usize,
+        keepdim: bool,
+        argmax: Arc<Vec<usize>>,
+    },
     /// Max or min over all elements (the gradient is shared among ties).
     MaxMinAll,
     /// Product over one dimension (`None`: over all elements).
     Prod { dim: Option<usize>, keepdim: bool },
     /// Variance over the flagged dimensions, with `correction` subtracted from the count.
-    Var { mask: Vec<bool>, keepdim: bool, correction: f32 },
+    Var {
+        mask: Vec<bool>,
+        keepdim: bool,
+        correction: f32,
+    },
     /// p-norm over the flagged dimensions.
-    Norm { p: f32, mask: Vec<bool>, keepdim: bool },
+    Norm {
+        p: f32,
+        mask: Vec<bool>,
+        keepdim: bool,
+    },
     /// log Σ exp over the flagged dimensions.
     LogSumExp { mask: Vec<bool>, keepdim: bool },
     /// Softmax along `dim`.
@@ -56,6 +79,37 @@ pub enum Op {
     LogSoftmax { dim: usize },
     /// Matrix product of operands with at least 2 dimensions (batch dimensions broadcast).
     MatMul,
+    /// A loss whose fused kernel also computed its local gradients: `grads[k]` is
+    /// ∂loss/∂`inputs[k]` for an upstream gradient of 1 (`None` where not wanted);
+    /// `class_dim` is the dimension an unreduced class loss removed from its input.
+    FusedLoss {
+        grads: Vec<Option<Tensor>>,
+        class_dim: Option<usize>,
+    },
+    /// Fully connected layer `x·Wᵀ + b` on a 2-D `x`: inputs `[x, W]` or `[x, W, b]`.
+    Linear,
+    /// One LSTM direction over a sequence with fused gates: inputs `[xproj, w_hh, h0, c0]`.
+    Lstm(Arc<crate::tensor::LstmSaved>),
+    /// One GRU direction over a sequence with fused gates: inputs `[xproj, w_hh, b_hh, h0]`.
+    Gru(Arc<crate::tensor::GruSaved>),
+    /// One Elman RNN direction over a sequence: inputs `[xproj, w_hh, h0]`.
+    Rnn(Arc<crate::tensor::RnnSaved>),
+    /// 2-D convolution (1-D ones run as 2-D ones of height 1): inputs `[x, w]` or `[x, w, b]`.
+    Conv2d(crate::backend::cpu::conv::ConvGeometry),
+    /// Max pooling; the arg-max of each window (index inside its plane) is kept.
+    MaxPool2d {
+        geometry: crate::backend::cpu::pool::PoolGeometry,
+        argmax: Arc<Vec<u32>>,
+    },
+    /// Average pooling with its divisor rule.
+    AvgPool2d {
+        geometry: crate::backend::cpu::pool::PoolGeometry,
+        divisor: crate::backend::cpu::pool::AvgDivisor,
+    },
+    /// Adaptive average pooling from the input's size to `out_size`.
+    AdaptiveAvgPool2d { out_size: [usize; 2] },
+    /// Batch normalisation: inputs `[x, γ, β]`, with the statistics it used.
+    BatchNorm(Arc<crate::tensor::BatchNormSaved>),
 }
 
 impl Op {

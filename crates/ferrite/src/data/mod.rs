@@ -1,1 +1,25 @@
 //! Data: loading tables and images, splitting, scaling, batching and windows over series.
+
+mod augment;
+mod csv;
+mod dataset;
+mod encode;
+mod images;
+mod impute;
+mod loader;
+mod scale;
+mod split;
+mod window;
+
+pub use self::csv::{CsvOptions, CsvTable, MissingPolicy, MissingReport, TargetKind};
+pub use augment::{Augmentation, Augmented};
+pub use dataset::{Dataset, TensorDataset};
+pub use encode::{one_hot, LabelEncoder};
+pub use images::{ColorMode, ImageOptions, ImageSet};
+pub use impute::{FillStrategy, Imputer};
+pub use loader::{Batches, DataLoader};
+pub use scale::{MinMaxScaler, StandardScaler};
+pub use split::{SplitIndices, TrainTestSplit};
+pub use window::{
+    chronological_split, prepare_forecast, rolling_forecast, ForecastData, SlidingWindow, Windows,
+};

@@ -1,5 +1,34 @@
 //! Neural-network building blocks with PyTorch's names, shapes and defaults.
 
+mod activation;
+mod conv;
+mod dropout;
+mod dropout2d;
+mod flatten;
+pub mod functional;
+pub mod init;
+mod linear;
+pub mod loss;
+pub mod models;
 mod module;
+mod norm;
+mod pool;
+pub mod rnn;
+mod sequential;
+pub mod state_dict;
+mod summary;
 
+pub use activation::{LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Softplus, Tanh, ELU, GELU};
+pub use conv::{Conv1d, Conv2d, ConvNd};
+pub use dropout::Dropout;
+pub use dropout2d::Dropout2d;
+pub use flatten::{Flatten, Identity};
+pub(crate) use linear::linear_bias_grad;
+pub use linear::{linear, Linear};
 pub use module::Module;
+pub use norm::{BatchNorm1d, BatchNorm2d, BatchNormOptions, BatchNormState};
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
+pub use rnn::{CellActivation, GRUCell, LSTMCell, RNNCell, RecurrentConfig, GRU, LSTM, RNN};
+pub use sequential::Sequential;
+pub use state_dict::{describe_state_dict_mismatch, StateDict};
+pub use summary::{summary, Summary, SummaryRow};

@@ -21,7 +21,10 @@ pub trait Module: Send + Sync {
 
     /// Trainable parameters, in registration order.
     fn parameters(&self) -> Vec<Tensor> {
-        self.named_parameters().into_iter().map(|(_, t)| t).collect()
+        self.named_parameters()
+            .into_iter()
+            .map(|(_, t)| t)
+            .collect()
     }
 
     /// Switches training behaviour (dropout, batch norm) on or off.
@@ -44,7 +47,11 @@ pub trait Module: Send + Sync {
 
     /// A short description for summaries, like PyTorch's repr: `Linear(in_features=30, ...)`.
     fn describe(&self) -> String {
-        std::any::type_name::<Self>().rsplit("::").next().unwrap_or("Module").to_string()
+        std::any::type_name::<Self>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("Module")
+            .to_string()
     }
 
     /// The number of trainable scalars.
@@ -57,5 +64,35 @@ pub trait Module: Send + Sync {
         for p in self.parameters() {
             p.zero_grad();
         }
+    }
+
+    /// The direct sub-modules with their names (`0`, `1`, ... in a `Sequential`), for
+    /// summaries. Leaf layers have none.
+    fn named_children(&self) -> Vec<(String, &dyn Module)> {
+        Vec::new()
+    }
+
+    /// True when `forward` is the children applied one after another (as in `Sequential`),
+    /// so a summary can show each child's output shape.
+    fn runs_children_in_order(&self) -> bool {
+        false
+    }
+
+    /// Every parameter and buffer by name, in PyTorch's order (PyTorch's `state_dict()`).
+    fn state_dict(&self) -> crate::nn::StateDict {
+        crate::nn::StateDict::from_parts(self.named_parameters(), self.named_buffers())
+    }
+
+    /// Copies a state dict's tensors into this model's parameters and buffers. A key whose
+    /// shape differs is an error; with `strict`, so is a missing or unexpected key. The error
+    /// lists every offending key, and nothing is copied unless all fit.
+    fn load_state_dict(
+        &self,
+        state_dict: &crate::nn::StateDict,
+        strict: bool,
+    ) -> crate::Result<()> {
+        let mut targets = self.named_parameters();
+        targets.extend(self.named_buffers());
+        crate::nn::state_dict::load_into(targets, state_dict, strict)
     }
 }

@@ -44,7 +44,11 @@ impl Tensor {
     }
 
     fn lane_softmax(&self, dim: isize, log: bool) -> Tensor {
-        let d = normalize_dim(dim, self.rank(), if log { "log_softmax" } else { "softmax" });
+        let d = normalize_dim(
+            dim,
+            self.rank(),
+            if log { "log_softmax" } else { "softmax" },
+        );
         let n = self.dims().get(d).copied().unwrap_or(1);
         let data = {
             let s = self.storage();
@@ -68,7 +72,11 @@ impl Tensor {
                 }
             })
         };
-        let op = if log { Op::LogSoftmax { dim: d } } else { Op::Softmax { dim: d } };
+        let op = if log {
+            Op::LogSoftmax { dim: d }
+        } else {
+            Op::Softmax { dim: d }
+        };
         Tensor::from_op(
             crate::backend::Storage::Cpu(data),
             Layout::contiguous(self.shape().clone()),

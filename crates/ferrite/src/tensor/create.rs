@@ -160,7 +160,10 @@ mod tests {
     #[test]
     fn ranges_and_identity() {
         assert_eq!(Tensor::arange(0.0, 5.0, 2.0).to_vec(), vec![0., 2., 4.]);
-        assert_eq!(Tensor::linspace(0.0, 1.0, 5).to_vec(), vec![0., 0.25, 0.5, 0.75, 1.0]);
+        assert_eq!(
+            Tensor::linspace(0.0, 1.0, 5).to_vec(),
+            vec![0., 0.25, 0.5, 0.75, 1.0]
+        );
         assert_eq!(Tensor::eye(2).to_vec(), vec![1., 0., 0., 1.]);
         assert_eq!(Tensor::full([2], 3.0).to_vec(), vec![3., 3.]);
     }

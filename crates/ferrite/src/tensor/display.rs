@@ -18,9 +18,17 @@ fn pick_style(values: &[f32]) -> Style {
     if finite.iter().all(|v| v.fract() == 0.0) {
         // PyTorch switches whole numbers to scientific when they are huge.
         let max = finite.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        return if max > 1e8 { Style::Scientific } else { Style::Integer };
+        return if max > 1e8 {
+            Style::Scientific
+        } else {
+            Style::Integer
+        };
     }
-    let nonzero: Vec<f32> = finite.iter().map(|v| v.abs()).filter(|&v| v != 0.0).collect();
+    let nonzero: Vec<f32> = finite
+        .iter()
+        .map(|v| v.abs())
+        .filter(|&v| v != 0.0)
+        .collect();
     if nonzero.is_empty() {
         return Style::Fixed;
     }
@@ -70,7 +78,11 @@ fn write_level(
     let n = dims[0];
     let block = cells.len() / n.max(1);
     let shown: Vec<Option<usize>> = if summarize && n > 2 * EDGE_ITEMS {
-        (0..EDGE_ITEMS).map(Some).chain([None]).chain((n - EDGE_ITEMS..n).map(Some)).collect()
+        (0..EDGE_ITEMS)
+            .map(Some)
+            .chain([None])
+            .chain((n - EDGE_ITEMS..n).map(Some))
+            .collect()
     } else {
         (0..n).map(Some).collect()
     };
@@ -108,7 +120,14 @@ impl fmt::Display for Tensor {
         let width = cells.iter().map(|c| c.len()).max().unwrap_or(0);
         let mut body = String::new();
         let summarize = values.len() > SUMMARIZE_ABOVE;
-        write_level(&mut body, &cells, self.dims(), width, "tensor(".len(), summarize);
+        write_level(
+            &mut body,
+            &cells,
+            self.dims(),
+            width,
+            "tensor(".len(),
+            summarize,
+        );
         if self.numel() == 0 {
             body = format!("[], size={:?}", self.dims());
         }
@@ -129,13 +148,25 @@ mod tests {
     #[test]
     fn prints_like_pytorch() {
         let t = Tensor::from_vec(vec![1.0, 2.5, 3.0, 4.0], [2, 2]);
-        assert_eq!(t.to_string(), "tensor([[1.0000, 2.5000],\n        [3.0000, 4.0000]])");
-        assert_eq!(Tensor::from_vec(vec![1., -2.], [2]).to_string(), "tensor([ 1., -2.])");
+        assert_eq!(
+            t.to_string(),
+            "tensor([[1.0000, 2.5000],\n        [3.0000, 4.0000]])"
+        );
+        assert_eq!(
+            Tensor::from_vec(vec![1., -2.], [2]).to_string(),
+            "tensor([ 1., -2.])"
+        );
         assert_eq!(Tensor::scalar(0.5).to_string(), "tensor(0.5000)");
-        assert_eq!(Tensor::from_vec(vec![1e-5, 1.0], [2]).to_string(), "tensor([1.0000e-05, 1.0000e+00])");
+        assert_eq!(
+            Tensor::from_vec(vec![1e-5, 1.0], [2]).to_string(),
+            "tensor([1.0000e-05, 1.0000e+00])"
+        );
         let r = Tensor::ones([2]).requires_grad();
         assert_eq!(r.to_string(), "tensor([1., 1.], requires_grad=True)");
         let big = Tensor::zeros([2000]).to_string();
-        assert!(big.starts_with("tensor([0., 0., 0., ..., 0., 0., 0.])"), "{big}");
+        assert!(
+            big.starts_with("tensor([0., 0., 0., ..., 0., 0., 0.])"),
+            "{big}"
+        );
     }
 }

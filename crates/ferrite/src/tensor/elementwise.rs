@@ -1,7 +1,7 @@
 //! Elementwise arithmetic with NumPy/PyTorch broadcasting, comparisons, and the operators
 //! `+ - * /` on tensors and `f32` scalars.
 
-use super::{broadcast_shapes, Layout, Tensor};
+use super::{broadcast_shapes, try_broadcast_shapes, Layout, Tensor};
 use crate::autograd::Op;
 use crate::backend::{BinaryOp, UnaryOp};
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -27,7 +27,9 @@ impl Tensor {
         let dims = if self.dims() == rhs.dims() {
             self.dims().to_vec()
         } else {
-            broadcast_shapes(self.dims(), rhs.dims(), &format!("{op:?}"))
+            // The op's name is formatted only on failure: this runs on every broadcasting op.
+            try_broadcast_shapes(self.dims(), rhs.dims())
+                .unwrap_or_else(|| broadcast_shapes(self.dims(), rhs.dims(), &format!("{op:?}")))
         };
         let storage = {
             let a = self.storage();
@@ -275,13 +277,22 @@ macro_rules! scalar_operator {
     };
 }
 
-scalar_operator!(Add, add, UnaryOp::AddScalar, |c: f32, t: &Tensor| t.unary_op(UnaryOp::AddScalar(c)));
-scalar_operator!(Sub, sub, |c: f32| UnaryOp::AddScalar(-c), |c: f32, t: &Tensor| t
-    .neg()
+scalar_operator!(Add, add, UnaryOp::AddScalar, |c: f32, t: &Tensor| t
     .unary_op(UnaryOp::AddScalar(c)));
-scalar_operator!(Mul, mul, UnaryOp::MulScalar, |c: f32, t: &Tensor| t.unary_op(UnaryOp::MulScalar(c)));
-scalar_operator!(Div, div, |c: f32| UnaryOp::MulScalar(1.0 / c), |c: f32, t: &Tensor| t
-    .unary_op(UnaryOp::ScalarDiv(c)));
+scalar_operator!(
+    Sub,
+    sub,
+    |c: f32| UnaryOp::AddScalar(-c),
+    |c: f32, t: &Tensor| t.neg().unary_op(UnaryOp::AddScalar(c))
+);
+scalar_operator!(Mul, mul, UnaryOp::MulScalar, |c: f32, t: &Tensor| t
+    .unary_op(UnaryOp::MulScalar(c)));
+scalar_operator!(
+    Div,
+    div,
+    |c: f32| UnaryOp::MulScalar(1.0 / c),
+    |c: f32, t: &Tensor| t.unary_op(UnaryOp::ScalarDiv(c))
+);
 
 impl Neg for &Tensor {
     type Output = Tensor;

@@ -3,6 +3,7 @@
 
 use super::{normalize_dim, Layout, Tensor};
 use crate::autograd::Op;
+use crate::backend::cpu::strided::contiguous_cow;
 use crate::backend::cpu::{elementwise, index as kernels};
 use crate::backend::Storage;
 use std::sync::Arc;
@@ -29,21 +30,36 @@ impl Tensor {
         if let Some(&bad) = indices.iter().find(|&&i| i >= size) {
             panic!("index_select: index {bad} is out of bounds for dimension {d} with size {size}");
         }
-        let src = self.to_vec();
-        let data = kernels::index_select(&src, self.dims(), d, indices);
+        let data = {
+            // Borrow the buffer when the layout is row-major; copy only strided views.
+            let s = self.storage();
+            let src = contiguous_cow(s.as_slice(), self.layout());
+            kernels::index_select(&src, self.dims(), d, indices)
+        };
         let mut dims = self.dims().to_vec();
         dims[d] = indices.len();
         Tensor::from_op(
             Storage::Cpu(data),
             Layout::contiguous(dims),
-            Op::IndexSelect { dim: d, indices: Arc::new(indices.to_vec()) },
+            Op::IndexSelect {
+                dim: d,
+                indices: Arc::new(indices.to_vec()),
+            },
             vec![self.clone()],
         )
     }
 
     /// Zeros of `dims` with the rows of `self` added at `indices` along `dim`.
     pub(crate) fn index_add_into(&self, dims: &[usize], dim: usize, indices: &[usize]) -> Tensor {
-        let data = kernels::index_add(dims, dim, indices, &self.to_vec());
+        let data = {
+            let s = self.storage();
+            kernels::index_add(
+                dims,
+                dim,
+                indices,
+                &contiguous_cow(s.as_slice(), self.layout()),
+            )
+        };
         Tensor::from_data(data, dims.to_vec())
     }
 
@@ -69,13 +85,26 @@ impl Tensor {
         let idx = to_indices(index, self.dims()[d], "gather");
         let out = self.gather_raw(d, &idx, index.dims());
         out.attach(
-            Op::Gather { dim: d, index: Arc::new(idx), index_dims: index.dims().to_vec() },
+            Op::Gather {
+                dim: d,
+                index: Arc::new(idx),
+                index_dims: index.dims().to_vec(),
+            },
             vec![self.clone()],
         )
     }
 
     pub(crate) fn gather_raw(&self, dim: usize, index: &[usize], index_dims: &[usize]) -> Tensor {
-        let data = kernels::gather(&self.to_vec(), self.dims(), dim, index, index_dims);
+        let data = {
+            let s = self.storage();
+            kernels::gather(
+                &contiguous_cow(s.as_slice(), self.layout()),
+                self.dims(),
+                dim,
+                index,
+                index_dims,
+            )
+        };
         Tensor::from_data(data, index_dims.to_vec())
     }
 
@@ -92,13 +121,27 @@ impl Tensor {
         let idx = to_indices(index, self.dims()[d], "scatter_add");
         let out = self.scatter_add_raw(d, &idx, index.dims(), src);
         out.attach(
-            Op::ScatterAdd { dim: d, index: Arc::new(idx), index_dims: index.dims().to_vec() },
+            Op::ScatterAdd {
+                dim: d,
+                index: Arc::new(idx),
+                index_dims: index.dims().to_vec(),
+            },
             vec![self.clone(), src.clone()],
         )
     }
 
-    pub(crate) fn scatter_add_raw(&self, dim: usize, index: &[usize], index_dims: &[usize], src: &Tensor) -> Tensor {
-        let data = kernels::scatter_add(self.to_vec(), self.dims(), dim, index, index_dims, &src.to_vec());
+    pub(crate) fn scatter_add_raw(
+        &self,
+        dim: usize,
+        index: &[usize],
+        index_dims: &[usize],
+        src: &Tensor,
+    ) -> Tensor {
+        let data = {
+            let s = src.storage();
+            let src = contiguous_cow(s.as_slice(), src.layout());
+            kernels::scatter_add(self.to_vec(), self.dims(), dim, index, index_dims, &src)
+        };
         Tensor::from_data(data, self.dims().to_vec())
     }
 
@@ -114,13 +157,20 @@ impl Tensor {
                 shape: dims.clone().into(),
                 offset: mask_layout.offset,
             };
-            elementwise::binary_map(s.as_slice(), self.layout(), m.as_slice(), &mask_view, &dims, |x, k| {
-                if k != 0.0 {
-                    value
-                } else {
-                    x
-                }
-            })
+            elementwise::binary_map(
+                s.as_slice(),
+                self.layout(),
+                m.as_slice(),
+                &mask_view,
+                &dims,
+                |x, k| {
+                    if k != 0.0 {
+                        value
+                    } else {
+                        x
+                    }
+                },
+            )
         };
         let out = Tensor::from_data(data, dims);
         out.attach(Op::MaskedFill(mask.detach()), vec![self.clone()])
@@ -136,41 +186,78 @@ impl Tensor {
         let data = {
             let (c, sa, sb) = (cond.storage(), a.storage(), b.storage());
             elementwise::ternary_map(
-                [(c.as_slice(), cond.layout()), (sa.as_slice(), a.layout()), (sb.as_slice(), b.layout())],
+                [
+                    (c.as_slice(), cond.layout()),
+                    (sa.as_slice(), a.layout()),
+                    (sb.as_slice(), b.layout()),
+                ],
                 &dims,
                 |k, x, y| if k != 0.0 { x } else { y },
             )
         };
-        let cond_full = cond.expand(dims.clone()).contiguous_owned();
-        Tensor::from_data(data, dims).attach(Op::Where(cond_full), vec![a.clone(), b.clone()])
+        let out = Tensor::from_data(data, dims.clone());
+        if !(crate::autograd::is_grad_enabled()
+            && (a.requires_grad_flag() || b.requires_grad_flag()))
+        {
+            return out;
+        }
+        // The full-size condition is kept for backward only when there will be one.
+        let cond_full = cond.expand(dims).contiguous_owned();
+        out.attach(Op::Where(cond_full), vec![a.clone(), b.clone()])
     }
 
     /// Joins tensors along `dim`; all other sizes must agree.
     pub fn cat(tensors: &[Tensor], dim: isize) -> Tensor {
-        assert!(!tensors.is_empty(), "cat: expected a non-empty list of tensors");
+        assert!(
+            !tensors.is_empty(),
+            "cat: expected a non-empty list of tensors"
+        );
         let first = &tensors[0];
         let d = normalize_dim(dim, first.rank(), "cat");
         for t in tensors {
             assert!(
                 t.rank() == first.rank()
-                    && t.dims().iter().zip(first.dims()).enumerate().all(|(i, (a, b))| i == d || a == b),
+                    && t.dims()
+                        .iter()
+                        .zip(first.dims())
+                        .enumerate()
+                        .all(|(i, (a, b))| i == d || a == b),
                 "cat: sizes of tensors must match except in dimension {d}: {:?} vs {:?}",
                 first.dims(),
                 t.dims()
             );
         }
-        let owned: Vec<Vec<f32>> = tensors.iter().map(|t| t.to_vec()).collect();
-        let parts: Vec<(&[f32], &[usize])> =
-            owned.iter().zip(tensors).map(|(v, t)| (v.as_slice(), t.dims())).collect();
-        let data = kernels::cat(&parts, d);
+        let data = {
+            // Row-major inputs are read in place; only strided views are copied first.
+            let guards: Vec<_> = tensors.iter().map(|t| t.storage()).collect();
+            let views: Vec<_> = guards
+                .iter()
+                .zip(tensors)
+                .map(|(g, t)| contiguous_cow(g.as_slice(), t.layout()))
+                .collect();
+            let parts: Vec<(&[f32], &[usize])> = views
+                .iter()
+                .zip(tensors)
+                .map(|(v, t)| (&v[..], t.dims()))
+                .collect();
+            kernels::cat(&parts, d)
+        };
         let mut dims = first.dims().to_vec();
         dims[d] = tensors.iter().map(|t| t.dims()[d]).sum();
-        Tensor::from_op(Storage::Cpu(data), Layout::contiguous(dims), Op::Cat { dim: d }, tensors.to_vec())
+        Tensor::from_op(
+            Storage::Cpu(data),
+            Layout::contiguous(dims),
+            Op::Cat { dim: d },
+            tensors.to_vec(),
+        )
     }
 
     /// Joins equally shaped tensors along a new dimension `dim`.
     pub fn stack(tensors: &[Tensor], dim: isize) -> Tensor {
-        assert!(!tensors.is_empty(), "stack: expected a non-empty list of tensors");
+        assert!(
+            !tensors.is_empty(),
+            "stack: expected a non-empty list of tensors"
+        );
         let rank = tensors[0].rank();
         for t in tensors {
             assert_eq!(
@@ -191,7 +278,10 @@ impl Tensor {
         assert!(size > 0, "split: split size must be positive");
         let d = normalize_dim(dim, self.rank(), "split");
         let n = self.dims()[d];
-        (0..n).step_by(size).map(|s| self.narrow(d as isize, s, size.min(n - s))).collect()
+        (0..n)
+            .step_by(size)
+            .map(|s| self.narrow(d as isize, s, size.min(n - s)))
+            .collect()
     }
 
     /// Splits into `chunks` nearly equal pieces along `dim` (PyTorch's rule: ceil(n / chunks) each).

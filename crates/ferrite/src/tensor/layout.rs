@@ -176,9 +176,8 @@ impl Layout {
 
 /// The broadcast shape of two shapes (NumPy rules), or a panic naming `op` and both shapes.
 pub fn broadcast_shapes(a: &[usize], b: &[usize], op: &str) -> Vec<usize> {
-    try_broadcast_shapes(a, b).unwrap_or_else(|| {
-        panic!("{op}: shapes {a:?} and {b:?} cannot be broadcast together")
-    })
+    try_broadcast_shapes(a, b)
+        .unwrap_or_else(|| panic!("{op}: shapes {a:?} and {b:?} cannot be broadcast together"))
 }
 
 /// The broadcast shape of two shapes, or `None` when they are incompatible.
@@ -186,8 +185,16 @@ pub fn try_broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
     for i in 0..rank {
-        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
-        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        let da = if i + a.len() >= rank {
+            a[i + a.len() - rank]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= rank {
+            b[i + b.len() - rank]
+        } else {
+            1
+        };
         out[i] = if da == db || db == 1 {
             da
         } else if da == 1 {

@@ -51,7 +51,9 @@ impl Tensor {
             };
             let strides = batch_layout.broadcast_strides(&batch, "matmul");
             let mut offs = Vec::new();
-            crate::backend::cpu::strided::for_each_strided(&batch, [&strides], [l.offset], |[o]| offs.push(o));
+            crate::backend::cpu::strided::for_each_strided(&batch, [&strides], [l.offset], |[o]| {
+                offs.push(o)
+            });
             offs
         };
         let (la, lb) = (self.layout(), rhs.layout());
@@ -75,7 +77,12 @@ impl Tensor {
         };
         let mut dims = batch;
         dims.extend([m, n]);
-        Tensor::from_op(Storage::Cpu(data), Layout::contiguous(dims), Op::MatMul, vec![self.clone(), rhs.clone()])
+        Tensor::from_op(
+            Storage::Cpu(data),
+            Layout::contiguous(dims),
+            Op::MatMul,
+            vec![self.clone(), rhs.clone()],
+        )
     }
 
     /// Matrix product of 2-D tensors (PyTorch's `mm`).

@@ -2,18 +2,26 @@
 //! operation that made it when gradients are wanted.
 
 mod activation;
+pub mod batch_norm;
+pub mod conv;
 mod create;
 mod display;
 mod elementwise;
 mod index;
 mod layout;
 mod matmul;
+pub mod pool;
 mod random;
 mod reduce;
+pub mod rnn;
 mod view;
 
+pub use batch_norm::BatchNormSaved;
+pub use conv::{Conv1dOptions, Conv2dOptions, ConvOptions, Padding, Size};
 pub use layout::{broadcast_shapes, normalize_dim, try_broadcast_shapes, Layout, Shape};
+pub use pool::Pool2dOptions;
 pub use random::{manual_seed, with_rng, Generator};
+pub use rnn::{CellActivation, GruSaved, LstmSaved, RecurrentOutput, RnnSaved};
 
 use crate::autograd::{self, Node, Op};
 use crate::backend::{Device, Storage};
@@ -21,6 +29,26 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
+
+/// How many tensors (handles' shared parts: views count separately) exist right now.
+static LIVE_TENSORS: AtomicUsize = AtomicUsize::new(0);
+
+/// The number of tensors alive in this process: created and not yet dropped. Views and
+/// gradients count as tensors; clones of one handle do not. Used to show that nothing of a
+/// graph outlives its backward (a training loop keeps this number flat).
+///
+/// ```
+/// use ferrite::tensor::live_tensors;
+/// use ferrite::Tensor;
+/// let before = live_tensors();
+/// let t = Tensor::zeros([2]);
+/// assert_eq!(live_tensors(), before + 1);
+/// drop(t);
+/// assert_eq!(live_tensors(), before);
+/// ```
+pub fn live_tensors() -> usize {
+    LIVE_TENSORS.load(Ordering::Relaxed)
+}
 
 /// An n-dimensional array of f32 with automatic differentiation.
 ///
@@ -48,6 +76,25 @@ pub(crate) struct TensorImpl {
     pub(crate) node: Mutex<Option<Arc<Node>>>,
     /// True once backward released this tensor's node.
     pub(crate) released: AtomicBool,
+    /// Keeps the count of [`live_tensors`].
+    _live: LiveToken,
+}
+
+/// Counts one tensor in [`live_tensors`] for as long as it exists (a field of `TensorImpl`,
+/// so that `TensorImpl` itself needs no `Drop` and its fields can still be moved out).
+pub(crate) struct LiveToken(());
+
+impl LiveToken {
+    fn new() -> Self {
+        LIVE_TENSORS.fetch_add(1, Ordering::Relaxed);
+        LiveToken(())
+    }
+}
+
+impl Drop for LiveToken {
+    fn drop(&mut self) {
+        LIVE_TENSORS.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Tensor {
@@ -58,6 +105,7 @@ impl Tensor {
 
     pub(crate) fn from_shared(storage: Arc<RwLock<Storage>>, layout: Layout) -> Tensor {
         Tensor(Arc::new(TensorImpl {
+            _live: LiveToken::new(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             storage,
             layout,
@@ -158,9 +206,17 @@ impl Tensor {
 
     /// The elements as a nested `Vec` of rows (2-D tensors).
     pub fn to_vec2(&self) -> Vec<Vec<f32>> {
-        assert_eq!(self.rank(), 2, "to_vec2: expected a 2-D tensor, got shape {:?}", self.dims());
+        assert_eq!(
+            self.rank(),
+            2,
+            "to_vec2: expected a 2-D tensor, got shape {:?}",
+            self.dims()
+        );
         let cols = self.dims()[1];
-        self.to_vec().chunks(cols.max(1)).map(|c| c.to_vec()).collect()
+        self.to_vec()
+            .chunks(cols.max(1))
+            .map(|c| c.to_vec())
+            .collect()
     }
 
     /// The value of a one-element tensor.
@@ -197,6 +253,11 @@ impl Tensor {
     /// True for tensors not made by a recorded op.
     pub fn is_leaf(&self) -> bool {
         self.node().is_none() && !self.0.released.load(Ordering::Relaxed)
+    }
+
+    /// True while this tensor records the op that made it (cheaper than `node().is_some()`).
+    pub(crate) fn has_node(&self) -> bool {
+        self.0.node.lock().expect("node lock").is_some()
     }
 
     pub(crate) fn node(&self) -> Option<Arc<Node>> {
@@ -260,6 +321,40 @@ impl Tensor {
             .expect("update_: in-place updates need a contiguous tensor");
         let mut s = self.storage_mut();
         f(&mut s.as_mut_slice()[range]);
+    }
+
+    /// True when this handle is the only one on its tensor and its storage, and it sees the
+    /// whole buffer row-major: its data can then be reused or changed in place unseen.
+    pub(crate) fn owns_whole_buffer(&self) -> bool {
+        Arc::strong_count(&self.0) == 1
+            && Arc::strong_count(&self.0.storage) == 1
+            && self.layout().offset == 0
+            && self.is_contiguous()
+            && self.storage().len() == self.numel()
+            && self.0.node.lock().expect("node lock").is_none()
+    }
+
+    /// `self += other` in place, without recording history (same shape; gradient accumulation).
+    pub(crate) fn add_assign_detached(&self, other: &Tensor) {
+        assert_eq!(
+            self.dims(),
+            other.dims(),
+            "add_assign: shape {:?} does not match {:?}",
+            self.dims(),
+            other.dims()
+        );
+        let range = self
+            .layout()
+            .contiguous_range()
+            .expect("add_assign: needs a contiguous destination");
+        let src = other.storage();
+        let mut dst = self.storage_mut();
+        crate::backend::cpu::elementwise::zip_assign(
+            &mut dst.as_mut_slice()[range],
+            src.as_slice(),
+            other.layout(),
+            |a, b| a + b,
+        );
     }
 
     /// Copies `src` (same number of elements) into this tensor's storage in place.

@@ -37,15 +37,33 @@ impl Tensor {
 
     pub(crate) fn sum_mask(&self, mask: &[bool], keepdim: bool) -> Tensor {
         let (data, dims) = self.reduce_raw(mask, keepdim, ReduceKind::Sum);
-        Tensor::from_data(data, dims).attach(Op::Sum { mask: mask.to_vec(), keepdim }, vec![self.clone()])
+        Tensor::from_data(data, dims).attach(
+            Op::Sum {
+                mask: mask.to_vec(),
+                keepdim,
+            },
+            vec![self.clone()],
+        )
     }
 
     pub(crate) fn mean_mask(&self, mask: &[bool], keepdim: bool) -> Tensor {
         let (mut data, dims) = self.reduce_raw(mask, keepdim, ReduceKind::Sum);
-        let n: usize = self.dims().iter().zip(mask).filter(|(_, &m)| m).map(|(&d, _)| d).product();
+        let n: usize = self
+            .dims()
+            .iter()
+            .zip(mask)
+            .filter(|(_, &m)| m)
+            .map(|(&d, _)| d)
+            .product();
         let inv = 1.0 / n as f32;
         data.iter_mut().for_each(|v| *v *= inv);
-        Tensor::from_data(data, dims).attach(Op::Mean { mask: mask.to_vec(), keepdim }, vec![self.clone()])
+        Tensor::from_data(data, dims).attach(
+            Op::Mean {
+                mask: mask.to_vec(),
+                keepdim,
+            },
+            vec![self.clone()],
+        )
     }
 
     /// Sum of all elements (a 0-dimensional tensor).
@@ -109,7 +127,10 @@ impl Tensor {
     fn max_min_dim(&self, dim: isize, keepdim: bool, largest: bool) -> (Tensor, Tensor) {
         let name = if largest { "max" } else { "min" };
         let d = normalize_dim(dim, self.rank(), name);
-        assert!(self.dims().get(d).copied().unwrap_or(1) > 0, "{name}: cannot reduce an empty dimension");
+        assert!(
+            self.dims().get(d).copied().unwrap_or(1) > 0,
+            "{name}: cannot reduce an empty dimension"
+        );
         let (values, idx) = self.arg_lanes(d, largest);
         let mut mask = vec![false; self.rank()];
         if !mask.is_empty() {
@@ -117,8 +138,14 @@ impl Tensor {
         }
         let dims = reduced_dims(self.dims(), &mask, keepdim);
         let indices = Tensor::from_data(idx.iter().map(|&i| i as f32).collect(), dims.clone());
-        let values = Tensor::from_data(values, dims)
-            .attach(Op::MaxMinDim { dim: d, keepdim, argmax: Arc::new(idx) }, vec![self.clone()]);
+        let values = Tensor::from_data(values, dims).attach(
+            Op::MaxMinDim {
+                dim: d,
+                keepdim,
+                argmax: Arc::new(idx),
+            },
+            vec![self.clone()],
+        );
         (values, indices)
     }
 
@@ -148,14 +175,26 @@ impl Tensor {
             let _g = crate::no_grad();
             let mean = self.mean_mask(mask, true);
             let centered = (self - &mean).square();
-            let n: usize = self.dims().iter().zip(mask).filter(|(_, &m)| m).map(|(&d, _)| d).product();
+            let n: usize = self
+                .dims()
+                .iter()
+                .zip(mask)
+                .filter(|(_, &m)| m)
+                .map(|(&d, _)| d)
+                .product();
             let (mut data, _) = centered.reduce_raw(mask, keepdim, ReduceKind::Sum);
             let denom = (n as f32 - correction).max(0.0);
             data.iter_mut().for_each(|v| *v /= denom);
             data
         };
-        Tensor::from_data(data, reduced_dims(self.dims(), mask, keepdim))
-            .attach(Op::Var { mask: mask.to_vec(), keepdim, correction }, vec![self.clone()])
+        Tensor::from_data(data, reduced_dims(self.dims(), mask, keepdim)).attach(
+            Op::Var {
+                mask: mask.to_vec(),
+                keepdim,
+                correction,
+            },
+            vec![self.clone()],
+        )
     }
 
     /// Variance of all elements; `unbiased` divides by n − 1 (Bessel), else by n.
@@ -164,11 +203,19 @@ impl Tensor {
     }
     /// Variance over `dim`.
     pub fn var_dim(&self, dim: isize, unbiased: bool, keepdim: bool) -> Tensor {
-        self.var_mask(&dims_mask(self, &[dim], "var"), unbiased as u8 as f32, keepdim)
+        self.var_mask(
+            &dims_mask(self, &[dim], "var"),
+            unbiased as u8 as f32,
+            keepdim,
+        )
     }
     /// Variance over several dimensions.
     pub fn var_dims(&self, dims: &[isize], unbiased: bool, keepdim: bool) -> Tensor {
-        self.var_mask(&dims_mask(self, dims, "var"), unbiased as u8 as f32, keepdim)
+        self.var_mask(
+            &dims_mask(self, dims, "var"),
+            unbiased as u8 as f32,
+            keepdim,
+        )
     }
     /// Standard deviation of all elements.
     pub fn std(&self, unbiased: bool) -> Tensor {
@@ -182,13 +229,26 @@ impl Tensor {
     /// Product of all elements.
     pub fn prod(&self) -> Tensor {
         let (data, dims) = self.reduce_raw(&vec![true; self.rank()], false, ReduceKind::Prod);
-        Tensor::from_data(data, dims).attach(Op::Prod { dim: None, keepdim: false }, vec![self.clone()])
+        Tensor::from_data(data, dims).attach(
+            Op::Prod {
+                dim: None,
+                keepdim: false,
+            },
+            vec![self.clone()],
+        )
     }
     /// Product over `dim`.
     pub fn prod_dim(&self, dim: isize, keepdim: bool) -> Tensor {
         let d = normalize_dim(dim, self.rank(), "prod");
-        let (data, dims) = self.reduce_raw(&dims_mask(self, &[dim], "prod"), keepdim, ReduceKind::Prod);
-        Tensor::from_data(data, dims).attach(Op::Prod { dim: Some(d), keepdim }, vec![self.clone()])
+        let (data, dims) =
+            self.reduce_raw(&dims_mask(self, &[dim], "prod"), keepdim, ReduceKind::Prod);
+        Tensor::from_data(data, dims).attach(
+            Op::Prod {
+                dim: Some(d),
+                keepdim,
+            },
+            vec![self.clone()],
+        )
     }
     /// For each element, the product of the other elements of its lane along `dim`.
     pub(crate) fn exclusive_prod(&self, dim: usize) -> Tensor {
@@ -214,13 +274,24 @@ impl Tensor {
         assert!(p > 0.0, "norm: only p > 0 is supported, got {p}");
         let data = {
             let _g = crate::no_grad();
-            let powered = if p == 2.0 { self.square() } else { self.abs().pow_scalar(p) };
+            let powered = if p == 2.0 {
+                self.square()
+            } else {
+                self.abs().pow_scalar(p)
+            };
             let (mut data, _) = powered.reduce_raw(mask, keepdim, ReduceKind::Sum);
-            data.iter_mut().for_each(|v| *v = if p == 2.0 { v.sqrt() } else { v.powf(1.0 / p) });
+            data.iter_mut()
+                .for_each(|v| *v = if p == 2.0 { v.sqrt() } else { v.powf(1.0 / p) });
             data
         };
-        Tensor::from_data(data, reduced_dims(self.dims(), mask, keepdim))
-            .attach(Op::Norm { p, mask: mask.to_vec(), keepdim }, vec![self.clone()])
+        Tensor::from_data(data, reduced_dims(self.dims(), mask, keepdim)).attach(
+            Op::Norm {
+                p,
+                mask: mask.to_vec(),
+                keepdim,
+            },
+            vec![self.clone()],
+        )
     }
 
     /// The p-norm of all elements (`p = 2`: Euclidean).
@@ -232,21 +303,48 @@ impl Tensor {
         self.norm_mask(p, &dims_mask(self, &[dim], "norm"), keepdim)
     }
 
+    /// The max over `mask` (keepdim), with non-finite maxima replaced by 0 so that
+    /// subtracting it never makes NaN: the shift of stable exp-sums.
+    fn finite_max_mask(&self, mask: &[bool]) -> Tensor {
+        let (maxes, _) = self.reduce_raw(mask, true, ReduceKind::Max);
+        let keep_dims = reduced_dims(self.dims(), mask, true);
+        Tensor::from_data(
+            maxes
+                .iter()
+                .map(|&v| if v.is_finite() { v } else { 0.0 })
+                .collect(),
+            keep_dims,
+        )
+    }
+
+    /// `e^(x − m) / Σ e^(x − m)` over the dimensions in `mask` (records no graph): the
+    /// gradient of logsumexp, computed without reading the rounded logsumexp back, so it is
+    /// exact to f32 even where the logsumexp is large (`[1000, 1000]` gives `[½, ½]`).
+    pub(crate) fn softmax_mask(&self, mask: &[bool]) -> Tensor {
+        let _g = crate::no_grad();
+        let e = (self - &self.finite_max_mask(mask)).exp();
+        let s = e.sum_mask(mask, true);
+        &e / &s
+    }
+
     fn logsumexp_mask(&self, mask: &[bool], keepdim: bool) -> Tensor {
         let data = {
             let _g = crate::no_grad();
             // log Σ eˣ = m + log Σ e^(x − m), with m the max (finite for any finite input).
-            let (maxes, _) = self.reduce_raw(mask, true, ReduceKind::Max);
-            let keep_dims = reduced_dims(self.dims(), mask, true);
-            let m = Tensor::from_data(
-                maxes.iter().map(|&v| if v.is_finite() { v } else { 0.0 }).collect(),
-                keep_dims,
-            );
+            let m = self.finite_max_mask(mask);
             let (sums, _) = (self - &m).exp().reduce_raw(mask, keepdim, ReduceKind::Sum);
-            sums.iter().zip(m.to_vec()).map(|(&s, mv)| s.ln() + mv).collect::<Vec<f32>>()
+            sums.iter()
+                .zip(m.to_vec())
+                .map(|(&s, mv)| s.ln() + mv)
+                .collect::<Vec<f32>>()
         };
-        Tensor::from_data(data, reduced_dims(self.dims(), mask, keepdim))
-            .attach(Op::LogSumExp { mask: mask.to_vec(), keepdim }, vec![self.clone()])
+        Tensor::from_data(data, reduced_dims(self.dims(), mask, keepdim)).attach(
+            Op::LogSumExp {
+                mask: mask.to_vec(),
+                keepdim,
+            },
+            vec![self.clone()],
+        )
     }
 
     /// `log Σ exp` over `dim`, stable for large inputs.

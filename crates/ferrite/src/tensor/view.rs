@@ -25,7 +25,11 @@ impl Tensor {
         if shape.dims() == self.dims() {
             return self.clone();
         }
-        let src = if self.is_contiguous() { self.clone() } else { self.contiguous() };
+        let src = if self.is_contiguous() {
+            self.clone()
+        } else {
+            self.contiguous()
+        };
         let mut layout = Layout::contiguous(shape);
         layout.offset = src.layout().offset;
         src.view_with(layout, Op::Reshape)
@@ -33,15 +37,22 @@ impl Tensor {
 
     /// Like [`Tensor::reshape`] with one size given as -1 and inferred (PyTorch's `view(-1, n)`).
     pub fn reshape_infer(&self, dims: &[isize]) -> Tensor {
-        let known: usize = dims.iter().filter(|&&d| d >= 0).map(|&d| d as usize).product();
+        let known: usize = dims
+            .iter()
+            .filter(|&&d| d >= 0)
+            .map(|&d| d as usize)
+            .product();
         let unknown = dims.iter().filter(|&&d| d < 0).count();
-        assert!(unknown <= 1, "reshape_infer: only one dimension can be inferred, got {dims:?}");
+        assert!(
+            unknown <= 1,
+            "reshape_infer: only one dimension can be inferred, got {dims:?}"
+        );
         let shape: Vec<usize> = dims
             .iter()
             .map(|&d| {
                 if d < 0 {
                     assert!(
-                        known > 0 && self.numel() % known == 0,
+                        known > 0 && self.numel().is_multiple_of(known),
                         "reshape_infer: shape {dims:?} is invalid for input of size {}",
                         self.numel()
                     );
@@ -61,7 +72,10 @@ impl Tensor {
         }
         let s = normalize_dim(start, self.rank(), "flatten");
         let e = normalize_dim(end, self.rank(), "flatten");
-        assert!(s <= e, "flatten: start dim {start} must be before end dim {end}");
+        assert!(
+            s <= e,
+            "flatten: start dim {start} must be before end dim {end}"
+        );
         let d = self.dims();
         let mut shape: Vec<usize> = d[..s].to_vec();
         shape.push(d[s..=e].iter().product());
@@ -90,7 +104,14 @@ impl Tensor {
         shape.remove(d);
         let mut strides = self.layout().strides.clone();
         strides.remove(d);
-        self.view_with(Layout { shape: Shape(shape), strides, offset: self.layout().offset }, Op::Reshape)
+        self.view_with(
+            Layout {
+                shape: Shape(shape),
+                strides,
+                offset: self.layout().offset,
+            },
+            Op::Reshape,
+        )
     }
 
     /// Removes every size-1 dimension.
@@ -104,10 +125,21 @@ impl Tensor {
         let d = normalize_dim(dim, self.rank() + 1, "unsqueeze");
         let mut shape = self.dims().to_vec();
         let mut strides = self.layout().strides.clone();
-        let stride = if d < strides.len() { strides[d] * shape[d] } else { 1 };
+        let stride = if d < strides.len() {
+            strides[d] * shape[d]
+        } else {
+            1
+        };
         shape.insert(d, 1);
         strides.insert(d, stride);
-        self.view_with(Layout { shape: Shape(shape), strides, offset: self.layout().offset }, Op::Reshape)
+        self.view_with(
+            Layout {
+                shape: Shape(shape),
+                strides,
+                offset: self.layout().offset,
+            },
+            Op::Reshape,
+        )
     }
 
     /// Reorders dimensions: output dimension i is input dimension `perm[i]`.
@@ -115,7 +147,10 @@ impl Tensor {
         let rank = self.rank();
         let mut seen = vec![false; rank];
         assert!(
-            perm.len() == rank && perm.iter().all(|&p| p < rank && !std::mem::replace(&mut seen[p], true)),
+            perm.len() == rank
+                && perm
+                    .iter()
+                    .all(|&p| p < rank && !std::mem::replace(&mut seen[p], true)),
             "permute: {perm:?} is not a permutation of the {rank} dimensions of shape {:?}",
             self.dims()
         );
@@ -131,7 +166,10 @@ impl Tensor {
     /// Swaps two dimensions.
     pub fn transpose(&self, a: isize, b: isize) -> Tensor {
         let rank = self.rank();
-        let (a, b) = (normalize_dim(a, rank, "transpose"), normalize_dim(b, rank, "transpose"));
+        let (a, b) = (
+            normalize_dim(a, rank, "transpose"),
+            normalize_dim(b, rank, "transpose"),
+        );
         let mut perm: Vec<usize> = (0..rank).collect();
         perm.swap(a, b);
         self.permute(&perm)
@@ -139,7 +177,11 @@ impl Tensor {
 
     /// The transpose of a matrix (a vector is returned as is).
     pub fn t(&self) -> Tensor {
-        assert!(self.rank() <= 2, "t: expects a tensor with <= 2 dimensions, got shape {:?}", self.dims());
+        assert!(
+            self.rank() <= 2,
+            "t: expects a tensor with <= 2 dimensions, got shape {:?}",
+            self.dims()
+        );
         if self.rank() < 2 {
             return self.clone();
         }
@@ -158,13 +200,20 @@ impl Tensor {
         let l = self.layout();
         let mut shape = l.dims().to_vec();
         shape[d] = len;
-        let layout = Layout { shape: Shape(shape), strides: l.strides.clone(), offset: l.offset + start * l.strides[d] };
+        let layout = Layout {
+            shape: Shape(shape),
+            strides: l.strides.clone(),
+            offset: l.offset + start * l.strides[d],
+        };
         self.view_with(layout, Op::Narrow { dim: d, start })
     }
 
     /// Elements `range` of dimension `dim` (PyTorch's `x[:, a:b]`).
     pub fn slice(&self, dim: isize, range: std::ops::Range<usize>) -> Tensor {
-        assert!(range.start <= range.end, "slice: empty or reversed range {range:?}");
+        assert!(
+            range.start <= range.end,
+            "slice: empty or reversed range {range:?}"
+        );
         self.narrow(dim, range.start, range.end - range.start)
     }
 
@@ -180,7 +229,11 @@ impl Tensor {
             return self.clone();
         }
         let strides = self.layout().broadcast_strides(shape.dims(), "expand");
-        let layout = Layout { shape, strides, offset: self.layout().offset };
+        let layout = Layout {
+            shape,
+            strides,
+            offset: self.layout().offset,
+        };
         self.view_with(layout, Op::Expand)
     }
 
@@ -195,7 +248,12 @@ impl Tensor {
             return self.clone();
         }
         let storage = self.storage().contiguous(self.layout());
-        Tensor::from_op(storage, Layout::contiguous(self.shape().clone()), Op::Contiguous, vec![self.clone()])
+        Tensor::from_op(
+            storage,
+            Layout::contiguous(self.shape().clone()),
+            Op::Contiguous,
+            vec![self.clone()],
+        )
     }
 
     /// A fresh row-major copy with its own storage and no history.
@@ -206,7 +264,12 @@ impl Tensor {
     /// A copy with its own storage that keeps the history (PyTorch's `clone()`).
     pub fn deep_clone(&self) -> Tensor {
         let storage = Storage::Cpu(self.to_vec());
-        Tensor::from_op(storage, Layout::contiguous(self.shape().clone()), Op::Contiguous, vec![self.clone()])
+        Tensor::from_op(
+            storage,
+            Layout::contiguous(self.shape().clone()),
+            Op::Contiguous,
+            vec![self.clone()],
+        )
     }
 
     /// Zeros of `full_dims` with `self` written at `start` along `dim` (the adjoint of narrow).
@@ -216,7 +279,10 @@ impl Tensor {
         window.shape.0[dim] = self.dims()[dim];
         window.offset = start * full.strides[dim];
         let mut data = vec![0.0; full.numel()];
-        crate::backend::cpu::index::assign_strided(&mut data, &window, &self.to_vec());
+        let s = self.storage();
+        let src = crate::backend::cpu::strided::contiguous_cow(s.as_slice(), self.layout());
+        crate::backend::cpu::index::assign_strided(&mut data, &window, &src);
+        drop(s);
         Tensor::from_data(data, full_dims.to_vec())
     }
 }

@@ -13,7 +13,9 @@ pub fn unary_map(src: &[f32], layout: &Layout, f: impl Fn(f32) -> f32 + Sync) ->
         let s = &src[r];
         if s.len() >= PARALLEL_MIN {
             let mut out = vec![0.0; s.len()];
-            out.par_iter_mut().zip(s.par_iter()).for_each(|(o, &x)| *o = f(x));
+            out.par_iter_mut()
+                .zip(s.par_iter())
+                .for_each(|(o, &x)| *o = f(x));
             return out;
         }
         return s.iter().map(|&x| f(x)).collect();
@@ -59,10 +61,52 @@ pub fn binary_map(
     }
     let sa = la.broadcast_strides(out_dims, "binary op");
     let sb = lb.broadcast_strides(out_dims, "binary op");
-    let mut out = Vec::with_capacity(n);
-    for_each_strided(out_dims, [&sa, &sb], [la.offset, lb.offset], |[i, j]| {
-        out.push(f(a[i], b[j]))
-    });
+    let mut out = vec![0.0; n];
+    let Some((&inner, outer_dims)) = out_dims.split_last() else {
+        out[0] = f(a[la.offset], b[lb.offset]);
+        return out;
+    };
+    if inner == 0 {
+        return out;
+    }
+    // Row by row over the last dimension, with a tight loop for the common stride pairs
+    // (both rows contiguous, or one operand broadcast along the row as a bias is).
+    let (ia, ib) = (sa[sa.len() - 1], sb[sb.len() - 1]);
+    let (outer_a, outer_b) = (&sa[..sa.len() - 1], &sb[..sb.len() - 1]);
+    let mut rows = out.chunks_exact_mut(inner);
+    for_each_strided(
+        outer_dims,
+        [outer_a, outer_b],
+        [la.offset, lb.offset],
+        |[i, j]| {
+            let row = rows.next().expect("one output row per outer index");
+            match (ia, ib) {
+                (1, 1) => {
+                    for ((o, &x), &y) in row.iter_mut().zip(&a[i..i + inner]).zip(&b[j..j + inner])
+                    {
+                        *o = f(x, y);
+                    }
+                }
+                (1, 0) => {
+                    let y = b[j];
+                    for (o, &x) in row.iter_mut().zip(&a[i..i + inner]) {
+                        *o = f(x, y);
+                    }
+                }
+                (0, 1) => {
+                    let x = a[i];
+                    for (o, &y) in row.iter_mut().zip(&b[j..j + inner]) {
+                        *o = f(x, y);
+                    }
+                }
+                _ => {
+                    for (k, o) in row.iter_mut().enumerate() {
+                        *o = f(a[i + k * ia], b[j + k * ib]);
+                    }
+                }
+            }
+        },
+    );
     out
 }
 
@@ -100,4 +144,55 @@ pub fn zip_assign(dst: &mut [f32], src: &[f32], ls: &Layout, f: impl Fn(f32, f32
         dst[i] = f(dst[i], src[o]);
         i += 1;
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Shape;
+
+    #[test]
+    fn broadcasting_rows_columns_and_strided_operands() {
+        let a = [1., 2., 3., 4., 5., 6.]; // 2x3
+        let la = Layout::contiguous([2, 3]);
+        let add = |x: f32, y: f32| x + y;
+        // A row broadcast down the columns (a bias), and a column broadcast along the rows.
+        let row = Layout::contiguous([3]);
+        assert_eq!(
+            binary_map(&a, &la, &[10., 20., 30.], &row, &[2, 3], add),
+            vec![11., 22., 33., 14., 25., 36.]
+        );
+        let col = Layout::contiguous([2, 1]);
+        assert_eq!(
+            binary_map(&a, &la, &[10., 20.], &col, &[2, 3], add),
+            vec![11., 12., 13., 24., 25., 26.]
+        );
+        assert_eq!(
+            binary_map(&[10., 20.], &col, &a, &la, &[2, 3], add),
+            vec![11., 12., 13., 24., 25., 26.]
+        );
+        // A transposed operand (3x2 seen through strides) against a contiguous one.
+        let t = Layout {
+            shape: Shape(vec![3, 2]),
+            strides: vec![1, 3],
+            offset: 0,
+        };
+        let c = Layout::contiguous([3, 2]);
+        assert_eq!(
+            binary_map(&a, &t, &[0.; 6], &c, &[3, 2], add),
+            vec![1., 4., 2., 5., 3., 6.]
+        );
+        // Both operands broadcast into a larger shape: (2,1) with (3,) gives (2,3).
+        assert_eq!(
+            binary_map(&[1., 2.], &col, &[10., 20., 30.], &row, &[2, 3], |x, y| x
+                * y),
+            vec![10., 20., 30., 20., 40., 60.]
+        );
+        // 0-d operands.
+        let scalar = Layout::contiguous(Vec::<usize>::new());
+        assert_eq!(
+            binary_map(&[2.], &scalar, &[3.], &scalar, &[], |x, y| x * y),
+            vec![6.]
+        );
+    }
 }

@@ -25,12 +25,7 @@ pub fn index_select(src: &[f32], dims: &[usize], dim: usize, indices: &[usize]) 
 }
 
 /// The adjoint of [`index_select`]: adds each selected block back at its index.
-pub fn index_add(
-    out_dims: &[usize],
-    dim: usize,
-    indices: &[usize],
-    src: &[f32],
-) -> Vec<f32> {
+pub fn index_add(out_dims: &[usize], dim: usize, indices: &[usize], src: &[f32]) -> Vec<f32> {
     let (outer, size, inner) = split_at_dim(out_dims, dim);
     let mut out = vec![0.0; outer * size * inner];
     let mut s = 0;
@@ -48,7 +43,12 @@ pub fn index_add(
 
 /// Storage offsets into a row-major tensor of shape `src_dims` for each position of `index`
 /// (shape `index_dims`), with the coordinate along `dim` replaced by the index value.
-fn gather_offsets(src_dims: &[usize], dim: usize, index: &[usize], index_dims: &[usize]) -> Vec<usize> {
+fn gather_offsets(
+    src_dims: &[usize],
+    dim: usize,
+    index: &[usize],
+    index_dims: &[usize],
+) -> Vec<usize> {
     let src_strides = Layout::contiguous(src_dims.to_vec()).strides;
     let mut walk = src_strides.clone();
     walk[dim] = 0;
@@ -62,7 +62,13 @@ fn gather_offsets(src_dims: &[usize], dim: usize, index: &[usize], index_dims: &
 }
 
 /// `out[p] = src[p with coordinate dim := index[p]]`.
-pub fn gather(src: &[f32], src_dims: &[usize], dim: usize, index: &[usize], index_dims: &[usize]) -> Vec<f32> {
+pub fn gather(
+    src: &[f32],
+    src_dims: &[usize],
+    dim: usize,
+    index: &[usize],
+    index_dims: &[usize],
+) -> Vec<f32> {
     gather_offsets(src_dims, dim, index, index_dims)
         .into_iter()
         .map(|o| src[o])
@@ -79,7 +85,10 @@ pub fn scatter_add(
     src: &[f32],
 ) -> Vec<f32> {
     let mut out = base;
-    for (o, &v) in gather_offsets(base_dims, dim, index, index_dims).into_iter().zip(src) {
+    for (o, &v) in gather_offsets(base_dims, dim, index, index_dims)
+        .into_iter()
+        .zip(src)
+    {
         out[o] += v;
     }
     out
@@ -102,6 +111,10 @@ pub fn cat(parts: &[(&[f32], &[usize])], dim: usize) -> Vec<f32> {
 
 /// Writes the row-major `src` into the elements of `dst` that `view` addresses.
 pub fn assign_strided(dst: &mut [f32], view: &Layout, src: &[f32]) {
+    if let Some(r) = view.contiguous_range() {
+        dst[r].copy_from_slice(&src[..view.numel()]);
+        return;
+    }
     let mut n = 0;
     for_each_strided(view.dims(), [&view.strides], [view.offset], |[o]| {
         dst[o] = src[n];
@@ -111,6 +124,10 @@ pub fn assign_strided(dst: &mut [f32], view: &Layout, src: &[f32]) {
 
 /// Adds the row-major `src` into the elements of `dst` that `view` addresses.
 pub fn add_strided(dst: &mut [f32], view: &Layout, src: &[f32]) {
+    if let Some(r) = view.contiguous_range() {
+        dst[r].iter_mut().zip(src).for_each(|(d, &s)| *d += s);
+        return;
+    }
     let mut n = 0;
     for_each_strided(view.dims(), [&view.strides], [view.offset], |[o]| {
         dst[o] += src[n];
@@ -125,13 +142,22 @@ mod tests {
     #[test]
     fn select_gather_scatter_cat() {
         let src = [1., 2., 3., 4., 5., 6.]; // 2x3
-        assert_eq!(index_select(&src, &[2, 3], 1, &[2, 0]), vec![3., 1., 6., 4.]);
-        assert_eq!(index_add(&[2, 3], 1, &[2, 2], &[1., 1., 1., 1.]), vec![0., 0., 2., 0., 0., 2.]);
+        assert_eq!(
+            index_select(&src, &[2, 3], 1, &[2, 0]),
+            vec![3., 1., 6., 4.]
+        );
+        assert_eq!(
+            index_add(&[2, 3], 1, &[2, 2], &[1., 1., 1., 1.]),
+            vec![0., 0., 2., 0., 0., 2.]
+        );
         assert_eq!(gather(&src, &[2, 3], 1, &[1, 0], &[2, 1]), vec![2., 4.]);
         assert_eq!(
             scatter_add(vec![0.0; 6], &[2, 3], 1, &[1, 0], &[2, 1], &[7., 8.]),
             vec![0., 7., 0., 8., 0., 0.]
         );
-        assert_eq!(cat(&[(&[1., 2.], &[2, 1]), (&[3., 4.], &[2, 1])], 1), vec![1., 3., 2., 4.]);
+        assert_eq!(
+            cat(&[(&[1., 2.], &[2, 1]), (&[3., 4.], &[2, 1])], 1),
+            vec![1., 3., 2., 4.]
+        );
     }
 }

@@ -21,6 +21,7 @@ pub struct MatRef<'a> {
 const PARALLEL_WORK: usize = 96 * 96 * 96;
 
 /// `dst (m×n, row-major) = [dst +] lhs (m×k) · rhs (k×n)`.
+#[allow(clippy::too_many_arguments)]
 pub fn gemm_into(
     dst: &mut [f32],
     accumulate: bool,
@@ -43,7 +44,10 @@ pub fn gemm_into(
     }
     let last_l = lhs.offset + (m - 1) * lhs.row_stride + (k - 1) * lhs.col_stride;
     let last_r = rhs.offset + (k - 1) * rhs.row_stride + (n - 1) * rhs.col_stride;
-    assert!(last_l < lhs.data.len() && last_r < rhs.data.len(), "gemm_into: operand out of bounds");
+    assert!(
+        last_l < lhs.data.len() && last_r < rhs.data.len(),
+        "gemm_into: operand out of bounds"
+    );
     let parallelism = if parallel && m * n * k >= PARALLEL_WORK {
         Parallelism::Rayon(rayon::current_num_threads())
     } else {
@@ -143,10 +147,28 @@ mod tests {
             row_stride: rs,
             col_stride: cs,
         };
-        gemm_into(&mut c, false, 2, 2, 2, r(&[1., 2., 3., 4.], 2, 1), r(&[5., 6., 7., 8.], 2, 1), false);
+        gemm_into(
+            &mut c,
+            false,
+            2,
+            2,
+            2,
+            r(&[1., 2., 3., 4.], 2, 1),
+            r(&[5., 6., 7., 8.], 2, 1),
+            false,
+        );
         assert_eq!(c, [19., 22., 43., 50.]);
         // aᵀ · b with aᵀ read through strides: [[1,3],[2,4]]·b = [[26,30],[38,44]]
-        gemm_into(&mut c, false, 2, 2, 2, r(&[1., 2., 3., 4.], 1, 2), r(&[5., 6., 7., 8.], 2, 1), false);
+        gemm_into(
+            &mut c,
+            false,
+            2,
+            2,
+            2,
+            r(&[1., 2., 3., 4.], 1, 2),
+            r(&[5., 6., 7., 8.], 2, 1),
+            false,
+        );
         assert_eq!(c, [26., 30., 38., 44.]);
         let _ = (a, b);
     }

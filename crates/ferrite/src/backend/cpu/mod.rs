@@ -1,7 +1,14 @@
 //! The CPU backend: the only place in Ferrite with raw loops over tensor data.
 
+pub mod conv;
 pub mod elementwise;
 pub mod index;
+pub mod linear;
+pub mod loss;
 pub mod matmul;
+pub mod norm;
+pub mod optim;
+pub mod pool;
 pub mod reduce;
+pub mod rnn;
 pub mod strided;

@@ -93,6 +93,19 @@ pub fn reduce_dims(src: &[f32], layout: &Layout, mask: &[bool], kind: ReduceKind
             return out;
         }
     }
+    // Reducing leading dimensions of a contiguous tensor (a bias gradient summed over the
+    // batch): fold whole rows into the output, a loop the compiler vectorises.
+    if let Some(r) = layout.contiguous_range() {
+        let lead = mask.iter().take_while(|&&m| m).count();
+        if lead > 0 && mask[lead..].iter().all(|&m| !m) && out_n > 0 {
+            for row in src[r].chunks_exact(out_n) {
+                for (o, &x) in out.iter_mut().zip(row) {
+                    *o = kind.fold(*o, x);
+                }
+            }
+            return out;
+        }
+    }
     for_each_strided(
         dims,
         [&layout.strides, &out_strides],
@@ -174,6 +187,24 @@ mod tests {
         assert_eq!(
             reduce_dims(&src, &l, &[true, false], ReduceKind::Max),
             vec![4., 5., 6.]
+        );
+        assert_eq!(
+            reduce_dims(&src, &l, &[true, false], ReduceKind::Sum),
+            vec![5., 7., 9.]
+        );
+        // The same reduction through a strided (transposed) view takes the general path.
+        let t = Layout {
+            shape: crate::tensor::Shape(vec![3, 2]),
+            strides: vec![1, 3],
+            offset: 0,
+        };
+        assert_eq!(
+            reduce_dims(&src, &t, &[true, false], ReduceKind::Sum),
+            vec![6., 15.]
+        );
+        assert_eq!(
+            reduce_dims(&src, &t, &[false, true], ReduceKind::Min),
+            vec![1., 2., 3.]
         );
         let lanes = map_lanes(&src, &l, 0, 1, |x, o| o[0] = x[0] * x[1]);
         assert_eq!(lanes, vec![4., 10., 18.]);

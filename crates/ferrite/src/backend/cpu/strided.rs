@@ -58,9 +58,12 @@ pub fn to_contiguous(src: &[f32], layout: &Layout) -> Vec<f32> {
     if let Some(r) = layout.contiguous_range() {
         return src[r].to_vec();
     }
-    let mut out = Vec::with_capacity(layout.numel());
+    // Writing through an index into a sized buffer (not `push`) keeps the inner loop tight.
+    let mut out = vec![0.0; layout.numel()];
+    let mut n = 0;
     for_each_strided(layout.dims(), [&layout.strides], [layout.offset], |[o]| {
-        out.push(src[o])
+        out[n] = src[o];
+        n += 1;
     });
     out
 }

@@ -1,0 +1,302 @@
+//! Runs every built-in example in its fast setting (`--fast`: fewer epochs) and checks the bar
+//! each must reach, then `evaluate`, `predict` and the command line's handling of bad input.
+//!
+//! Bars (issue: the worked examples): breast-cancer MLP accuracy ≥ 0.95 and AUC ≥ 0.98;
+//! air-quality mean MLP R2 ≥ 0.55 (2 seeds in the fast setting instead of 5); gold LSTM RMSE
+//! within 15% of the naive forecast; iris ≥ 0.93; digits ≥ 0.95. defects in its fast setting
+//! (6 and 4 epochs instead of 25 and 15) is held to scaled bars: LeNet-5 ≥ 0.70, the block
+//! CNN ≥ 0.74 (the full setting reaches 0.78 and 0.82 against bars of 0.74 and 0.80).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn ferrite() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_ferrite"))
+}
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data")
+        .join(name)
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("ferrite-cli-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+/// Runs `ferrite train EXAMPLE --fast` into a fresh folder and returns its metrics.json.
+fn train_example(name: &str) -> (PathBuf, serde_json::Value) {
+    let out = temp_dir(name);
+    let result = ferrite()
+        .args(["train", name, "--fast", "--verbose", "0", "--out"])
+        .arg(&out)
+        .output()
+        .expect("run ferrite");
+    assert!(
+        result.status.success(),
+        "ferrite train {name} failed:\n{}\n{}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    for file in ["model.safetensors", "model.json", "metrics.json"] {
+        assert!(out.join(file).exists(), "{name}: missing {file}");
+    }
+    let metrics =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    (out, metrics)
+}
+
+fn metric(m: &serde_json::Value, key: &str) -> f64 {
+    m[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("metrics.json has no number {key}: {m}"))
+}
+
+fn is_png(path: &Path) -> bool {
+    std::fs::read(path)
+        .map(|b| b.starts_with(b"\x89PNG"))
+        .unwrap_or(false)
+}
+
+#[test]
+fn breast_cancer_reaches_its_bar_and_its_model_can_be_evaluated() {
+    let (out, m) = train_example("breast-cancer");
+    assert!(metric(&m, "accuracy") >= 0.95, "MLP accuracy {m}");
+    assert!(metric(&m, "roc_auc") >= 0.98, "MLP AUC {m}");
+    assert!(
+        metric(&m["logistic_regression"], "accuracy") >= 0.95,
+        "logistic regression {m}"
+    );
+    for plot in ["roc.png", "training_curves.png", "confusion_matrix.png"] {
+        assert!(is_png(&out.join(plot)), "{plot}");
+    }
+    assert!(out.join("history.csv").exists());
+    // evaluate on the held-out split reproduces the recorded accuracy.
+    let eval = ferrite().arg("evaluate").arg(&out).output().unwrap();
+    assert!(
+        eval.status.success(),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    let text = String::from_utf8_lossy(&eval.stdout);
+    assert!(
+        text.contains(&format!("{:.4}", metric(&m, "accuracy"))),
+        "{text}"
+    );
+    // predict writes one labelled row per input row.
+    let pred = out.join("predictions.csv");
+    let p = ferrite()
+        .arg("predict")
+        .arg(&out)
+        .arg("--csv")
+        .arg(data("breast_cancer.csv"))
+        .arg("--out")
+        .arg(&pred)
+        .output()
+        .unwrap();
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+    let rows: Vec<String> = std::fs::read_to_string(&pred)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(rows[0], "diagnosis,p_B,p_M");
+    assert_eq!(rows.len(), 570);
+    let truth: Vec<String> = std::fs::read_to_string(data("breast_cancer.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap().to_string())
+        .collect();
+    let correct = rows[1..]
+        .iter()
+        .zip(&truth)
+        .filter(|(r, t)| r.split(',').next() == Some(t.as_str()))
+        .count();
+    assert!(
+        correct as f64 / 569.0 > 0.95,
+        "{correct} of 569 predictions right"
+    );
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn air_quality_mlp_reaches_r2_bar() {
+    let (out, m) = train_example("air-quality");
+    assert!(metric(&m, "mlp_mean_r2") >= 0.55, "{m}");
+    // Least squares and gradient descent agree (standardised features).
+    let ls = m["least_squares_coef"].as_array().unwrap();
+    let gd = m["gradient_descent_coef"].as_array().unwrap();
+    for (a, b) in ls.iter().zip(gd) {
+        let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+        assert!((a - b).abs() <= 1e-2 * a.abs().max(1.0), "{a} vs {b}");
+    }
+    assert!(is_png(&out.join("true_vs_predicted.png")));
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn gold_lstm_is_within_15_percent_of_the_naive_forecast() {
+    let (out, m) = train_example("gold");
+    assert!(metric(&m, "rmse_ratio_to_naive") <= 1.15, "{m}");
+    assert!(is_png(&out.join("forecast.png")) && is_png(&out.join("rolling_forecast.png")));
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn iris_and_digits_reach_their_bars() {
+    let (out, m) = train_example("iris");
+    assert!(metric(&m, "accuracy") >= 0.93, "iris {m}");
+    let _ = std::fs::remove_dir_all(out);
+    let (out, m) = train_example("digits");
+    assert!(metric(&m, "accuracy") >= 0.95, "digits {m}");
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn defects_networks_reach_scaled_bars() {
+    let (out, m) = train_example("defects");
+    assert!(metric(&m, "lenet5_accuracy") >= 0.70, "{m}");
+    assert!(metric(&m, "blocks_accuracy") >= 0.74, "{m}");
+    assert!(is_png(&out.join("lenet_conv1_maps.png")) && is_png(&out.join("lenet_conv1_sum.png")));
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn custom_csv_training_then_evaluate_and_predict() {
+    let out = temp_dir("csv");
+    let t = ferrite()
+        .args(["train", "--csv"])
+        .arg(data("airquality.csv"))
+        .args([
+            "--target",
+            "ozone",
+            "--model",
+            "linear",
+            "--verbose",
+            "0",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
+    let e = ferrite()
+        .arg("evaluate")
+        .arg(&out)
+        .arg("--csv")
+        .arg(data("airquality.csv"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&e.stdout);
+    assert!(
+        e.status.success() && text.contains("116 rows") && !text.contains("NaN"),
+        "{text}"
+    );
+    let p = ferrite()
+        .arg("predict")
+        .arg(&out)
+        .arg("--csv")
+        .arg(data("airquality.csv"))
+        .output()
+        .unwrap();
+    let lines: Vec<String> = String::from_utf8_lossy(&p.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.len(), 154);
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.parse::<f32>().is_ok_and(f32::is_finite)),
+        "{:?}",
+        &lines[..3]
+    );
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn bad_input_gives_one_clear_line_and_a_non_zero_exit() {
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["train".into(), "nope".into()],
+            "unknown example 'nope'",
+        ),
+        (
+            vec![
+                "train".into(),
+                "--csv".into(),
+                "/no/such.csv".into(),
+                "--target".into(),
+                "y".into(),
+            ],
+            "/no/such.csv",
+        ),
+        (
+            vec![
+                "train".into(),
+                "--csv".into(),
+                data("iris.csv").display().to_string(),
+                "--target".into(),
+                "colour".into(),
+            ],
+            "no column named \"colour\"",
+        ),
+        (
+            vec![
+                "train".into(),
+                "--csv".into(),
+                data("iris.csv").display().to_string(),
+                "--target".into(),
+                "species".into(),
+                "--model".into(),
+                "mlp:4,x".into(),
+            ],
+            "not a positive layer width",
+        ),
+        (
+            vec!["evaluate".into(), "/".into()],
+            "not a Ferrite run folder",
+        ),
+        (
+            vec!["bench".into(), "no_such_workload".into()],
+            "unknown workload",
+        ),
+    ];
+    for (args, expected) in cases {
+        let r = ferrite().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success(), "{args:?} succeeded");
+        assert!(err.contains(expected), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn explain_backprop_prints_the_course_numbers() {
+    let r = ferrite().args(["explain", "backprop"]).output().unwrap();
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert!(r.status.success());
+    for expected in ["0.298371109", "0.35891648", "0.149780716"] {
+        assert!(text.contains(expected), "missing {expected} in\n{text}");
+    }
+}
+
+#[test]
+fn examples_lists_every_example() {
+    let r = ferrite().arg("examples").output().unwrap();
+    let text = String::from_utf8_lossy(&r.stdout);
+    for name in [
+        "breast-cancer",
+        "air-quality",
+        "defects",
+        "gold",
+        "iris",
+        "digits",
+    ] {
+        assert!(text.lines().any(|l| l.starts_with(name)), "{text}");
+    }
+}

@@ -1,0 +1,507 @@
+//! Convolution kernels: `im2col` / `col2im` and `gemm`, parallel over the batch.
+//!
+//! A 2-D convolution of one image and one group is one matrix product:
+//! `out (cout/g, oh·ow) = W (cout/g, cin/g·kh·kw) · col (cin/g·kh·kw, oh·ow)`, where row
+//! `(c, ki, kj)` of `col` holds the input pixels that kernel tap `(ki, kj)` of channel `c`
+//! meets at every output position (zero where it falls in the padding). A 1-D convolution is a
+//! 2-D one of height 1. The gradients are products of the same matrices:
+//! `d col = Wᵀ · g` folded back by `col2im`, and `dW = Σ_images g · colᵀ`.
+
+use super::matmul::{gemm_into, MatRef};
+use rayon::prelude::*;
+
+/// The sizes of one convolution, checked by the tensor-level entry point (`Tensor::conv2d`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeometry {
+    /// Images in the batch.
+    pub batch: usize,
+    /// Input channels (all groups).
+    pub in_channels: usize,
+    /// Output channels (all groups).
+    pub out_channels: usize,
+    /// Channel groups: group `g` sees input channels `g·cin/groups ..` only.
+    pub groups: usize,
+    /// Input height and width.
+    pub in_size: [usize; 2],
+    /// Kernel height and width.
+    pub kernel: [usize; 2],
+    /// Steps between output positions.
+    pub stride: [usize; 2],
+    /// Zero rows on top and zero columns on the left (the bottom/right amount follows from
+    /// `out_size`; `'same'` padding may put one more there).
+    pub pad: [usize; 2],
+    /// Spacing between kernel taps.
+    pub dilation: [usize; 2],
+    /// Output height and width.
+    pub out_size: [usize; 2],
+}
+
+impl ConvGeometry {
+    /// Input channels per group.
+    pub fn group_in(&self) -> usize {
+        self.in_channels / self.groups
+    }
+
+    /// Output channels per group.
+    pub fn group_out(&self) -> usize {
+        self.out_channels / self.groups
+    }
+
+    /// Rows of a group's `col` matrix: `cin/groups · kh · kw`.
+    pub fn col_rows(&self) -> usize {
+        self.group_in() * self.kernel[0] * self.kernel[1]
+    }
+
+    /// Output positions per image and channel.
+    pub fn out_plane(&self) -> usize {
+        self.out_size[0] * self.out_size[1]
+    }
+
+    /// Input positions per image and channel.
+    pub fn in_plane(&self) -> usize {
+        self.in_size[0] * self.in_size[1]
+    }
+
+    /// A 1x1 kernel at stride 1 without padding reads the input as its own `col` matrix.
+    fn is_pointwise(&self) -> bool {
+        self.kernel == [1, 1] && self.stride == [1, 1] && self.pad == [0, 0]
+    }
+}
+
+/// The output positions `o` in `0..out` whose input position `o·stride + offset` lies in
+/// `0..size`, as a range (they are consecutive).
+#[inline]
+fn valid_outputs(offset: isize, stride: usize, size: usize, out: usize) -> (usize, usize) {
+    let s = stride as isize;
+    let lo = if offset >= 0 {
+        0
+    } else {
+        ((-offset + s - 1) / s) as usize
+    };
+    let room = size as isize - offset;
+    let hi = if room <= 0 {
+        0
+    } else {
+        ((room + s - 1) / s) as usize
+    };
+    let hi = hi.min(out);
+    (lo.min(hi), hi)
+}
+
+/// Unfolds `channels` input planes `x (channels, H, W)` into `col (channels·kh·kw, oh·ow)`.
+pub fn im2col(x: &[f32], channels: usize, geo: &ConvGeometry, col: &mut [f32]) {
+    let [h, w] = geo.in_size;
+    let [kh, kw] = geo.kernel;
+    let [sh, sw] = geo.stride;
+    let [ph, pw] = geo.pad;
+    let [dh, dw] = geo.dilation;
+    let [oh, ow] = geo.out_size;
+    let ohw = oh * ow;
+    let mut row = 0;
+    for c in 0..channels {
+        let plane = &x[c * h * w..(c + 1) * h * w];
+        for ki in 0..kh {
+            for kj in 0..kw {
+                let dst = &mut col[row * ohw..(row + 1) * ohw];
+                row += 1;
+                let x_off = (kj * dw) as isize - pw as isize;
+                let (lo, hi) = valid_outputs(x_off, sw, w, ow);
+                for (oy, d) in dst.chunks_exact_mut(ow).enumerate() {
+                    let iy = (oy * sh + ki * dh) as isize - ph as isize;
+                    if iy < 0 || iy >= h as isize || lo == hi {
+                        d.fill(0.0);
+                        continue;
+                    }
+                    let src = &plane[iy as usize * w..(iy as usize + 1) * w];
+                    // (guarded: most rows have no padding, and a fill is a call)
+                    if lo > 0 {
+                        d[..lo].fill(0.0);
+                    }
+                    if hi < ow {
+                        d[hi..].fill(0.0);
+                    }
+                    let start = (lo as isize * sw as isize + x_off) as usize;
+                    if sw == 1 {
+                        // An inline loop: rows are short, a memcpy call per row costs more.
+                        for (v, s) in d[lo..hi].iter_mut().zip(&src[start..start + hi - lo]) {
+                            *v = *s;
+                        }
+                    } else {
+                        for (v, s) in d[lo..hi].iter_mut().zip(src[start..].iter().step_by(sw)) {
+                            *v = *s;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Folds `col (channels·kh·kw, oh·ow)` back onto `dx (channels, H, W)`, adding every entry to
+/// the input position it was read from (the adjoint of [`im2col`]).
+pub fn col2im_add(col: &[f32], channels: usize, geo: &ConvGeometry, dx: &mut [f32]) {
+    let [h, w] = geo.in_size;
+    let [kh, kw] = geo.kernel;
+    let [sh, sw] = geo.stride;
+    let [ph, pw] = geo.pad;
+    let [dh, dw] = geo.dilation;
+    let [oh, ow] = geo.out_size;
+    let ohw = oh * ow;
+    let mut row = 0;
+    for c in 0..channels {
+        let plane = &mut dx[c * h * w..(c + 1) * h * w];
+        for ki in 0..kh {
+            for kj in 0..kw {
+                let src = &col[row * ohw..(row + 1) * ohw];
+                row += 1;
+                let x_off = (kj * dw) as isize - pw as isize;
+                let (lo, hi) = valid_outputs(x_off, sw, w, ow);
+                if lo == hi {
+                    continue;
+                }
+                for (oy, s) in src.chunks_exact(ow).enumerate() {
+                    let iy = (oy * sh + ki * dh) as isize - ph as isize;
+                    if iy < 0 || iy >= h as isize {
+                        continue;
+                    }
+                    let d = &mut plane[iy as usize * w..(iy as usize + 1) * w];
+                    let start = (lo as isize * sw as isize + x_off) as usize;
+                    if sw == 1 {
+                        for (dv, sv) in d[start..start + hi - lo].iter_mut().zip(&s[lo..hi]) {
+                            *dv += *sv;
+                        }
+                    } else {
+                        for (dv, sv) in d[start..].iter_mut().step_by(sw).zip(&s[lo..hi]) {
+                            *dv += *sv;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Images per parallel job: about four jobs per worker thread, so that a thread slowed by
+/// other work on the machine is helped by the others (rayon steals whole jobs).
+fn images_per_worker(batch: usize) -> usize {
+    let jobs = 4 * rayon::current_num_threads().max(1);
+    batch.div_ceil(jobs).max(1)
+}
+
+fn mat(data: &[f32], offset: usize, row_stride: usize, col_stride: usize) -> MatRef<'_> {
+    MatRef {
+        data,
+        offset,
+        row_stride,
+        col_stride,
+    }
+}
+
+/// `dst(i, j) [+]= Σ_k lhs(i, k)·rhs(k, j)` for an `m×n` destination stored at
+/// `dst[i·dst_rows + j·dst_cols]`: lets a product be computed in the orientation the `gemm`
+/// micro-kernels prefer (many rows, few columns) and written transposed.
+#[allow(clippy::too_many_arguments)]
+fn gemm_strided_dst(
+    dst: &mut [f32],
+    dst_rows: usize,
+    dst_cols: usize,
+    accumulate: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: MatRef,
+    rhs: MatRef,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        (m - 1) * dst_rows + (n - 1) * dst_cols < dst.len(),
+        "gemm_strided_dst: destination too small"
+    );
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                for j in 0..n {
+                    dst[i * dst_rows + j * dst_cols] = 0.0;
+                }
+            }
+        }
+        return;
+    }
+    let last_l = lhs.offset + (m - 1) * lhs.row_stride + (k - 1) * lhs.col_stride;
+    let last_r = rhs.offset + (k - 1) * rhs.row_stride + (n - 1) * rhs.col_stride;
+    assert!(
+        last_l < lhs.data.len() && last_r < rhs.data.len(),
+        "gemm_strided_dst: operand out of bounds"
+    );
+    // SAFETY: every element the product reads or writes was bounds-checked above, and dst is
+    // borrowed exclusively.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            dst_cols as isize,
+            dst_rows as isize,
+            accumulate,
+            lhs.data.as_ptr().add(lhs.offset),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.data.as_ptr().add(rhs.offset),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// Below this many output channels per group, the forward product is computed transposed
+/// (`outᵀ = colᵀ·Wᵀ`), so the long output-position dimension runs along the micro-kernel's
+/// rows instead of a handful of channels padding it out.
+const FEW_CHANNELS: usize = 16;
+
+/// `out (N, cout, oh, ow) = conv(x (N, cin, H, W), w (cout, cin/groups, kh, kw)) + bias`,
+/// all row-major.
+pub fn conv2d_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, geo: &ConvGeometry) -> Vec<f32> {
+    let (cig, cog, k, ohw) = (
+        geo.group_in(),
+        geo.group_out(),
+        geo.col_rows(),
+        geo.out_plane(),
+    );
+    let in_img = geo.in_channels * geo.in_plane();
+    let out_img = geo.out_channels * ohw;
+    let mut out = vec![0.0f32; geo.batch * out_img];
+    if out.is_empty() {
+        return out;
+    }
+    // One image: bias first, then each group's product accumulated onto it.
+    let one_image = |img: usize, dst: &mut [f32], col: &mut [f32], parallel: bool| {
+        if let Some(b) = bias {
+            for (plane, &bv) in dst.chunks_exact_mut(ohw).zip(b) {
+                plane.fill(bv);
+            }
+        }
+        let xi = &x[img * in_img..(img + 1) * in_img];
+        for g in 0..geo.groups {
+            let xg = &xi[g * cig * geo.in_plane()..(g + 1) * cig * geo.in_plane()];
+            let rhs = if geo.is_pointwise() {
+                xg
+            } else {
+                im2col(xg, cig, geo, col);
+                &*col
+            };
+            let out_g = &mut dst[g * cog * ohw..(g + 1) * cog * ohw];
+            if cog < FEW_CHANNELS && !parallel {
+                // outᵀ (ohw×cog) = colᵀ (ohw×k) · Wᵀ (k×cog), written back as (cog×ohw)
+                let (col_t, w_t) = (mat(rhs, 0, 1, ohw), mat(w, g * cog * k, 1, k));
+                gemm_strided_dst(out_g, 1, ohw, bias.is_some(), ohw, cog, k, col_t, w_t);
+            } else {
+                gemm_into(
+                    out_g,
+                    bias.is_some(),
+                    cog,
+                    ohw,
+                    k,
+                    mat(w, g * cog * k, k, 1),
+                    mat(rhs, 0, ohw, 1),
+                    parallel,
+                );
+            }
+        }
+    };
+    let col_len = if geo.is_pointwise() { 0 } else { k * ohw };
+    if geo.batch == 1 {
+        let mut col = vec![0.0; col_len];
+        one_image(0, &mut out, &mut col, true);
+        return out;
+    }
+    let per = images_per_worker(geo.batch);
+    out.par_chunks_mut(per * out_img)
+        .enumerate()
+        .for_each(|(chunk, dst)| {
+            let mut col = vec![0.0; col_len];
+            for (i, d) in dst.chunks_exact_mut(out_img).enumerate() {
+                one_image(chunk * per + i, d, &mut col, false);
+            }
+        });
+    out
+}
+
+/// The gradients of [`conv2d_forward`] for an output gradient `gout (N, cout, oh, ow)`:
+/// `(dx, dw, db)`, each computed only when asked for.
+///
+/// `d col = W_gᵀ · g_g` folded by `col2im` gives `dx`; `dW_g = Σ_n g_g · col_gᵀ`;
+/// `db = Σ_{n, y, x} g`.
+#[allow(clippy::type_complexity)]
+pub fn conv2d_backward(
+    x: &[f32],
+    w: &[f32],
+    gout: &[f32],
+    geo: &ConvGeometry,
+    needs: [bool; 3],
+) -> (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>) {
+    let [need_x, need_w, need_b] = needs;
+    let (cig, cog, k, ohw) = (
+        geo.group_in(),
+        geo.group_out(),
+        geo.col_rows(),
+        geo.out_plane(),
+    );
+    let in_img = geo.in_channels * geo.in_plane();
+    let out_img = geo.out_channels * ohw;
+    let w_len = geo.out_channels * k;
+    let pointwise = geo.is_pointwise();
+    let mut dx = need_x.then(|| vec![0.0f32; geo.batch * in_img]);
+
+    // One run of images: writes their dx, returns their share of dW.
+    let run = |first: usize, dx_run: Option<&mut [f32]>, images: usize| -> Option<Vec<f32>> {
+        let mut dw = need_w.then(|| vec![0.0f32; w_len]);
+        let mut col = vec![0.0f32; if pointwise { 0 } else { k * ohw }];
+        let mut dx_run = dx_run;
+        for i in 0..images {
+            let img = first + i;
+            let gi = &gout[img * out_img..(img + 1) * out_img];
+            let xi = &x[img * in_img..(img + 1) * in_img];
+            for g in 0..geo.groups {
+                let gg = mat(gi, g * cog * ohw, ohw, 1);
+                let xg_range = g * cig * geo.in_plane()..(g + 1) * cig * geo.in_plane();
+                if let Some(dw) = dw.as_mut() {
+                    let rhs = if pointwise {
+                        &xi[xg_range.clone()]
+                    } else {
+                        im2col(&xi[xg_range.clone()], cig, geo, &mut col);
+                        &col[..]
+                    };
+                    // dW_gᵀ (k×cog) += col (k×ohw) · g_gᵀ (ohw×cog), written into dW_g (cog×k)
+                    let g_t = mat(gi, g * cog * ohw, 1, ohw);
+                    gemm_strided_dst(
+                        &mut dw[g * cog * k..(g + 1) * cog * k],
+                        1,
+                        k,
+                        true,
+                        k,
+                        cog,
+                        ohw,
+                        mat(rhs, 0, ohw, 1),
+                        g_t,
+                    );
+                }
+                if let Some(dxr) = dx_run.as_deref_mut() {
+                    let dxg = &mut dxr[i * in_img..(i + 1) * in_img][xg_range];
+                    // Wᵀ (k×cog) read through swapped strides of W_g (cog×k).
+                    let wt = mat(w, g * cog * k, 1, k);
+                    if pointwise {
+                        gemm_into(dxg, false, k, ohw, cog, wt, gg, false);
+                    } else {
+                        gemm_into(&mut col, false, k, ohw, cog, wt, gg, false);
+                        col2im_add(&col, cig, geo, dxg);
+                    }
+                }
+            }
+        }
+        dw
+    };
+
+    let per = images_per_worker(geo.batch);
+    let chunks = geo.batch.div_ceil(per);
+    let partial_dw: Vec<Option<Vec<f32>>> = match dx.as_mut() {
+        Some(dx) => dx
+            .par_chunks_mut(per * in_img)
+            .enumerate()
+            .map(|(c, d)| {
+                let images = d.len() / in_img;
+                run(c * per, Some(d), images)
+            })
+            .collect(),
+        None => (0..chunks)
+            .into_par_iter()
+            .map(|c| run(c * per, None, per.min(geo.batch - c * per)))
+            .collect(),
+    };
+    let dw = need_w.then(|| {
+        let mut parts = partial_dw.into_iter().flatten();
+        let mut total = parts.next().unwrap_or_else(|| vec![0.0; w_len]);
+        for p in parts {
+            for (t, v) in total.iter_mut().zip(&p) {
+                *t += v;
+            }
+        }
+        total
+    });
+    let db = need_b.then(|| {
+        let mut db = vec![0.0f32; geo.out_channels];
+        for img in gout.chunks_exact(out_img) {
+            for (d, plane) in db.iter_mut().zip(img.chunks_exact(ohw)) {
+                *d += plane.iter().sum::<f32>();
+            }
+        }
+        db
+    });
+    (dx, dw, db)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry(h: usize, w: usize, k: usize, stride: usize, pad: usize) -> ConvGeometry {
+        let out = |n: usize| (n + 2 * pad - k) / stride + 1;
+        ConvGeometry {
+            batch: 1,
+            in_channels: 1,
+            out_channels: 1,
+            groups: 1,
+            in_size: [h, w],
+            kernel: [k, k],
+            stride: [stride, stride],
+            pad: [pad, pad],
+            dilation: [1, 1],
+            out_size: [out(h), out(w)],
+        }
+    }
+
+    #[test]
+    fn im2col_of_padded_3x3_at_stride_2() {
+        // x = 1..9 in 3x3, padded by 1, 3x3 kernel, stride 2 → 2x2 outputs; tap (0,0) reads
+        // the padded positions (−1,−1), (−1,1), (1,−1), (1,1) = 0, 0, 0, 5.
+        let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+        let geo = geometry(3, 3, 3, 2, 1);
+        let mut col = vec![f32::NAN; 9 * 4];
+        im2col(&x, 1, &geo, &mut col);
+        assert_eq!(&col[0..4], &[0.0, 0.0, 0.0, 5.0]);
+        // centre tap (1,1) reads (0,0), (0,2), (2,0), (2,2)
+        assert_eq!(&col[16..20], &[1.0, 3.0, 7.0, 9.0]);
+    }
+
+    #[test]
+    fn col2im_is_the_adjoint_of_im2col() {
+        // <im2col(x), c> = <x, col2im(c)> for any x, c.
+        let geo = ConvGeometry {
+            dilation: [2, 1],
+            stride: [1, 2],
+            ..geometry(5, 6, 3, 1, 1)
+        };
+        let geo = ConvGeometry {
+            out_size: [(5 + 2 - 4 - 1) + 1, (6 + 2 - 2 - 1) / 2 + 1],
+            ..geo
+        };
+        let x: Vec<f32> = (0..30).map(|v| (v as f32 * 0.37).sin()).collect();
+        let rows = 9 * geo.out_plane();
+        let c: Vec<f32> = (0..rows).map(|v| (v as f32 * 0.11).cos()).collect();
+        let mut col = vec![0.0; rows];
+        im2col(&x, 1, &geo, &mut col);
+        let mut back = vec![0.0; 30];
+        col2im_add(&c, 1, &geo, &mut back);
+        let lhs: f32 = col.iter().zip(&c).map(|(a, b)| a * b).sum();
+        let rhs: f32 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
+        assert!((lhs - rhs).abs() < 1e-4, "{lhs} vs {rhs}");
+    }
+}

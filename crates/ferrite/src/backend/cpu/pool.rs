@@ -1,0 +1,422 @@
+//! Pooling kernels over planes `(N·C, H, W)`: max (with the arg-max kept for the gradient),
+//! average (with or without the padding in the divisor) and adaptive average.
+
+use rayon::prelude::*;
+
+/// Planes per job when splitting across threads (a plane is small; a job should not be).
+const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
+
+/// The sizes of one pooling, checked by the tensor-level entry point.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolGeometry {
+    /// Number of planes: batch × channels.
+    pub planes: usize,
+    /// Input height and width.
+    pub in_size: [usize; 2],
+    /// Window height and width.
+    pub kernel: [usize; 2],
+    /// Steps between windows.
+    pub stride: [usize; 2],
+    /// Implicit padding on each side.
+    pub pad: [usize; 2],
+    /// Spacing between window taps (max pooling only; 1 for average pooling).
+    pub dilation: [usize; 2],
+    /// Output height and width.
+    pub out_size: [usize; 2],
+}
+
+impl PoolGeometry {
+    fn in_plane(&self) -> usize {
+        self.in_size[0] * self.in_size[1]
+    }
+
+    fn out_plane(&self) -> usize {
+        self.out_size[0] * self.out_size[1]
+    }
+
+    /// Planes per parallel job.
+    fn planes_per_job(&self) -> usize {
+        (PARALLEL_MIN_ELEMENTS / self.in_plane().max(1)).max(1)
+    }
+}
+
+/// Runs `f(plane_index, out_chunk)` over chunks of `per` output planes, in parallel when the
+/// work is large enough.
+fn for_planes(
+    out: &mut [f32],
+    plane_len: usize,
+    per: usize,
+    f: impl Fn(usize, &mut [f32]) + Sync + Send,
+) {
+    if plane_len == 0 {
+        return;
+    }
+    let chunk = per * plane_len;
+    if out.len() > chunk {
+        out.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(c, o)| f(c * per, o));
+    } else {
+        f(0, out);
+    }
+}
+
+/// The taps `k` in `0..kernel` whose input position `start + k·dilation` lies in `0..size`.
+#[inline]
+fn taps(start: isize, kernel: usize, dilation: usize, size: usize) -> std::ops::Range<usize> {
+    let d = dilation as isize;
+    let lo = if start >= 0 {
+        0
+    } else {
+        ((-start + d - 1) / d) as usize
+    };
+    let room = size as isize - start;
+    let hi = if room <= 0 {
+        0
+    } else {
+        (((room + d - 1) / d) as usize).min(kernel)
+    };
+    lo.min(hi)..hi
+}
+
+/// Max pooling: `(out, argmax)`, where `argmax[i]` is the index `y·W + x` inside its plane of
+/// the winning input. As in PyTorch, a NaN wins, and of equal values the first one wins.
+pub fn max_pool2d_forward(x: &[f32], geo: &PoolGeometry) -> (Vec<f32>, Vec<u32>) {
+    let (ip, op) = (geo.in_plane(), geo.out_plane());
+    let [h, w] = geo.in_size;
+    let [kh, kw] = geo.kernel;
+    let [sh, sw] = geo.stride;
+    let [ph, pw] = geo.pad;
+    let [dh, dw] = geo.dilation;
+    let [oh, ow] = geo.out_size;
+    // The valid taps of every output column, computed once.
+    let cols: Vec<(usize, std::ops::Range<usize>)> = (0..ow)
+        .map(|ox| {
+            let x0 = (ox * sw) as isize - pw as isize;
+            let t = taps(x0, kw, dw, w);
+            ((x0 + (t.start * dw) as isize).max(0) as usize, t)
+        })
+        .collect();
+    // Output columns whose whole window lies inside the input (consecutive).
+    let full: Vec<usize> = (0..ow)
+        .filter(|&ox| cols[ox].1.len() == kw && (ox * sw) >= pw)
+        .collect();
+    let inner = match (full.first(), full.last()) {
+        (Some(&lo), Some(&hi)) => lo..hi + 1,
+        _ => 0..0,
+    };
+    let mut out = vec![0.0f32; geo.planes * op];
+    let mut arg = vec![0u32; geo.planes * op];
+    let per = geo.planes_per_job();
+    // The common 2x2 window at stride 2 inside the input gets a kernel of its own.
+    let two_by_two = geo.kernel == [2, 2]
+        && geo.stride == [2, 2]
+        && geo.pad == [0, 0]
+        && 2 * oh <= h
+        && 2 * ow <= w;
+    let job = |first: usize, out: &mut [f32], arg: &mut [u32]| {
+        for (p, (o, a)) in out
+            .chunks_exact_mut(op)
+            .zip(arg.chunks_exact_mut(op))
+            .enumerate()
+        {
+            let plane = &x[(first + p) * ip..(first + p + 1) * ip];
+            if two_by_two {
+                max_pool_2x2(plane, w, oh, ow, o, a);
+                continue;
+            }
+            for oy in 0..oh {
+                let y0 = (oy * sh) as isize - ph as isize;
+                let ty = taps(y0, kh, dh, h);
+                let first_row = (y0 + (ty.start * dh) as isize).max(0) as usize;
+                // Columns whose window lies inside the input: taps outermost, columns innermost,
+                // so each column's running max is an independent chain.
+                let (orow, arow) = (
+                    &mut o[oy * ow..(oy + 1) * ow],
+                    &mut a[oy * ow..(oy + 1) * ow],
+                );
+                for ox in inner.clone() {
+                    orow[ox] = f32::NEG_INFINITY;
+                    arow[ox] = (first_row * w + ox * sw - pw) as u32;
+                }
+                for ki in ty.clone() {
+                    let row = (y0 + (ki * dh) as isize) as usize * w;
+                    for kj in 0..kw {
+                        // inner columns start at or right of the padding: no underflow
+                        let start = row + inner.start * sw - pw + kj * dw;
+                        let taps_row = plane[start..].iter().step_by(sw);
+                        for (i, ((o, a), &v)) in orow[inner.clone()]
+                            .iter_mut()
+                            .zip(&mut arow[inner.clone()])
+                            .zip(taps_row)
+                            .enumerate()
+                        {
+                            // Selects, not branches: which tap wins is data-dependent.
+                            let better = v > *o || v.is_nan();
+                            *o = if better { v } else { *o };
+                            *a = if better { (start + i * sw) as u32 } else { *a };
+                        }
+                    }
+                }
+                for (ox, (first_col, tx)) in cols.iter().enumerate() {
+                    if inner.contains(&ox) {
+                        continue;
+                    }
+                    let mut best = f32::NEG_INFINITY;
+                    let mut best_at = first_row * w + first_col;
+                    for ki in ty.clone() {
+                        let row = (y0 + (ki * dh) as isize) as usize * w;
+                        for kj in tx.clone() {
+                            let at = row + first_col + (kj - tx.start) * dw;
+                            let v = plane[at];
+                            if v > best || v.is_nan() {
+                                best = v;
+                                best_at = at;
+                            }
+                        }
+                    }
+                    o[oy * ow + ox] = best;
+                    a[oy * ow + ox] = best_at as u32;
+                }
+            }
+        }
+    };
+    if op > 0 && geo.planes > per {
+        out.par_chunks_mut(per * op)
+            .zip(arg.par_chunks_mut(per * op))
+            .enumerate()
+            .for_each(|(c, (o, a))| job(c * per, o, a));
+    } else {
+        job(0, &mut out, &mut arg);
+    }
+    (out, arg)
+}
+
+/// Max pooling of one plane (row width `w`) with 2x2 windows at stride 2, the windows inside
+/// the plane: four loads and three selects per output, no branches.
+fn max_pool_2x2(plane: &[f32], w: usize, oh: usize, ow: usize, o: &mut [f32], a: &mut [u32]) {
+    for oy in 0..oh {
+        let top = 2 * oy * w;
+        let (r0, r1) = (&plane[top..top + 2 * ow], &plane[top + w..top + w + 2 * ow]);
+        let (orow, arow) = (
+            &mut o[oy * ow..(oy + 1) * ow],
+            &mut a[oy * ow..(oy + 1) * ow],
+        );
+        for (ox, ((ov, av), (p0, p1))) in orow
+            .iter_mut()
+            .zip(arow.iter_mut())
+            .zip(r0.chunks_exact(2).zip(r1.chunks_exact(2)))
+            .enumerate()
+        {
+            let at = (top + 2 * ox) as u32;
+            let (mut m, mut i) = (p0[0], at);
+            // a later tap wins when larger or NaN (PyTorch's rule; the first of equals stays)
+            for (v, j) in [
+                (p0[1], at + 1),
+                (p1[0], at + w as u32),
+                (p1[1], at + w as u32 + 1),
+            ] {
+                let better = v > m || v.is_nan();
+                m = if better { v } else { m };
+                i = if better { j } else { i };
+            }
+            *ov = m;
+            *av = i;
+        }
+    }
+}
+
+/// The gradient of max pooling: each output gradient added to its arg-max input.
+pub fn max_pool2d_backward(gout: &[f32], argmax: &[u32], geo: &PoolGeometry) -> Vec<f32> {
+    let (ip, op) = (geo.in_plane(), geo.out_plane());
+    let mut dx = vec![0.0f32; geo.planes * ip];
+    for_planes(&mut dx, ip, geo.planes_per_job(), |first, d| {
+        for (p, dplane) in d.chunks_exact_mut(ip).enumerate() {
+            let range = (first + p) * op..(first + p + 1) * op;
+            for (&g, &a) in gout[range.clone()].iter().zip(&argmax[range]) {
+                dplane[a as usize] += g;
+            }
+        }
+    });
+    dx
+}
+
+/// How average pooling divides each window's sum.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AvgDivisor {
+    /// The window clipped to the padded input `[−p, H + p)` (PyTorch's `count_include_pad=True`).
+    IncludePad,
+    /// The window clipped to the input (`count_include_pad=False`).
+    ExcludePad,
+    /// A fixed divisor (`divisor_override`).
+    Fixed(usize),
+}
+
+/// For output `o`: the input range `[lo, hi)` its window covers and its divisor extent.
+#[inline]
+fn window(
+    o: usize,
+    stride: usize,
+    pad: usize,
+    kernel: usize,
+    size: usize,
+) -> (usize, usize, usize) {
+    let start = (o * stride) as isize - pad as isize;
+    let end_padded = (start + kernel as isize).min((size + pad) as isize);
+    let padded_extent = (end_padded - start) as usize;
+    let lo = start.max(0) as usize;
+    let hi = (end_padded.min(size as isize)).max(lo as isize) as usize;
+    (lo, hi, padded_extent)
+}
+
+fn divisor(kind: AvgDivisor, ry: (usize, usize, usize), rx: (usize, usize, usize)) -> f32 {
+    match kind {
+        AvgDivisor::IncludePad => (ry.2 * rx.2) as f32,
+        AvgDivisor::ExcludePad => ((ry.1 - ry.0) * (rx.1 - rx.0)) as f32,
+        AvgDivisor::Fixed(d) => d as f32,
+    }
+}
+
+/// Average pooling: each output is its window's sum over the divisor `kind` chooses.
+pub fn avg_pool2d_forward(x: &[f32], geo: &PoolGeometry, kind: AvgDivisor) -> Vec<f32> {
+    let (ip, op) = (geo.in_plane(), geo.out_plane());
+    let [h, w] = geo.in_size;
+    let [oh, ow] = geo.out_size;
+    let mut out = vec![0.0f32; geo.planes * op];
+    for_planes(&mut out, op, geo.planes_per_job(), |first, o| {
+        for (p, oplane) in o.chunks_exact_mut(op).enumerate() {
+            let plane = &x[(first + p) * ip..(first + p + 1) * ip];
+            for oy in 0..oh {
+                let ry = window(oy, geo.stride[0], geo.pad[0], geo.kernel[0], h);
+                for ox in 0..ow {
+                    let rx = window(ox, geo.stride[1], geo.pad[1], geo.kernel[1], w);
+                    let mut sum = 0.0f32;
+                    for iy in ry.0..ry.1 {
+                        sum += plane[iy * w + rx.0..iy * w + rx.1].iter().sum::<f32>();
+                    }
+                    oplane[oy * ow + ox] = sum / divisor(kind, ry, rx);
+                }
+            }
+        }
+    });
+    out
+}
+
+/// The gradient of average pooling: each output gradient over its divisor, spread over its
+/// window.
+pub fn avg_pool2d_backward(gout: &[f32], geo: &PoolGeometry, kind: AvgDivisor) -> Vec<f32> {
+    let (ip, op) = (geo.in_plane(), geo.out_plane());
+    let [h, w] = geo.in_size;
+    let [oh, ow] = geo.out_size;
+    let mut dx = vec![0.0f32; geo.planes * ip];
+    for_planes(&mut dx, ip, geo.planes_per_job(), |first, d| {
+        for (p, dplane) in d.chunks_exact_mut(ip).enumerate() {
+            let gplane = &gout[(first + p) * op..(first + p + 1) * op];
+            for oy in 0..oh {
+                let ry = window(oy, geo.stride[0], geo.pad[0], geo.kernel[0], h);
+                for ox in 0..ow {
+                    let rx = window(ox, geo.stride[1], geo.pad[1], geo.kernel[1], w);
+                    let share = gplane[oy * ow + ox] / divisor(kind, ry, rx);
+                    for iy in ry.0..ry.1 {
+                        for v in &mut dplane[iy * w + rx.0..iy * w + rx.1] {
+                            *v += share;
+                        }
+                    }
+                }
+            }
+        }
+    });
+    dx
+}
+
+/// The input range of adaptive pooling's output `o` of `out`: `[⌊o·n/out⌋, ⌈(o+1)·n/out⌉)`.
+#[inline]
+fn adaptive_range(o: usize, n: usize, out: usize) -> (usize, usize) {
+    (o * n / out, ((o + 1) * n).div_ceil(out))
+}
+
+/// Adaptive average pooling of `planes` planes `in_size` to `out_size` (PyTorch's windows).
+pub fn adaptive_avg_pool2d_forward(
+    x: &[f32],
+    planes: usize,
+    in_size: [usize; 2],
+    out_size: [usize; 2],
+) -> Vec<f32> {
+    let [h, w] = in_size;
+    let [oh, ow] = out_size;
+    let (ip, op) = (h * w, oh * ow);
+    let mut out = vec![0.0f32; planes * op];
+    let per = (PARALLEL_MIN_ELEMENTS / ip.max(1)).max(1);
+    for_planes(&mut out, op, per, |first, o| {
+        for (p, oplane) in o.chunks_exact_mut(op).enumerate() {
+            let plane = &x[(first + p) * ip..(first + p + 1) * ip];
+            for oy in 0..oh {
+                let (y0, y1) = adaptive_range(oy, h, oh);
+                for ox in 0..ow {
+                    let (x0, x1) = adaptive_range(ox, w, ow);
+                    let mut sum = 0.0f32;
+                    for iy in y0..y1 {
+                        sum += plane[iy * w + x0..iy * w + x1].iter().sum::<f32>();
+                    }
+                    oplane[oy * ow + ox] = sum / ((y1 - y0) * (x1 - x0)) as f32;
+                }
+            }
+        }
+    });
+    out
+}
+
+/// The gradient of adaptive average pooling: each output gradient shared evenly by its window.
+pub fn adaptive_avg_pool2d_backward(
+    gout: &[f32],
+    planes: usize,
+    in_size: [usize; 2],
+    out_size: [usize; 2],
+) -> Vec<f32> {
+    let [h, w] = in_size;
+    let [oh, ow] = out_size;
+    let (ip, op) = (h * w, oh * ow);
+    let mut dx = vec![0.0f32; planes * ip];
+    let per = (PARALLEL_MIN_ELEMENTS / ip.max(1)).max(1);
+    for_planes(&mut dx, ip, per, |first, d| {
+        for (p, dplane) in d.chunks_exact_mut(ip).enumerate() {
+            let gplane = &gout[(first + p) * op..(first + p + 1) * op];
+            for oy in 0..oh {
+                let (y0, y1) = adaptive_range(oy, h, oh);
+                for ox in 0..ow {
+                    let (x0, x1) = adaptive_range(ox, w, ow);
+                    let share = gplane[oy * ow + ox] / ((y1 - y0) * (x1 - x0)) as f32;
+                    for iy in y0..y1 {
+                        for v in &mut dplane[iy * w + x0..iy * w + x1] {
+                            *v += share;
+                        }
+                    }
+                }
+            }
+        }
+    });
+    dx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adaptive_windows_overlap_like_pytorch() {
+        // 5 inputs to 3 outputs: [0,2), [1,4), [3,5)
+        assert_eq!(
+            (0..3).map(|o| adaptive_range(o, 5, 3)).collect::<Vec<_>>(),
+            vec![(0, 2), (1, 4), (3, 5)]
+        );
+    }
+
+    #[test]
+    fn padded_window_extents() {
+        // size 4, kernel 3, pad 1, stride 2: windows [-1,2) and [1,4); clipped [0,2) and [1,4)
+        assert_eq!(window(0, 2, 1, 3, 4), (0, 2, 3));
+        assert_eq!(window(1, 2, 1, 3, 4), (1, 4, 3));
+        // a ceil-mode window hanging past the padding: start 3, end min(6, 5) = 5
+        assert_eq!(window(1, 3, 1, 3, 4), (2, 4, 3));
+    }
+}

@@ -1,0 +1,275 @@
+//! Train/test splits like scikit-learn's `train_test_split`: seeded shuffling, optional
+//! stratification (class proportions kept in both parts) or no shuffling at all.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{FerriteError, Result};
+use crate::tensor::Generator;
+use crate::Tensor;
+
+/// Row indices of the two parts of a split.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitIndices {
+    /// Rows for training.
+    pub train: Vec<usize>,
+    /// Rows held out for testing.
+    pub test: Vec<usize>,
+}
+
+impl SplitIndices {
+    /// The training and test rows of `t` (split along dimension 0).
+    pub fn apply(&self, t: &Tensor) -> (Tensor, Tensor) {
+        (
+            t.index_select(0, &self.train),
+            t.index_select(0, &self.test),
+        )
+    }
+}
+
+/// Settings of a train/test split.
+///
+/// Sizes follow scikit-learn: `n_test = ceil(test_size · n)`,
+/// `n_train = floor((1 − test_size) · n)`.
+///
+/// ```
+/// use ferrite::data::TrainTestSplit;
+/// let split = TrainTestSplit::new(0.25).seed(42).split(8).unwrap();
+/// assert_eq!((split.train.len(), split.test.len()), (6, 2));
+/// let labels = [0, 0, 0, 0, 1, 1, 1, 1];
+/// let strat = TrainTestSplit::new(0.5).stratify(&labels).split(8).unwrap();
+/// assert_eq!(strat.test.iter().filter(|&&i| labels[i] == 1).count(), 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainTestSplit {
+    /// Fraction of rows held out, in (0, 1).
+    pub test_size: f64,
+    /// Shuffle before splitting (otherwise the test rows are the last ones).
+    pub shuffle: bool,
+    /// Seed of the shuffling.
+    pub seed: u64,
+    /// Class label per row: keep class proportions in both parts.
+    pub stratify: Option<Vec<usize>>,
+}
+
+impl TrainTestSplit {
+    /// A shuffled split holding out `test_size` of the rows, seed 0.
+    pub fn new(test_size: f64) -> Self {
+        TrainTestSplit {
+            test_size,
+            shuffle: true,
+            seed: 0,
+            stratify: None,
+        }
+    }
+
+    /// Sets the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Turns shuffling on or off (off: the first rows train, the last ones test).
+    pub fn shuffle(mut self, shuffle: bool) -> Self {
+        self.shuffle = shuffle;
+        self
+    }
+
+    /// Stratifies by these class labels, one per row.
+    pub fn stratify(mut self, labels: &[usize]) -> Self {
+        self.stratify = Some(labels.to_vec());
+        self
+    }
+
+    /// `(n_train, n_test)` for `n` rows.
+    fn sizes(&self, n: usize) -> Result<(usize, usize)> {
+        let ts = self.test_size;
+        if !(ts > 0.0 && ts < 1.0) {
+            return Err(FerriteError::invalid(
+                "test_size",
+                format!("must be a fraction in (0, 1), got {ts}"),
+            ));
+        }
+        let n_test = (ts * n as f64).ceil() as usize;
+        let n_train = ((1.0 - ts) * n as f64).floor() as usize;
+        if n_train == 0 || n_test == 0 {
+            return Err(FerriteError::invalid(
+                "test_size",
+                format!("{ts} of {n} rows leaves an empty part ({n_train} train, {n_test} test)"),
+            ));
+        }
+        Ok((n_train, n_test))
+    }
+
+    /// Splits the row indices `0..n`.
+    ///
+    /// Errors on a `test_size` outside (0, 1) or leaving an empty part, stratification labels
+    /// of the wrong length, a class with fewer than 2 rows, or stratification without shuffle.
+    pub fn split(&self, n: usize) -> Result<SplitIndices> {
+        let (n_train, n_test) = self.sizes(n)?;
+        let mut gen = Generator::new(self.seed);
+        match (&self.stratify, self.shuffle) {
+            (None, false) => Ok(SplitIndices {
+                train: (0..n_train).collect(),
+                test: (n_train..n_train + n_test).collect(),
+            }),
+            (None, true) => {
+                let perm = gen.permutation(n);
+                Ok(SplitIndices {
+                    test: perm[..n_test].to_vec(),
+                    train: perm[n_test..n_test + n_train].to_vec(),
+                })
+            }
+            (Some(_), false) => Err(FerriteError::invalid(
+                "stratify",
+                "a stratified split needs shuffling (as in scikit-learn); turn shuffle on",
+            )),
+            (Some(labels), true) => stratified(labels, n, n_train, n_test, &mut gen),
+        }
+    }
+}
+
+/// Splits each class in proportion (scikit-learn's `StratifiedShuffleSplit`).
+fn stratified(
+    labels: &[usize],
+    n: usize,
+    n_train: usize,
+    n_test: usize,
+    gen: &mut Generator,
+) -> Result<SplitIndices> {
+    if labels.len() != n {
+        return Err(FerriteError::invalid(
+            "stratify",
+            format!("has {} labels for {n} rows", labels.len()),
+        ));
+    }
+    let mut classes: Vec<usize> = labels.to_vec();
+    classes.sort_unstable();
+    classes.dedup();
+    let members: Vec<Vec<usize>> = classes
+        .iter()
+        .map(|&c| (0..n).filter(|&i| labels[i] == c).collect())
+        .collect();
+    if let Some((c, m)) = classes.iter().zip(&members).find(|(_, m)| m.len() < 2) {
+        return Err(FerriteError::invalid(
+            "stratify",
+            format!(
+                "class {c} has only {} row; each class needs at least 2 to appear in both parts",
+                m.len()
+            ),
+        ));
+    }
+    if n_train < classes.len() || n_test < classes.len() {
+        return Err(FerriteError::invalid(
+            "test_size",
+            format!(
+                "{n_train} train and {n_test} test rows cannot hold all {} classes",
+                classes.len()
+            ),
+        ));
+    }
+    let counts: Vec<usize> = members.iter().map(Vec::len).collect();
+    let train_counts = approximate_mode(&counts, n_train, gen);
+    let remaining: Vec<usize> = counts
+        .iter()
+        .zip(&train_counts)
+        .map(|(c, t)| c - t)
+        .collect();
+    let test_counts = approximate_mode(&remaining, n_test, gen);
+    let (mut train, mut test) = (Vec::with_capacity(n_train), Vec::with_capacity(n_test));
+    for ((rows, &k_train), &k_test) in members.iter().zip(&train_counts).zip(&test_counts) {
+        let perm = gen.permutation(rows.len());
+        train.extend(perm[..k_train].iter().map(|&p| rows[p]));
+        test.extend(perm[k_train..k_train + k_test].iter().map(|&p| rows[p]));
+    }
+    let train = gen
+        .permutation(train.len())
+        .into_iter()
+        .map(|i| train[i])
+        .collect();
+    let test = gen
+        .permutation(test.len())
+        .into_iter()
+        .map(|i| test[i])
+        .collect();
+    Ok(SplitIndices { train, test })
+}
+
+/// Draws `n_draws` items from classes of these sizes as close to proportionally as possible
+/// (scikit-learn's `_approximate_mode`): floor of the proportional share, then the remaining
+/// draws to the largest fractional parts, ties broken at random.
+fn approximate_mode(class_counts: &[usize], n_draws: usize, gen: &mut Generator) -> Vec<usize> {
+    let total: usize = class_counts.iter().sum();
+    let continuous: Vec<f64> = class_counts
+        .iter()
+        .map(|&c| c as f64 * n_draws as f64 / total as f64)
+        .collect();
+    let mut floored: Vec<usize> = continuous.iter().map(|c| c.floor() as usize).collect();
+    let mut need = n_draws.saturating_sub(floored.iter().sum());
+    let remainder: Vec<f64> = continuous
+        .iter()
+        .zip(&floored)
+        .map(|(c, &f)| c - f as f64)
+        .collect();
+    let mut values = remainder.clone();
+    values.sort_by(|a, b| b.total_cmp(a));
+    values.dedup();
+    for v in values {
+        if need == 0 {
+            break;
+        }
+        let mut tied: Vec<usize> = (0..remainder.len())
+            .filter(|&i| remainder[i] == v)
+            .collect();
+        let take = tied.len().min(need);
+        let order = gen.permutation(tied.len());
+        tied = order.into_iter().map(|i| tied[i]).collect();
+        for &i in &tied[..take] {
+            floored[i] += 1;
+        }
+        need -= take;
+    }
+    floored
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_are_disjoint_cover_all_rows_and_depend_on_the_seed() {
+        let a = TrainTestSplit::new(0.3).seed(1).split(20).unwrap();
+        let b = TrainTestSplit::new(0.3).seed(2).split(20).unwrap();
+        let again = TrainTestSplit::new(0.3).seed(1).split(20).unwrap();
+        assert_eq!(a, again);
+        assert_ne!(a, b);
+        let mut all: Vec<usize> = a.train.iter().chain(&a.test).copied().collect();
+        all.sort();
+        assert_eq!(all, (0..20).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn without_shuffle_the_last_rows_are_the_test_set() {
+        let s = TrainTestSplit::new(0.25).shuffle(false).split(8).unwrap();
+        assert_eq!(s.train, vec![0, 1, 2, 3, 4, 5]);
+        assert_eq!(s.test, vec![6, 7]);
+    }
+
+    #[test]
+    fn bad_settings_are_errors() {
+        assert!(TrainTestSplit::new(0.0).split(10).is_err());
+        assert!(TrainTestSplit::new(1.5).split(10).is_err());
+        assert!(TrainTestSplit::new(0.5)
+            .stratify(&[0, 0, 1])
+            .split(3)
+            .is_err());
+        assert!(TrainTestSplit::new(0.5)
+            .stratify(&[0, 1, 1, 1])
+            .split(4)
+            .is_err());
+        assert!(TrainTestSplit::new(0.5)
+            .stratify(&[0, 0, 1, 1])
+            .shuffle(false)
+            .split(4)
+            .is_err());
+    }
+}

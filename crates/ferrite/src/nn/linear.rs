@@ -1,0 +1,251 @@
+//! The fully connected layer `y = x·Wᵀ + b`, with PyTorch's weight shape `(out, in)` and its
+//! default initialisation `U(−1/√in, 1/√in)` for weight and bias.
+
+use super::init;
+use super::Module;
+use crate::autograd::Op;
+use crate::backend::cpu::linear::{linear_forward, sum_rows};
+use crate::backend::cpu::matmul::MatRef;
+use crate::backend::Storage;
+use crate::tensor::Layout;
+use crate::Tensor;
+
+/// `x·Wᵀ + b` for `x` of shape `(*, in)`, `weight` `(out, in)` and `bias` `(out)`: one fused
+/// product-and-bias op, one graph node (PyTorch's `F.linear`).
+///
+/// ```
+/// use ferrite::{nn::linear, Tensor};
+/// let x = Tensor::from_vec(vec![1.0, 2.0], [1, 2]);
+/// let w = Tensor::from_vec(vec![1.0, 0.0, 1.0, 1.0], [2, 2]);
+/// let b = Tensor::from_vec(vec![0.5, -1.0], [2]);
+/// assert_eq!(linear(&x, &w, Some(&b)).to_vec(), vec![1.5, 2.0]);
+/// ```
+pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
+    assert_eq!(
+        weight.rank(),
+        2,
+        "linear: weight must be 2-D (out, in), got shape {:?}",
+        weight.dims()
+    );
+    let (n, k) = (weight.dims()[0], weight.dims()[1]);
+    let in_features = x.dims().last().copied().unwrap_or(1);
+    assert!(
+        x.rank() >= 1 && in_features == k,
+        "linear: input shape {:?} and weight shape {:?} cannot be multiplied ({}x{} and {}x{})",
+        x.dims(),
+        weight.dims(),
+        x.numel() / in_features.max(1),
+        in_features,
+        k,
+        n
+    );
+    if let Some(b) = bias {
+        assert_eq!(
+            b.dims(),
+            &[n],
+            "linear: bias shape {:?} does not match out_features {n}",
+            b.dims()
+        );
+    }
+    if x.rank() != 2 {
+        // (*, in) → (rows, in) → (rows, out) → (*, out)
+        let mut out_dims = x.dims()[..x.rank() - 1].to_vec();
+        out_dims.push(n);
+        let rows = x.numel() / k.max(1);
+        return linear(&x.reshape([rows, k]), weight, bias).reshape(out_dims);
+    }
+    let m = x.dims()[0];
+    let mat = |t: &Tensor, data| {
+        let l = t.layout();
+        MatRef {
+            data,
+            offset: l.offset,
+            row_stride: l.strides[0],
+            col_stride: l.strides[1],
+        }
+    };
+    let data = {
+        let (xs, ws) = (x.storage(), weight.storage());
+        let bias_data = bias.map(|b| b.to_vec());
+        linear_forward(
+            m,
+            k,
+            n,
+            mat(x, xs.as_slice()),
+            mat(weight, ws.as_slice()),
+            bias_data.as_deref(),
+        )
+    };
+    let mut inputs = vec![x.clone(), weight.clone()];
+    inputs.extend(bias.cloned());
+    Tensor::from_op(
+        Storage::Cpu(data),
+        Layout::contiguous([m, n]),
+        Op::Linear,
+        inputs,
+    )
+}
+
+/// The bias gradient of [`linear`]: the output gradient `g (rows, out)` summed over rows.
+pub(crate) fn linear_bias_grad(g: &Tensor) -> Tensor {
+    let (m, n) = (g.dims()[0], g.dims()[1]);
+    if let Some(r) = g.layout().contiguous_range() {
+        let s = g.storage();
+        return Tensor::from_vec(sum_rows(&s.as_slice()[r], m, n), [n]);
+    }
+    g.sum_dim(0, false)
+}
+
+/// A fully connected layer: `y = x·Wᵀ + b`, weight `(out_features, in_features)`.
+///
+/// ```
+/// use ferrite::nn::{Linear, Module};
+/// use ferrite::Tensor;
+/// ferrite::manual_seed(0);
+/// let fc = Linear::new(30, 64);
+/// assert_eq!(fc.weight.dims(), &[64, 30]);
+/// let y = fc.forward(&Tensor::randn([8, 30]));
+/// assert_eq!(y.dims(), &[8, 64]);
+/// let names: Vec<String> = fc.named_parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["weight", "bias"]);
+/// ```
+pub struct Linear {
+    /// `(out_features, in_features)`, requires grad.
+    pub weight: Tensor,
+    /// `(out_features)`, requires grad; `None` for a layer built without bias.
+    pub bias: Option<Tensor>,
+}
+
+impl Linear {
+    /// A layer with bias, initialised like PyTorch: weight and bias `U(−1/√in, 1/√in)`.
+    pub fn new(in_features: usize, out_features: usize) -> Linear {
+        Linear::with_bias(in_features, out_features, true)
+    }
+
+    /// A layer with or without bias (PyTorch's `bias=False`), default initialisation.
+    pub fn with_bias(in_features: usize, out_features: usize, bias: bool) -> Linear {
+        let weight = Tensor::zeros([out_features, in_features]);
+        let bias = bias.then(|| Tensor::zeros([out_features]));
+        init::linear_default(&weight, bias.as_ref());
+        Linear {
+            weight: weight.requires_grad(),
+            bias: bias.map(|b| b.requires_grad()),
+        }
+    }
+
+    /// A layer over given tensors (made leaves that require grad). Panics on shapes that do
+    /// not fit: weight `(out, in)`, bias `(out)`.
+    pub fn from_tensors(weight: Tensor, bias: Option<Tensor>) -> Linear {
+        assert_eq!(
+            weight.rank(),
+            2,
+            "Linear: weight must be 2-D (out, in), got {:?}",
+            weight.dims()
+        );
+        if let Some(b) = &bias {
+            assert_eq!(
+                b.dims(),
+                &weight.dims()[..1],
+                "Linear: bias shape {:?} does not match weight {:?}",
+                b.dims(),
+                weight.dims()
+            );
+        }
+        let leaf = |t: Tensor| t.detach().contiguous_owned().requires_grad();
+        Linear {
+            weight: leaf(weight),
+            bias: bias.map(leaf),
+        }
+    }
+
+    /// The size of each input sample.
+    pub fn in_features(&self) -> usize {
+        self.weight.dims()[1]
+    }
+
+    /// The size of each output sample.
+    pub fn out_features(&self) -> usize {
+        self.weight.dims()[0]
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        linear(x, &self.weight, self.bias.as_ref())
+    }
+
+    fn named_parameters(&self) -> Vec<(String, Tensor)> {
+        let mut p = vec![("weight".to_string(), self.weight.clone())];
+        if let Some(b) = &self.bias {
+            p.push(("bias".to_string(), b.clone()));
+        }
+        p
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "Linear(in_features={}, out_features={}, bias={})",
+            self.in_features(),
+            self.out_features(),
+            if self.bias.is_some() { "True" } else { "False" }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gradcheck;
+
+    #[test]
+    fn forward_matches_matmul_plus_bias_for_batched_input() {
+        crate::manual_seed(1);
+        let fc = Linear::new(3, 4);
+        let x = Tensor::randn([2, 5, 3]);
+        let expected = &x.matmul(&fc.weight.t()) + fc.bias.as_ref().unwrap();
+        let got = fc.forward(&x);
+        assert_eq!(got.dims(), &[2, 5, 4]);
+        for (a, b) in got.to_vec().iter().zip(expected.to_vec()) {
+            assert!((a - b).abs() < 1e-5);
+        }
+        // A 1-D input gives a 1-D output.
+        assert_eq!(fc.forward(&Tensor::ones([3])).dims(), &[4]);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        crate::manual_seed(2);
+        let x = Tensor::randn([3, 4]).requires_grad();
+        let w = Tensor::randn([2, 4]).requires_grad();
+        let b = Tensor::randn([2]).requires_grad();
+        gradcheck(
+            |t| linear(&t[0], &t[1], Some(&t[2])).square().sum(),
+            &[x.clone(), w.clone(), b],
+        )
+        .unwrap();
+        // Transposed (strided) input and no bias.
+        let xt = Tensor::randn([4, 3]).requires_grad();
+        gradcheck(|t| linear(&t[0].t(), &t[1], None).square().sum(), &[xt, w]).unwrap();
+    }
+
+    #[test]
+    fn default_init_is_within_one_over_sqrt_fan_in() {
+        crate::manual_seed(3);
+        let fc = Linear::new(100, 200);
+        let bound = 1.0 / 10.0;
+        let w = fc.weight.to_vec();
+        assert!(w.iter().all(|v| v.abs() <= bound));
+        // U(−a, a) has standard deviation a/√3.
+        let mean = w.iter().sum::<f32>() / w.len() as f32;
+        let std = (w.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / w.len() as f32).sqrt();
+        assert!((std - bound / 3f32.sqrt()).abs() < 0.002, "std {std}");
+        assert!(fc.bias.unwrap().to_vec().iter().all(|v| v.abs() <= bound));
+    }
+
+    #[test]
+    #[should_panic(expected = "cannot be multiplied (2x3 and 4x5)")]
+    fn wrong_input_width_panics_like_pytorch() {
+        let fc = Linear::new(4, 5);
+        fc.forward(&Tensor::ones([2, 3]));
+    }
+}

@@ -1,0 +1,239 @@
+//! Loss functions with PyTorch's names, options, numerics and errors, as modules
+//! (`CrossEntropyLoss::new().label_smoothing(0.1)`) and as functions
+//! ([`crate::nn::functional`]).
+//!
+//! Every loss takes a [`Reduction`]: `None` keeps one value per element (or per sample for
+//! class losses), `Sum` adds them, `Mean` averages them (a weighted mean for class losses
+//! with weights, as in PyTorch). Losses return `Result`, because targets and options often
+//! come from user data: a class index out of range, shapes that do not fit, the wrong kind of
+//! target or an invalid option is an `Err` with a message like PyTorch's.
+//!
+//! ```
+//! use ferrite::nn::loss::{CrossEntropyLoss, Loss};
+//! use ferrite::Tensor;
+//!
+//! let logits = Tensor::from_vec(vec![1.0, 2.0, 1.0, 3.0, 1.0, 3.0], [3, 2]).requires_grad();
+//! let target = Tensor::from_vec(vec![0.0, 1.0, 1.0], [3]);
+//! let loss = CrossEntropyLoss::new().forward(&logits, &target).unwrap();
+//! assert!((loss.item() - 0.5224).abs() < 1e-4);
+//! loss.backward();
+//! assert_eq!(logits.grad().unwrap().dims(), &[3, 2]);
+//! assert!(CrossEntropyLoss::new().forward(&logits, &Tensor::from_vec(vec![0.0, 1.0, 3.0], [3])).is_err());
+//! ```
+//!
+//! Cross-entropy, NLL, BCE and BCE-with-logits run as fused kernels that compute the loss and
+//! its gradient in one pass (`backend/cpu/loss.rs`); the others are compositions of tensor
+//! ops, differentiated by autograd.
+
+mod binary;
+mod classification;
+mod embedding;
+mod kl;
+mod regression;
+
+pub use binary::{BCELoss, BCEWithLogitsLoss, SoftMarginLoss};
+pub use classification::{CrossEntropyLoss, NLLLoss};
+pub use embedding::{CosineEmbeddingLoss, MarginRankingLoss};
+pub use kl::{KLDivLoss, KLDivReduction};
+pub use regression::{HuberLoss, L1Loss, MSELoss, SmoothL1Loss};
+
+use crate::autograd::Op;
+use crate::{FerriteError, Result, Tensor};
+use std::str::FromStr;
+
+/// How a loss folds its per-element values: PyTorch's `reduction` argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Reduction {
+    /// One loss value per element (per sample for class losses).
+    None,
+    /// The average (the weighted average for class losses with class weights).
+    #[default]
+    Mean,
+    /// The sum.
+    Sum,
+}
+
+impl Reduction {
+    /// Folds unreduced losses: the sum, the mean over all elements, or them unchanged.
+    pub fn apply(self, losses: Tensor) -> Tensor {
+        match self {
+            Reduction::None => losses,
+            Reduction::Mean => losses.mean(),
+            Reduction::Sum => losses.sum(),
+        }
+    }
+
+    /// PyTorch's spelling: `"none"`, `"mean"` or `"sum"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reduction::None => "none",
+            Reduction::Mean => "mean",
+            Reduction::Sum => "sum",
+        }
+    }
+}
+
+impl FromStr for Reduction {
+    type Err = FerriteError;
+
+    /// Parses `"none"`, `"mean"` or `"sum"` (as PyTorch spells them).
+    ///
+    /// ```
+    /// use ferrite::nn::loss::Reduction;
+    /// assert_eq!("sum".parse::<Reduction>().unwrap(), Reduction::Sum);
+    /// assert!("average".parse::<Reduction>().is_err());
+    /// ```
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(Reduction::None),
+            "mean" => Ok(Reduction::Mean),
+            "sum" => Ok(Reduction::Sum),
+            other => Err(FerriteError::invalid(
+                "reduction",
+                format!("{other} is not a valid value for reduction (expected none, mean or sum)"),
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Reduction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A loss of a prediction against a target: PyTorch's `loss_fn(input, target)`.
+///
+/// Losses of three tensors ([`CosineEmbeddingLoss`], [`MarginRankingLoss`]) have their own
+/// `forward(x1, x2, y)` instead.
+pub trait Loss: Send + Sync {
+    /// The loss of `input` against `target`; an `Err` for targets or shapes that do not fit.
+    fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor>;
+
+    /// A short name for logs and summaries, like PyTorch's repr (`CrossEntropyLoss()`).
+    fn describe(&self) -> String {
+        std::any::type_name::<Self>()
+            .rsplit("::")
+            .next()
+            .unwrap_or("Loss")
+            .to_string()
+    }
+}
+
+/// A `Shape` error of operation `op`.
+pub(crate) fn shape_error(op: &str, message: impl Into<String>) -> FerriteError {
+    FerriteError::Shape {
+        op: op.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Checks that `target` broadcasts against `input` and returns the broadcast shape (the
+/// elementwise losses broadcast, as PyTorch does with a warning).
+pub(crate) fn broadcast_pair(op: &str, input: &Tensor, target: &Tensor) -> Result<Vec<usize>> {
+    crate::tensor::try_broadcast_shapes(input.dims(), target.dims()).ok_or_else(|| {
+        shape_error(
+            op,
+            format!(
+                "The size of input {:?} must match (or broadcast with) the size of target {:?}",
+                input.dims(),
+                target.dims()
+            ),
+        )
+    })
+}
+
+/// `t` (a weight) expanded to `dims` and copied row-major, or an error naming `what`.
+pub(crate) fn expand_to(op: &str, what: &str, t: &Tensor, dims: &[usize]) -> Result<Vec<f32>> {
+    match crate::tensor::try_broadcast_shapes(t.dims(), dims) {
+        Some(b) if b == dims => Ok(if t.dims() == dims {
+            t.to_vec()
+        } else {
+            t.expand(dims.to_vec()).to_vec()
+        }),
+        _ => Err(shape_error(
+            op,
+            format!(
+                "{what} of shape {:?} does not broadcast to the input's shape {dims:?}",
+                t.dims()
+            ),
+        )),
+    }
+}
+
+/// True when autograd should compute a gradient for `t` now.
+pub(crate) fn wants_grad(t: &Tensor) -> bool {
+    crate::is_grad_enabled() && t.requires_grad_flag()
+}
+
+/// The tensor of a fused loss: `values` shaped `dims`, recording `grads` (local gradients
+/// of each of `inputs`) for backward when any was computed.
+pub(crate) fn fused_loss(
+    values: Vec<f32>,
+    dims: Vec<usize>,
+    inputs: Vec<Tensor>,
+    grads: Vec<Option<Vec<f32>>>,
+    class_dim: Option<usize>,
+) -> Tensor {
+    let out = Tensor::from_vec(values, dims);
+    if grads.iter().all(Option::is_none) {
+        return out;
+    }
+    let grads = grads
+        .into_iter()
+        .zip(&inputs)
+        .map(|(g, t)| g.map(|g| Tensor::from_vec(g, t.dims().to_vec())))
+        .collect();
+    out.attach(Op::FusedLoss { grads, class_dim }, inputs)
+}
+
+/// The value and gradient scale of a fused loss whose kernel returned the `total` of
+/// `count` per-element losses: `(values, dims, scale)` for each reduction. `denominator` is
+/// what a mean divides by.
+pub(crate) fn reduce_fused(
+    reduction: Reduction,
+    total: f64,
+    per_element: Option<Vec<f32>>,
+    unreduced_dims: Vec<usize>,
+    denominator: f64,
+) -> (Vec<f32>, Vec<usize>) {
+    match reduction {
+        Reduction::None => (per_element.unwrap_or_default(), unreduced_dims),
+        Reduction::Sum => (vec![total as f32], vec![]),
+        Reduction::Mean => (vec![(total / denominator) as f32], vec![]),
+    }
+}
+
+/// The factor a kernel applies to its gradients: 1/denominator for a mean, else 1.
+pub(crate) fn grad_scale(reduction: Reduction, denominator: f64) -> f32 {
+    match reduction {
+        Reduction::Mean => (1.0 / denominator) as f32,
+        _ => 1.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reduction_parses_pytorch_names_only() {
+        for r in [Reduction::None, Reduction::Mean, Reduction::Sum] {
+            assert_eq!(r.as_str().parse::<Reduction>().unwrap(), r);
+        }
+        let err = "batchmean".parse::<Reduction>().unwrap_err().to_string();
+        assert!(
+            err.contains("batchmean is not a valid value for reduction"),
+            "{err}"
+        );
+        assert_eq!(Reduction::default(), Reduction::Mean);
+    }
+
+    #[test]
+    fn reduction_folds_values() {
+        let t = Tensor::from_vec(vec![1.0, 2.0, 6.0], [3]);
+        assert_eq!(Reduction::Sum.apply(t.clone()).item(), 9.0);
+        assert_eq!(Reduction::Mean.apply(t.clone()).item(), 3.0);
+        assert_eq!(Reduction::None.apply(t).to_vec(), vec![1.0, 2.0, 6.0]);
+    }
+}

@@ -1,0 +1,101 @@
+//! Gradient clipping: by the global norm of all gradients, or elementwise by value.
+
+use crate::backend::cpu::optim::{clamp_symmetric, pow_abs_sum, scale};
+use crate::backend::cpu::strided::contiguous_cow;
+use crate::Tensor;
+
+/// Scales every gradient by `min(max_norm / (total + 1e-6), 1)`, where `total` is the
+/// `norm_type`-norm of all gradients taken together (`f32::INFINITY`: the largest |g|), and
+/// returns `total` as it was before clipping (PyTorch's `clip_grad_norm_`). Parameters
+/// without a gradient are skipped.
+///
+/// ```
+/// use ferrite::optim::clip_grad_norm;
+/// use ferrite::Tensor;
+/// let w = Tensor::zeros([2]).requires_grad();
+/// w.set_grad(Some(Tensor::from_vec(vec![3.0, 4.0], [2])));
+/// let total = clip_grad_norm(&[w.clone()], 1.0, 2.0);
+/// assert_eq!(total, 5.0);
+/// let g = w.grad().unwrap().to_vec(); // scaled by 1/(5 + 1e-6)
+/// assert!((g[0] - 0.6).abs() < 1e-6 && (g[1] - 0.8).abs() < 1e-6);
+/// ```
+pub fn clip_grad_norm(params: &[Tensor], max_norm: f32, norm_type: f32) -> f32 {
+    let grads: Vec<Tensor> = params.iter().filter_map(|p| p.grad()).collect();
+    if grads.is_empty() {
+        return 0.0;
+    }
+    let partial: Vec<f64> = grads
+        .iter()
+        .map(|g| {
+            let s = g.storage();
+            pow_abs_sum(&contiguous_cow(s.as_slice(), g.layout()), norm_type)
+        })
+        .collect();
+    let total = if norm_type.is_infinite() {
+        partial.iter().copied().fold(0.0, f64::max)
+    } else {
+        partial.iter().sum::<f64>().powf(1.0 / norm_type as f64)
+    } as f32;
+    let coef = (max_norm / (total + 1e-6)).min(1.0);
+    for (p, g) in params.iter().filter(|p| p.grad().is_some()).zip(&grads) {
+        rewrite_grad(p, g, |s| scale(s, coef));
+    }
+    total
+}
+
+/// Clamps every gradient element to `[−clip_value, clip_value]` (PyTorch's
+/// `clip_grad_value_`).
+pub fn clip_grad_value(params: &[Tensor], clip_value: f32) {
+    for p in params {
+        if let Some(g) = p.grad() {
+            rewrite_grad(p, &g, |s| clamp_symmetric(s, clip_value));
+        }
+    }
+}
+
+/// Applies `f` to the gradient's elements in place, or to a fresh copy when the gradient is
+/// not contiguous.
+fn rewrite_grad(p: &Tensor, g: &Tensor, f: impl Fn(&mut [f32])) {
+    if g.is_contiguous() {
+        g.update_(f);
+    } else {
+        let fresh = g.contiguous_owned();
+        fresh.update_(f);
+        p.set_grad(Some(fresh));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_grad(values: Vec<f32>) -> Tensor {
+        let n = values.len();
+        let p = Tensor::zeros([n]).requires_grad();
+        p.set_grad(Some(Tensor::from_vec(values, [n])));
+        p
+    }
+
+    #[test]
+    fn global_norm_over_all_parameters() {
+        // ‖(1, 2, 2, 4)‖ = 5; max_norm 10 leaves the gradients alone.
+        let (a, b) = (with_grad(vec![1.0, 2.0]), with_grad(vec![2.0, 4.0]));
+        assert!((clip_grad_norm(&[a.clone(), b.clone()], 10.0, 2.0) - 5.0).abs() < 1e-6);
+        assert_eq!(b.grad().unwrap().to_vec(), vec![2.0, 4.0]);
+        // max_norm 2.5 halves them (up to the 1e-6 guard).
+        clip_grad_norm(&[a.clone(), b.clone()], 2.5, 2.0);
+        let got = b.grad().unwrap().to_vec();
+        assert!((got[0] - 1.0).abs() < 1e-6 && (got[1] - 2.0).abs() < 1e-6);
+        // L1 and infinity norms.
+        let c = with_grad(vec![-3.0, 1.0]);
+        assert_eq!(clip_grad_norm(std::slice::from_ref(&c), 100.0, 1.0), 4.0);
+        assert_eq!(clip_grad_norm(&[c], 100.0, f32::INFINITY), 3.0);
+    }
+
+    #[test]
+    fn value_clipping_clamps_each_element() {
+        let a = with_grad(vec![-3.0, 0.2, 5.0]);
+        clip_grad_value(std::slice::from_ref(&a), 1.0);
+        assert_eq!(a.grad().unwrap().to_vec(), vec![-1.0, 0.2, 1.0]);
+    }
+}

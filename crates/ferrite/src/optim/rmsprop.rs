@@ -1,0 +1,120 @@
+//! RMSprop: gradients divided by a running root-mean-square, optionally centered and with
+//! momentum.
+
+use super::{build_groups, check, impl_group_access, update_param, Group, Optimizer, ParamGroup};
+use crate::backend::cpu::optim::{rmsprop_update, RmspropStep};
+use crate::error::Result;
+use crate::Tensor;
+
+/// RMSprop's hyper-parameters (PyTorch's defaults: lr 1e-2, alpha 0.99, eps 1e-8, no weight
+/// decay, no momentum, not centered).
+#[derive(Clone, Copy, Debug)]
+pub struct RmsPropConfig {
+    /// Learning rate.
+    pub lr: f32,
+    /// Decay α of the running mean of g².
+    pub alpha: f32,
+    /// Added to the denominator.
+    pub eps: f32,
+    /// L2 penalty added to the gradient.
+    pub weight_decay: f32,
+    /// Momentum factor (0: none).
+    pub momentum: f32,
+    /// Normalise by the variance (mean of g² minus the square of the mean of g).
+    pub centered: bool,
+}
+
+impl Default for RmsPropConfig {
+    fn default() -> Self {
+        RmsPropConfig {
+            lr: 1e-2,
+            alpha: 0.99,
+            eps: 1e-8,
+            weight_decay: 0.0,
+            momentum: 0.0,
+            centered: false,
+        }
+    }
+}
+
+#[derive(Default)]
+struct RmsState {
+    square_avg: Vec<f32>,
+    grad_avg: Vec<f32>,
+    momentum: Vec<f32>,
+}
+
+/// `v = αv + (1−α)g²; centered: v −= ḡ²; avg = √v + eps; momentum: buf = μ·buf + g/avg,
+/// p −= lr·buf; else p −= lr·g/avg` (PyTorch's `torch.optim.RMSprop`).
+pub struct RmsProp {
+    groups: Vec<Group<RmsState>>,
+    config: RmsPropConfig,
+}
+
+impl RmsProp {
+    /// RMSprop over `params`.
+    pub fn new(params: Vec<Tensor>, config: RmsPropConfig) -> Result<RmsProp> {
+        RmsProp::with_groups(vec![ParamGroup::new(params)], config)
+    }
+
+    /// RMSprop over parameter groups with their own learning rates or weight decay.
+    pub fn with_groups(groups: Vec<ParamGroup>, config: RmsPropConfig) -> Result<RmsProp> {
+        let c = config;
+        check(
+            c.lr >= 0.0,
+            "lr",
+            format!("Invalid learning rate: {}", c.lr),
+        )?;
+        check(
+            c.eps >= 0.0,
+            "eps",
+            format!("Invalid epsilon value: {}", c.eps),
+        )?;
+        check(
+            c.momentum >= 0.0,
+            "momentum",
+            format!("Invalid momentum value: {}", c.momentum),
+        )?;
+        check(
+            c.alpha >= 0.0,
+            "alpha",
+            format!("Invalid alpha value: {}", c.alpha),
+        )?;
+        Ok(RmsProp {
+            groups: build_groups(groups, c.lr, c.weight_decay)?,
+            config,
+        })
+    }
+}
+
+impl Optimizer for RmsProp {
+    fn step(&mut self) {
+        let c = self.config;
+        for group in &mut self.groups {
+            let s = RmspropStep {
+                lr: group.lr,
+                alpha: c.alpha,
+                eps: c.eps,
+                weight_decay: group.weight_decay,
+                momentum: c.momentum,
+            };
+            for (p, st) in group.params.iter().zip(&mut group.state) {
+                update_param(p, |w, g| {
+                    if st.square_avg.is_empty() {
+                        st.square_avg = vec![0.0; w.len()];
+                        if c.centered {
+                            st.grad_avg = vec![0.0; w.len()];
+                        }
+                        if c.momentum > 0.0 {
+                            st.momentum = vec![0.0; w.len()];
+                        }
+                    }
+                    let grad_avg = c.centered.then_some(st.grad_avg.as_mut_slice());
+                    let momentum = (c.momentum > 0.0).then_some(st.momentum.as_mut_slice());
+                    rmsprop_update(w, g, &mut st.square_avg, grad_avg, momentum, s);
+                });
+            }
+        }
+    }
+    impl_group_access!();
+}

@@ -1,0 +1,402 @@
+//! The training loop: [`fit`], [`evaluate`] and [`predict`], with Keras's meanings.
+
+use super::callbacks::{Callback, Control};
+use super::history::{EpochMetrics, History, StopReason};
+use super::progress::EpochProgress;
+use crate::error::{FerriteError, Result};
+use crate::nn::Module;
+use crate::optim::Optimizer;
+use crate::Tensor;
+
+/// Anything that yields the `(inputs, targets)` batches of one epoch, again every epoch: a
+/// [`DataLoader`](crate::data::DataLoader), or a `Vec` of batches made in advance.
+pub trait BatchSource {
+    /// The number of batches in one epoch (for the progress bar).
+    fn num_batches(&self) -> usize;
+    /// The batches of one epoch.
+    fn epoch_batches(&mut self) -> Box<dyn Iterator<Item = (Tensor, Tensor)> + '_>;
+}
+
+impl<D: crate::data::Dataset> BatchSource for crate::data::DataLoader<D> {
+    fn num_batches(&self) -> usize {
+        self.len()
+    }
+    fn epoch_batches(&mut self) -> Box<dyn Iterator<Item = (Tensor, Tensor)> + '_> {
+        Box::new(self.iter())
+    }
+}
+
+impl BatchSource for Vec<(Tensor, Tensor)> {
+    fn num_batches(&self) -> usize {
+        self.len()
+    }
+    fn epoch_batches(&mut self) -> Box<dyn Iterator<Item = (Tensor, Tensor)> + '_> {
+        Box::new(self.iter().cloned())
+    }
+}
+
+/// Splits `x` and `y` along the first dimension into consecutive batches of `batch_size`
+/// (the last one shorter), in order: a fixed [`BatchSource`] for evaluation or small data.
+pub fn batches_of(x: &Tensor, y: &Tensor, batch_size: usize) -> Vec<(Tensor, Tensor)> {
+    assert!(batch_size > 0, "batches_of: batch_size must be positive");
+    assert_eq!(
+        x.dims()[0],
+        y.dims()[0],
+        "batches_of: x has {} samples but y has {}",
+        x.dims()[0],
+        y.dims()[0]
+    );
+    x.split(batch_size, 0)
+        .into_iter()
+        .zip(y.split(batch_size, 0))
+        .collect()
+}
+
+/// Keras's `validation_split`: the last `fraction` of the samples (before any shuffling)
+/// become validation data. Returns `((x_train, y_train), (x_val, y_val))`.
+pub fn validation_split(
+    x: &Tensor,
+    y: &Tensor,
+    fraction: f64,
+) -> Result<((Tensor, Tensor), (Tensor, Tensor))> {
+    if !(0.0..1.0).contains(&fraction) || fraction == 0.0 {
+        return Err(FerriteError::invalid(
+            "validation_split",
+            format!("must be in (0, 1), got {fraction}"),
+        ));
+    }
+    let n = x.dims()[0];
+    if y.dims()[0] != n {
+        return Err(FerriteError::invalid(
+            "validation_split",
+            format!("x has {n} samples but y has {}", y.dims()[0]),
+        ));
+    }
+    // Keras: split_at = int(n * (1 - fraction)).
+    let split_at = (n as f64 * (1.0 - fraction)) as usize;
+    if split_at == 0 || split_at == n {
+        return Err(FerriteError::invalid(
+            "validation_split",
+            format!("{fraction} of {n} samples leaves an empty training or validation set"),
+        ));
+    }
+    let part = |t: &Tensor, a: usize, b: usize| t.narrow(0, a, b - a).contiguous_owned();
+    Ok((
+        (part(x, 0, split_at), part(y, 0, split_at)),
+        (part(x, split_at, n), part(y, split_at, n)),
+    ))
+}
+
+/// How to count correct predictions, for the `accuracy` metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accuracy {
+    /// Outputs `(N, C)` scores; targets `(N)` class indices or `(N, C)` one-hot /
+    /// probabilities. Correct when the arg-max classes agree.
+    Multiclass,
+    /// Outputs are logits `(N)` or `(N, 1)`; predicted class 1 when the logit is > 0.
+    BinaryLogits,
+    /// Outputs are probabilities `(N)` or `(N, 1)`; predicted class 1 when >= 0.5.
+    BinaryProbabilities,
+}
+
+impl Accuracy {
+    /// The number of correct predictions in a batch.
+    pub fn correct(self, output: &Tensor, target: &Tensor) -> usize {
+        let _no_grad = crate::no_grad();
+        let hits = match self {
+            Accuracy::Multiclass => {
+                assert_eq!(
+                    output.rank(),
+                    2,
+                    "Accuracy::Multiclass: outputs must be (N, C), got {:?}",
+                    output.dims()
+                );
+                let predicted = output.argmax(1, false);
+                let truth = if target.dims() == output.dims() {
+                    target.argmax(1, false)
+                } else {
+                    target.reshape([target.numel()])
+                };
+                predicted.eq(&truth)
+            }
+            Accuracy::BinaryLogits | Accuracy::BinaryProbabilities => {
+                assert_eq!(
+                    output.numel(),
+                    target.numel(),
+                    "Accuracy: {} outputs but {} targets",
+                    output.numel(),
+                    target.numel()
+                );
+                let threshold_hit = if self == Accuracy::BinaryLogits {
+                    output.gt_scalar(0.0)
+                } else {
+                    output.ge_scalar(0.5)
+                };
+                threshold_hit
+                    .reshape([output.numel()])
+                    .eq(&target.ge_scalar(0.5).reshape([target.numel()]))
+            }
+        };
+        hits.sum().item().round() as usize
+    }
+}
+
+/// How to train: epochs, what to print, what to measure, validation data and callbacks.
+///
+/// ```
+/// use ferrite::train::{Accuracy, FitOptions};
+/// let options = FitOptions::new(20).verbose(2).accuracy(Accuracy::Multiclass);
+/// # let _ = options;
+/// ```
+pub struct FitOptions<'a> {
+    /// The number of passes over the training batches.
+    pub epochs: usize,
+    /// 0 silent, 1 a progress bar per epoch, 2 one line per epoch.
+    pub verbose: u8,
+    /// Measure accuracy too (classification).
+    pub accuracy: Option<Accuracy>,
+    /// Batches evaluated after every epoch in eval mode.
+    pub validation: Option<&'a mut dyn BatchSource>,
+    /// Run after every epoch, in order.
+    pub callbacks: Vec<Box<dyn Callback + 'a>>,
+    /// Stop as soon as a batch loss is NaN or infinite (on by default).
+    pub stop_on_non_finite: bool,
+}
+
+impl<'a> FitOptions<'a> {
+    /// `epochs` epochs, silent, loss only, no validation, no callbacks, NaN guard on.
+    pub fn new(epochs: usize) -> FitOptions<'a> {
+        FitOptions {
+            epochs,
+            verbose: 0,
+            accuracy: None,
+            validation: None,
+            callbacks: Vec::new(),
+            stop_on_non_finite: true,
+        }
+    }
+
+    /// Sets the verbosity (Keras's meanings: 0, 1 or 2).
+    pub fn verbose(mut self, verbose: u8) -> Self {
+        self.verbose = verbose;
+        self
+    }
+
+    /// Also measures accuracy, counted as `kind` says.
+    pub fn accuracy(mut self, kind: Accuracy) -> Self {
+        self.accuracy = Some(kind);
+        self
+    }
+
+    /// Evaluates `data` after every epoch (`val_loss`, `val_accuracy`).
+    pub fn validation(mut self, data: &'a mut dyn BatchSource) -> Self {
+        self.validation = Some(data);
+        self
+    }
+
+    /// Adds a callback (pass `&mut cb` to read it after training).
+    pub fn callback(mut self, callback: impl Callback + 'a) -> Self {
+        self.callbacks.push(Box::new(callback));
+        self
+    }
+
+    /// Turns the NaN/infinite-loss guard on or off.
+    pub fn stop_on_non_finite(mut self, on: bool) -> Self {
+        self.stop_on_non_finite = on;
+        self
+    }
+}
+
+impl<C: Callback + ?Sized> Callback for &mut C {
+    fn on_epoch_end(
+        &mut self,
+        metrics: &EpochMetrics,
+        model: &dyn Module,
+        optimizer: &mut dyn Optimizer,
+    ) -> Result<Control> {
+        (**self).on_epoch_end(metrics, model, optimizer)
+    }
+    fn on_train_end(&mut self, model: &dyn Module) -> Result<()> {
+        (**self).on_train_end(model)
+    }
+}
+
+/// Trains `model` on the batches of `train` for `options.epochs` epochs, minimising
+/// `loss_fn(output, target)` with `optimizer`, like Keras's `model.fit`.
+///
+/// The loss is a closure returning `Result`, so both a [`Loss`](crate::nn::loss::Loss)
+/// (`&|o, t| loss.forward(o, t)`) and plain tensor code (`&|o, t| Ok((o - t).square().mean())`)
+/// fit; a loss error (a class index out of range) ends training with that error.
+///
+/// Each epoch runs in train mode: for every batch, zero the gradients, forward, loss,
+/// backward, optimizer step. Then, in eval mode and without gradients, the validation data
+/// is scored. The epoch's loss is the mean over its samples (batches weighted by their
+/// size). Callbacks run after every epoch and may stop training; a NaN or infinite batch
+/// loss stops training before the optimizer applies it (see [`StopReason::NonFiniteLoss`]).
+/// The model ends in the mode it started in.
+///
+/// Errors come from callbacks (a checkpoint that cannot be written, a metric that is not
+/// computed) or from an empty training set.
+pub fn fit(
+    model: &mut dyn Module,
+    loss_fn: &dyn Fn(&Tensor, &Tensor) -> Result<Tensor>,
+    optimizer: &mut dyn Optimizer,
+    train: &mut dyn BatchSource,
+    mut options: FitOptions<'_>,
+) -> Result<History> {
+    if train.num_batches() == 0 {
+        return Err(FerriteError::invalid(
+            "training data",
+            "there are no training batches",
+        ));
+    }
+    let was_training = model.is_training();
+    let mut history = History::default();
+    let result = (|| -> Result<()> {
+        for epoch in 1..=options.epochs {
+            let lr = optimizer.lr();
+            model.train();
+            let progress =
+                EpochProgress::start(options.verbose, epoch, options.epochs, train.num_batches());
+            let mut loss_sum = 0.0f64;
+            let mut correct = 0usize;
+            let mut seen = 0usize;
+            for (batch, (x, y)) in train.epoch_batches().enumerate() {
+                optimizer.zero_grad();
+                let output = model.forward(&x);
+                let loss = loss_fn(&output, &y)?;
+                let value = loss.item();
+                if options.stop_on_non_finite && !value.is_finite() {
+                    let reason = StopReason::NonFiniteLoss {
+                        epoch,
+                        batch: batch + 1,
+                        value,
+                    };
+                    if options.verbose > 0 {
+                        eprintln!("{reason}");
+                    }
+                    history.stop_reason = Some(reason);
+                    return Ok(());
+                }
+                loss.backward();
+                optimizer.step();
+                let n = x.dims().first().copied().unwrap_or(1);
+                loss_sum += value as f64 * n as f64;
+                seen += n;
+                if let Some(kind) = options.accuracy {
+                    correct += kind.correct(&output, &y);
+                }
+                progress.batch_done(loss_sum / seen as f64);
+            }
+            let (val_loss, val_accuracy) = match options.validation.as_deref_mut() {
+                Some(val) => {
+                    let e = evaluate(model, loss_fn, val, options.accuracy)?;
+                    (Some(e.loss), e.accuracy)
+                }
+                None => (None, None),
+            };
+            let metrics = EpochMetrics {
+                epoch,
+                loss: loss_sum / seen.max(1) as f64,
+                accuracy: options
+                    .accuracy
+                    .map(|_| correct as f64 / seen.max(1) as f64),
+                val_loss,
+                val_accuracy,
+                lr,
+                seconds: progress.elapsed(),
+            };
+            progress.finish(&metrics, options.epochs);
+            history.epochs.push(metrics.clone());
+            let mut stop = None;
+            for cb in options.callbacks.iter_mut() {
+                if let Control::Stop(reason) = cb.on_epoch_end(&metrics, model, optimizer)? {
+                    stop.get_or_insert(reason);
+                }
+            }
+            if let Some(reason) = stop {
+                if options.verbose > 0 {
+                    eprintln!("{reason}");
+                }
+                history.stop_reason = Some(reason);
+                return Ok(());
+            }
+        }
+        Ok(())
+    })();
+    let ended = options
+        .callbacks
+        .iter_mut()
+        .try_for_each(|cb| cb.on_train_end(model));
+    model.set_training(was_training);
+    result?;
+    ended?;
+    Ok(history)
+}
+
+/// The mean loss (and accuracy) of a model over some data.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Mean loss per sample (batches weighted by their size).
+    pub loss: f64,
+    /// Fraction of correct predictions, when an accuracy kind was given.
+    pub accuracy: Option<f64>,
+    /// The number of samples scored.
+    pub samples: usize,
+}
+
+/// Scores `model` on `data` in eval mode without recording gradients (Keras's
+/// `model.evaluate`). The model is put back in the mode it was in.
+pub fn evaluate(
+    model: &mut dyn Module,
+    loss_fn: &dyn Fn(&Tensor, &Tensor) -> Result<Tensor>,
+    data: &mut dyn BatchSource,
+    accuracy: Option<Accuracy>,
+) -> Result<Evaluation> {
+    let was_training = model.is_training();
+    model.eval();
+    let scored = (|| -> Result<(f64, usize, usize)> {
+        let _no_grad = crate::no_grad();
+        let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+        for (x, y) in data.epoch_batches() {
+            let output = model.forward(&x);
+            let n = x.dims().first().copied().unwrap_or(1);
+            loss_sum += loss_fn(&output, &y)?.item() as f64 * n as f64;
+            seen += n;
+            if let Some(kind) = accuracy {
+                correct += kind.correct(&output, &y);
+            }
+        }
+        Ok((loss_sum, correct, seen))
+    })();
+    model.set_training(was_training);
+    let (loss_sum, correct, seen) = scored?;
+    if seen == 0 {
+        return Err(FerriteError::invalid(
+            "evaluation data",
+            "there are no samples to evaluate",
+        ));
+    }
+    Ok(Evaluation {
+        loss: loss_sum / seen as f64,
+        accuracy: accuracy.map(|_| correct as f64 / seen as f64),
+        samples: seen,
+    })
+}
+
+/// The model's outputs for every row of `x`, computed `batch_size` rows at a time in eval
+/// mode without gradients, concatenated along the first dimension (Keras's `predict`).
+pub fn predict(model: &mut dyn Module, x: &Tensor, batch_size: usize) -> Tensor {
+    assert!(batch_size > 0, "predict: batch_size must be positive");
+    let was_training = model.is_training();
+    model.eval();
+    let outputs: Vec<Tensor> = {
+        let _no_grad = crate::no_grad();
+        x.split(batch_size, 0)
+            .iter()
+            .map(|b| model.forward(b))
+            .collect()
+    };
+    model.set_training(was_training);
+    Tensor::cat(&outputs, 0)
+}
