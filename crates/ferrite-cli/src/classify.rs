@@ -93,3 +93,127 @@ pub fn predict_classes(model: &mut dyn Module, x: &Tensor) -> Vec<usize> {
         .map(|&v| v as usize)
         .collect()
 }
+
+/// Where an image classifier's data comes from, saved in the model card so that `evaluate`
+/// can reload exactly the held-out images.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case")]
+pub enum ImageSource {
+    /// Image files: a folder plus a labels CSV, or one sub-folder per class.
+    Folder {
+        /// The image folder.
+        dir: std::path::PathBuf,
+        /// The labels CSV, if any.
+        labels: Option<std::path::PathBuf>,
+        /// Its file-name column.
+        image_column: String,
+        /// Its label column.
+        label_column: String,
+        /// Side length after resizing (grayscale).
+        size: usize,
+        /// Labels become 1 where they are at least this, else 0 (a binary task).
+        positive_threshold: Option<f32>,
+    },
+    /// Pixels stored as CSV rows (like digits.csv), one square grayscale image per row.
+    CsvPixels {
+        /// The table.
+        csv: std::path::PathBuf,
+        /// The label column.
+        target: String,
+        /// Multiplies every pixel (e.g. 1/16 for values 0..16).
+        scale: f32,
+        /// Side length.
+        side: usize,
+    },
+}
+
+impl ImageSource {
+    /// Images (N, 1, H, W) in [0, 1] and class indices (N,), plus class names when the labels
+    /// were text.
+    pub fn load(&self) -> anyhow::Result<(Tensor, Tensor, Option<Vec<String>>)> {
+        use ferrite::data::{ColorMode, CsvOptions, ImageOptions};
+        match self {
+            ImageSource::Folder {
+                dir,
+                labels,
+                image_column,
+                label_column,
+                size,
+                positive_threshold,
+            } => {
+                let options = ImageOptions::new()
+                    .color(ColorMode::Gray)
+                    .size(*size, *size);
+                let set = match labels {
+                    Some(l) => options.load_with_labels(dir, l, image_column, label_column)?,
+                    None => options.load_class_folders(dir)?,
+                };
+                let names = set.label_encoder.as_ref().map(|e| e.classes().to_vec());
+                let y = match positive_threshold {
+                    Some(t) => set.labels.ge_scalar(*t),
+                    None => set.labels.clone(),
+                };
+                Ok((set.images, y, names))
+            }
+            ImageSource::CsvPixels {
+                csv,
+                target,
+                scale,
+                side,
+            } => {
+                let table = CsvOptions::new().target(target).load(csv)?;
+                let n = table.features.dims()[0];
+                if table.features.dims()[1] != side * side {
+                    anyhow::bail!(
+                        "{}: {} pixel columns do not make {side}x{side} images",
+                        csv.display(),
+                        table.features.dims()[1]
+                    );
+                }
+                let images = (&table.features * *scale).reshape([n, 1, *side, *side]);
+                let labels = table
+                    .targets
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!("{}: no column {target}", csv.display()))?;
+                Ok((images, labels, None))
+            }
+        }
+    }
+}
+
+/// What `model.json` records for an image classifier.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct ImagePreprocessing {
+    /// Always "image".
+    pub kind: String,
+    /// Where the images come from.
+    pub data: ImageSource,
+    /// Class names in index order.
+    pub classes: Vec<String>,
+    /// Positions (in the loaded set) of the held-out test images.
+    pub test_rows: Vec<usize>,
+}
+
+impl ImagePreprocessing {
+    /// The record for `data`, its classes and its test split.
+    pub fn new(data: ImageSource, classes: Vec<String>, test_rows: Vec<usize>) -> Self {
+        ImagePreprocessing {
+            kind: "image".into(),
+            data,
+            classes,
+            test_rows,
+        }
+    }
+
+    /// Reloads the held-out images and labels.
+    pub fn test_split(&self) -> anyhow::Result<(Tensor, Tensor)> {
+        let (x, y, _) = self.data.load()?;
+        if self.test_rows.iter().any(|&r| r >= y.numel()) {
+            anyhow::bail!("the image data has changed since training: it has fewer images than the recorded test split");
+        }
+        Ok((
+            x.index_select(0, &self.test_rows),
+            y.index_select(0, &self.test_rows),
+        ))
+    }
+}

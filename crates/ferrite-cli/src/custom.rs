@@ -1,7 +1,8 @@
 //! Training on a user's own CSV or image folder, and `evaluate` / `predict` on saved runs.
 
 use crate::classify::{
-    balanced_class_weights, predict_classes, train_classifier, ImageSplits, ImageTraining,
+    balanced_class_weights, predict_classes, train_classifier, ImagePreprocessing, ImageSource,
+    ImageSplits, ImageTraining,
 };
 use crate::examples::save_run;
 use crate::run_dir::RunDir;
@@ -11,7 +12,7 @@ use crate::tabular::{
     regression_predictions, regression_summary, train_network, OptimizerChoice, Prepared,
     Preprocessing, Task, TrainSettings,
 };
-use ferrite::data::{ColorMode, ImageOptions, TrainTestSplit};
+use ferrite::data::TrainTestSplit;
 use ferrite::linear_model::{LinearRegression, LogisticRegression};
 use ferrite::metrics::{accuracy_score, confusion_matrix, roc_curve};
 use ferrite::nn::Module;
@@ -290,6 +291,34 @@ fn tabular_preprocessing(card: &ModelCard, what: &str) -> anyhow::Result<Preproc
 /// `ferrite evaluate`: the saved model's metrics on its held-out rows or on a new CSV.
 pub fn evaluate(run_dir: &Path, csv: Option<&Path>) -> anyhow::Result<()> {
     let (mut model, card) = load_run(run_dir)?;
+    if let Ok(images) = serde_json::from_value::<ImagePreprocessing>(card.preprocessing.clone()) {
+        if csv.is_some() {
+            anyhow::bail!(
+                "--csv applies to models trained on tables; this run's model reads images"
+            );
+        }
+        let (x, y) = images.test_split()?;
+        let y_true: Vec<usize> = y.to_vec().iter().map(|&v| v as usize).collect();
+        let y_pred = predict_classes(model.as_mut(), &x);
+        let labels: Vec<usize> = (0..images.classes.len()).collect();
+        let cm = confusion_matrix(&y_true, &y_pred, Some(&labels));
+        println!(
+            "{} held-out images; accuracy {:.4}",
+            y_true.len(),
+            accuracy_score(&y_true, &y_pred)
+        );
+        println!(
+            "confusion matrix (rows: true, columns: predicted; {}):",
+            images.classes.join(", ")
+        );
+        for row in &cm.counts {
+            println!(
+                "  {}",
+                row.iter().map(|v| format!("{v:>5}")).collect::<String>()
+            );
+        }
+        return Ok(());
+    }
     let Ok(pre) = serde_json::from_value::<Preprocessing>(card.preprocessing.clone()) else {
         if csv.is_some() {
             tabular_preprocessing(&card, "evaluate --csv")?;
@@ -420,14 +449,16 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
     if c.size < 8 {
         anyhow::bail!("--size must be at least 8 pixels");
     }
-    let options = ImageOptions::new()
-        .color(ColorMode::Gray)
-        .size(c.size, c.size);
-    let set = match &c.labels {
-        Some(labels) => options.load_with_labels(&c.dir, labels, "image", "label")?,
-        None => options.load_class_folders(&c.dir)?,
+    let source = ImageSource::Folder {
+        dir: c.dir.clone(),
+        labels: c.labels.clone(),
+        image_column: "image".into(),
+        label_column: "label".into(),
+        size: c.size,
+        positive_threshold: None,
     };
-    let y: Vec<usize> = set.labels.to_vec().iter().map(|&v| v as usize).collect();
+    let (images, labels, text_classes) = source.load()?;
+    let y: Vec<usize> = labels.to_vec().iter().map(|&v| v as usize).collect();
     let classes = y.iter().max().map_or(0, |m| m + 1);
     if classes < 2 {
         anyhow::bail!(
@@ -444,8 +475,8 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
     let inner = TrainTestSplit::new(0.15)
         .seed(c.seed + 1)
         .split(outer.train.len())?;
-    let (x_rest, x_test) = outer.apply(&set.images);
-    let (y_rest, y_test) = outer.apply(&set.labels);
+    let (x_rest, x_test) = outer.apply(&images);
+    let (y_rest, y_test) = outer.apply(&labels);
     let data = ImageSplits {
         train: (inner.apply(&x_rest).0, inner.apply(&y_rest).0),
         val: (inner.apply(&x_rest).1, inner.apply(&y_rest).1),
@@ -472,12 +503,10 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
     let y_true: Vec<usize> = data.test.1.to_vec().iter().map(|&v| v as usize).collect();
     let y_pred = predict_classes(model.as_mut(), &data.test.0);
     let accuracy = accuracy_score(&y_true, &y_pred);
-    let labels: Vec<usize> = (0..classes).collect();
-    let cm = confusion_matrix(&y_true, &y_pred, Some(&labels));
-    let names: Vec<String> = match &set.label_encoder {
-        Some(enc) => enc.classes().to_vec(),
-        None => labels.iter().map(|l| l.to_string()).collect(),
-    };
+    let label_set: Vec<usize> = (0..classes).collect();
+    let cm = confusion_matrix(&y_true, &y_pred, Some(&label_set));
+    let names: Vec<String> =
+        text_classes.unwrap_or_else(|| label_set.iter().map(|l| l.to_string()).collect());
     println!(
         "{}: {n} images, {classes} classes; test accuracy {accuracy:.4}",
         c.dir.display()
@@ -488,7 +517,7 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
         .class_names(&names)
         .save(run.file("confusion_matrix.png"))?;
     let preprocessing =
-        serde_json::json!({ "kind": "image", "size": c.size, "color": "gray", "classes": names });
+        serde_json::to_value(ImagePreprocessing::new(source, names, outer.test.clone()))?;
     let metrics = serde_json::json!({ "accuracy": accuracy, "confusion_matrix": cm.counts });
     save_run(
         &run,

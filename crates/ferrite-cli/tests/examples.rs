@@ -152,6 +152,19 @@ fn iris_and_digits_reach_their_bars() {
     let _ = std::fs::remove_dir_all(out);
     let (out, m) = train_example("digits");
     assert!(metric(&m, "accuracy") >= 0.95, "digits {m}");
+    // evaluate reloads the held-out images and reproduces the recorded accuracy.
+    let eval = ferrite().arg("evaluate").arg(&out).output().unwrap();
+    let text = String::from_utf8_lossy(&eval.stdout);
+    assert!(
+        eval.status.success(),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    let expected = format!(
+        "360 held-out images; accuracy {:.4}",
+        metric(&m, "accuracy")
+    );
+    assert!(text.contains(&expected), "{text}");
     let _ = std::fs::remove_dir_all(out);
 }
 

@@ -5,12 +5,13 @@
 
 use super::{data_dir, epochs, save_run, ExampleOptions};
 use crate::classify::{
-    balanced_class_weights, predict_classes, train_classifier, ImageSplits, ImageTraining,
+    balanced_class_weights, predict_classes, train_classifier, ImagePreprocessing, ImageSource,
+    ImageSplits, ImageTraining,
 };
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
 use crate::tabular::OptimizerChoice;
-use ferrite::data::{ColorMode, ImageOptions, TrainTestSplit};
+use ferrite::data::TrainTestSplit;
 use ferrite::metrics::{accuracy_score, confusion_matrix, ConfusionMatrix};
 use ferrite::nn::models::{save_feature_maps, LeNet5};
 use ferrite::nn::Module;
@@ -19,19 +20,17 @@ use ferrite::train::load_tensors_into;
 use ferrite::{no_grad, Tensor};
 use std::path::PathBuf;
 
-/// Loads the cells at `size`×`size`, grayscale in [0, 1], with defective = 1.
-fn load(size: usize) -> anyhow::Result<(Tensor, Tensor)> {
+/// The ELPV cells at `size`×`size`, grayscale in [0, 1], defective (p ≥ 0.5) = 1.
+fn source(size: usize) -> ImageSource {
     let dir = data_dir().join("elpv64");
-    let set = ImageOptions::new()
-        .color(ColorMode::Gray)
-        .size(size, size)
-        .load_with_labels(
-            dir.join("images"),
-            dir.join("labels.csv"),
-            "image",
-            "defect_probability",
-        )?;
-    Ok((set.images, set.labels.ge_scalar(0.5)))
+    ImageSource::Folder {
+        dir: dir.join("images"),
+        labels: Some(dir.join("labels.csv")),
+        image_column: "image".into(),
+        label_column: "defect_probability".into(),
+        size,
+        positive_threshold: Some(0.5),
+    }
 }
 
 /// The same split of `(images, labels)` for every resolution.
@@ -62,8 +61,8 @@ fn score(model: &mut dyn Module, data: &ImageSplits) -> (f64, ConfusionMatrix) {
 
 /// Trains both networks, prints their accuracy and writes the run folder.
 pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
-    let (x32, labels) = load(32)?;
-    let (x64, _) = load(64)?;
+    let (x32, labels, _) = source(32).load()?;
+    let (x64, _, _) = source(64).load()?;
     let n = labels.numel();
     let y: Vec<usize> = labels.to_vec().iter().map(|&v| v as usize).collect();
     let outer = TrainTestSplit::new(0.2)
@@ -170,7 +169,12 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         "lenet5_confusion_matrix": lenet_cm.counts,
         "blocks_confusion_matrix": blocks_cm.counts,
     });
-    let preprocessing = serde_json::json!({ "kind": "image", "size": 32, "color": "gray", "label": "defect_probability >= 0.5" });
+    let classes = names.iter().map(|s| s.to_string()).collect();
+    let preprocessing = serde_json::to_value(ImagePreprocessing::new(
+        source(32),
+        classes,
+        outer.test.clone(),
+    ))?;
     save_run(
         &run,
         lenet.as_ref(),

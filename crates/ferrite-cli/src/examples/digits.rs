@@ -2,27 +2,28 @@
 //! two Conv(3×3)-BN-ReLU-MaxPool blocks and a Linear head.
 
 use super::{data_file, epochs, save_run, ExampleOptions};
-use crate::classify::{predict_classes, train_classifier, ImageSplits, ImageTraining};
+use crate::classify::{
+    predict_classes, train_classifier, ImagePreprocessing, ImageSource, ImageSplits, ImageTraining,
+};
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
 use crate::tabular::OptimizerChoice;
-use ferrite::data::{CsvOptions, TrainTestSplit};
+use ferrite::data::TrainTestSplit;
 use ferrite::metrics::{accuracy_score, confusion_matrix};
 use ferrite::plot::{ConfusionMatrixChart, Figure, TrainingCurves};
 use std::path::PathBuf;
 
 /// Trains the CNN, prints its accuracy and writes the run folder.
 pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
-    let table = CsvOptions::new()
-        .target("digit")
-        .load(data_file("digits.csv")?)?;
-    let n = table.features.dims()[0];
     // Pixels 0..16 → [0, 1], shaped as 1-channel 8×8 images.
-    let images = (&table.features * (1.0 / 16.0)).reshape([n, 1, 8, 8]);
-    let labels = table
-        .targets
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("digits.csv has no digit column"))?;
+    let source = ImageSource::CsvPixels {
+        csv: data_file("digits.csv")?,
+        target: "digit".into(),
+        scale: 1.0 / 16.0,
+        side: 8,
+    };
+    let (images, labels, _) = source.load()?;
+    let n = labels.numel();
     let label_idx: Vec<usize> = labels.to_vec().iter().map(|&v| v as usize).collect();
     let outer = TrainTestSplit::new(0.2)
         .seed(opts.seed)
@@ -73,7 +74,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         .class_names(&classes)
         .save(run.file("confusion_matrix.png"))?;
     let preprocessing =
-        serde_json::json!({ "kind": "image", "scale": 1.0 / 16.0, "shape": [1, 8, 8] });
+        serde_json::to_value(ImagePreprocessing::new(source, classes, outer.test.clone()))?;
     let metrics = serde_json::json!({ "accuracy": accuracy, "confusion_matrix": cm.counts });
     save_run(
         &run,
