@@ -4,6 +4,9 @@ use crate::classify::{
     balanced_class_weights, predict_classes, train_classifier, ImagePreprocessing, ImageSource,
     ImageSplits, ImageTraining,
 };
+use crate::examples::gold::{
+    forecast_report, next_day_forecasts, print_forecast_line, SeriesPreprocessing,
+};
 use crate::examples::save_run;
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
@@ -317,6 +320,21 @@ pub fn evaluate(run_dir: &Path, csv: Option<&Path>) -> anyhow::Result<()> {
                 row.iter().map(|v| format!("{v:>5}")).collect::<String>()
             );
         }
+        return Ok(());
+    }
+    if let Ok(series) = serde_json::from_value::<SeriesPreprocessing>(card.preprocessing.clone()) {
+        if csv.is_some() {
+            anyhow::bail!(
+                "--csv applies to models trained on tables; this run's model forecasts a series"
+            );
+        }
+        let (_, _, data) = series.load()?;
+        let (predicted, actual, naive) = next_day_forecasts(model.as_mut(), &data, series.window)?;
+        println!("{} held-out days of {}", actual.len(), series.csv.display());
+        let lstm = forecast_report(&actual, &predicted);
+        let naive = forecast_report(&actual, &naive);
+        print_forecast_line("model, next day", &lstm);
+        print_forecast_line("naive: tomorrow = today", &naive);
         return Ok(());
     }
     let Ok(pre) = serde_json::from_value::<Preprocessing>(card.preprocessing.clone()) else {

@@ -141,6 +141,18 @@ fn air_quality_mlp_reaches_r2_bar() {
 fn gold_lstm_is_within_15_percent_of_the_naive_forecast() {
     let (out, m) = train_example("gold");
     assert!(metric(&m, "rmse_ratio_to_naive") <= 1.15, "{m}");
+    // evaluate rebuilds the test period and reproduces the recorded RMSE.
+    let eval = ferrite().arg("evaluate").arg(&out).output().unwrap();
+    let text = String::from_utf8_lossy(&eval.stdout);
+    assert!(
+        eval.status.success(),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    assert!(
+        text.contains(&format!("RMSE {:>7.3}", metric(&m, "rmse"))),
+        "{text}\n{m}"
+    );
     assert!(is_png(&out.join("forecast.png")) && is_png(&out.join("rolling_forecast.png")));
     let _ = std::fs::remove_dir_all(out);
 }

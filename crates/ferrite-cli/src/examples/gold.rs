@@ -9,8 +9,8 @@ use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
 use crate::tabular::{make_optimizer, OptimizerChoice};
 use ferrite::data::{
-    prepare_forecast, rolling_forecast, CsvOptions, DataLoader, MissingPolicy, SlidingWindow,
-    TensorDataset,
+    prepare_forecast, rolling_forecast, CsvOptions, DataLoader, ForecastData, MissingPolicy,
+    SlidingWindow, TensorDataset,
 };
 use ferrite::metrics::{
     mean_absolute_error, mean_absolute_percentage_error, root_mean_squared_error,
@@ -47,22 +47,98 @@ pub fn interpolate_missing(values: &[f32]) -> anyhow::Result<Vec<f32>> {
     Ok(out)
 }
 
+/// Where a forecaster's series comes from and how it was cut, saved in the model card so that
+/// `evaluate` rebuilds the same test period.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct SeriesPreprocessing {
+    /// Always "series".
+    pub kind: String,
+    /// The CSV file.
+    pub csv: PathBuf,
+    /// The column holding the series.
+    pub column: String,
+    /// Days of history per prediction.
+    pub window: usize,
+    /// The chronological share of the series used for training.
+    pub train_fraction: f32,
+}
+
+impl SeriesPreprocessing {
+    /// Reads the series, fills gaps, splits it and scales it as at training time.
+    pub fn load(&self) -> anyhow::Result<(Vec<f32>, usize, ForecastData)> {
+        let table = CsvOptions::new()
+            .target(&self.column)
+            .missing(MissingPolicy::Keep)
+            .load(&self.csv)?;
+        let raw = table
+            .targets
+            .clone()
+            .ok_or_else(|| anyhow::anyhow!("{}: no column {}", self.csv.display(), self.column))?
+            .to_vec();
+        let missing = raw.iter().filter(|v| !v.is_finite()).count();
+        let prices = interpolate_missing(&raw)?;
+        let series = Tensor::from_vec(prices.clone(), [prices.len(), 1]);
+        let data = prepare_forecast(
+            &series,
+            &SlidingWindow::new(self.window, 1),
+            self.train_fraction,
+        )?;
+        Ok((prices, missing, data))
+    }
+}
+
+/// Next-day forecasts of `model` over the test period (each from the true previous days) and
+/// the naive forecasts, in the series' units: (predicted, actual, naive).
+pub fn next_day_forecasts(
+    model: &mut dyn ferrite::nn::Module,
+    data: &ForecastData,
+    window: usize,
+) -> anyhow::Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+    let scaled_pred = ferrite::train::predict(model, &data.test.inputs, 256);
+    let to_price = |t: &Tensor| -> anyhow::Result<Vec<f32>> {
+        Ok(data
+            .scaler
+            .inverse_transform(&t.reshape([t.numel(), 1]))?
+            .to_vec())
+    };
+    let last_inputs = data.test.inputs.narrow(1, window - 1, 1).contiguous_owned();
+    Ok((
+        to_price(&scaled_pred)?,
+        to_price(&data.test.targets)?,
+        to_price(&last_inputs)?,
+    ))
+}
+
+/// RMSE, MAE and MAPE of forecasts against the actual values.
+pub fn forecast_report(actual: &[f32], pred: &[f32]) -> serde_json::Value {
+    serde_json::json!({
+        "rmse": root_mean_squared_error(actual, pred),
+        "mae": mean_absolute_error(actual, pred),
+        "mape": mean_absolute_percentage_error(actual, pred),
+    })
+}
+
+/// Prints one forecast's metrics.
+pub fn print_forecast_line(name: &str, m: &serde_json::Value) {
+    let g = |k: &str| m[k].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "{name:<34} RMSE {:>7.3}  MAE {:>7.3}  MAPE {:>6.3}%",
+        g("rmse"),
+        g("mae"),
+        100.0 * g("mape")
+    );
+}
+
 /// Trains the LSTM, compares it with the naive forecast and writes the run folder.
 pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
-    let table = CsvOptions::new()
-        .target("price")
-        .missing(MissingPolicy::Keep)
-        .load(data_file("gold.csv")?)?;
-    let raw = table
-        .targets
-        .clone()
-        .ok_or_else(|| anyhow::anyhow!("gold.csv has no price column"))?
-        .to_vec();
-    let missing = raw.iter().filter(|v| !v.is_finite()).count();
-    let prices = interpolate_missing(&raw)?;
-    let series = Tensor::from_vec(prices.clone(), [prices.len(), 1]);
-    let window = SlidingWindow::new(WINDOW, 1);
-    let data = prepare_forecast(&series, &window, 0.8)?;
+    let source = SeriesPreprocessing {
+        kind: "series".into(),
+        csv: data_file("gold.csv")?,
+        column: "price".into(),
+        window: WINDOW,
+        train_fraction: 0.8,
+    };
+    let (prices, missing, data) = source.load()?;
 
     // The last 10% of the training windows validate, chronologically.
     let n = data.train.len();
@@ -103,26 +179,17 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     )?;
 
     // Next-day forecasts over the test period, each from the true previous 5 days.
-    let scaled_pred = ferrite::train::predict(model.as_mut(), &data.test.inputs, 256);
+    let (predicted, actual, naive) = next_day_forecasts(model.as_mut(), &data, WINDOW)?;
     let to_price = |t: &Tensor| -> anyhow::Result<Vec<f32>> {
         Ok(data
             .scaler
             .inverse_transform(&t.reshape([t.numel(), 1]))?
             .to_vec())
     };
-    let predicted = to_price(&scaled_pred)?;
-    let actual = to_price(&data.test.targets)?;
-    let last_inputs = data.test.inputs.narrow(1, WINDOW - 1, 1).contiguous_owned();
-    let naive = to_price(&last_inputs)?;
-
-    let report = |pred: &[f32]| {
-        serde_json::json!({
-            "rmse": root_mean_squared_error(&actual, pred),
-            "mae": mean_absolute_error(&actual, pred),
-            "mape": mean_absolute_percentage_error(&actual, pred),
-        })
-    };
-    let (lstm_m, naive_m) = (report(&predicted), report(&naive));
+    let (lstm_m, naive_m) = (
+        forecast_report(&actual, &predicted),
+        forecast_report(&actual, &naive),
+    );
     let rmse_ratio =
         lstm_m["rmse"].as_f64().unwrap_or(f64::NAN) / naive_m["rmse"].as_f64().unwrap_or(f64::NAN);
 
@@ -141,17 +208,8 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         n,
         actual.len()
     );
-    let line = |name: &str, m: &serde_json::Value| {
-        let g = |k: &str| m[k].as_f64().unwrap_or(f64::NAN);
-        println!(
-            "{name:<34} RMSE {:>7.3}  MAE {:>7.3}  MAPE {:>6.3}%",
-            g("rmse"),
-            g("mae"),
-            100.0 * g("mape")
-        );
-    };
-    line("LSTM(50) + Linear, next day", &lstm_m);
-    line("naive: tomorrow = today", &naive_m);
+    print_forecast_line("LSTM(50) + Linear, next day", &lstm_m);
+    print_forecast_line("naive: tomorrow = today", &naive_m);
     println!(
         "LSTM RMSE / naive RMSE = {rmse_ratio:.3} ({})",
         if rmse_ratio <= 1.0 {
@@ -193,9 +251,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         "lstm": lstm_m,
         "naive": naive_m,
     });
-    let (lo, hi) = (data.scaler.data_min.clone(), data.scaler.data_max.clone());
-    let preprocessing =
-        serde_json::json!({ "kind": "series", "window": WINDOW, "min": lo, "max": hi });
+    let preprocessing = serde_json::to_value(&source)?;
     save_run(
         &run,
         model.as_ref(),

@@ -4,7 +4,7 @@ mod air_quality;
 mod breast_cancer;
 mod defects;
 mod digits;
-mod gold;
+pub mod gold;
 mod iris;
 
 use crate::run_dir::RunDir;
