@@ -8,27 +8,8 @@ use ferrite::tensor::Pool2dOptions;
 use ferrite::Tensor;
 use serde_json::Value;
 
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture readable"))
-        .expect("fixture is JSON")
-}
-
-fn tensor(v: &Value) -> Tensor {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect();
-    let data: Vec<f32> = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_f64().unwrap() as f32)
-        .collect();
-    Tensor::from_vec(data, shape)
-}
+mod fixture_support;
+use fixture_support::{fixture, tensor};
 
 fn pair(v: &Value) -> (usize, usize) {
     let a = v.as_array().unwrap();

@@ -6,32 +6,8 @@ use ferrite::nn::{CellActivation, Module, RecurrentConfig, GRU, LSTM, RNN};
 use ferrite::Tensor;
 use serde_json::Value;
 
-fn fixture() -> Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/rnn_golden.json"
-    );
-    serde_json::from_str(
-        &std::fs::read_to_string(path).expect("fixture missing: run tools/golden_rnn.py"),
-    )
-    .expect("fixture is valid JSON")
-}
-
-fn tensor(v: &Value) -> Tensor {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d.as_u64().unwrap() as usize)
-        .collect();
-    let data: Vec<f32> = v["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|x| x.as_f64().unwrap() as f32)
-        .collect();
-    Tensor::from_vec(data, shape)
-}
+mod fixture_support;
+use fixture_support::{fixture, tensor};
 
 fn assert_close(what: &str, got: &Tensor, want: &Value) {
     let want = tensor(want);
@@ -141,7 +117,7 @@ fn run_case(name: &str, case: &Value) {
 }
 
 fn run(prefix: &str) {
-    let fx = fixture();
+    let fx = fixture("rnn_golden.json");
     let cases = fx["cases"].as_object().unwrap();
     let mut n = 0;
     for (name, case) in cases.iter().filter(|(k, _)| k.starts_with(prefix)) {
