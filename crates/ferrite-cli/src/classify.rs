@@ -2,7 +2,8 @@
 
 use crate::spec::ModelSpec;
 use crate::tabular::{make_optimizer, OptimizerChoice};
-use ferrite::data::{DataLoader, TensorDataset};
+use ferrite::data::{DataLoader, SplitIndices, TensorDataset};
+use ferrite::metrics::{accuracy_score, confusion_matrix, ConfusionMatrix};
 use ferrite::nn::loss::{CrossEntropyLoss, Loss};
 use ferrite::nn::Module;
 use ferrite::train::{batches_of, fit, Accuracy, EarlyStopping, FitOptions, History, Monitor};
@@ -16,6 +17,22 @@ pub struct ImageSplits {
     pub val: (Tensor, Tensor),
     /// Held-out test images and labels.
     pub test: (Tensor, Tensor),
+}
+
+impl ImageSplits {
+    /// Cuts `(x, y)` into test (`outer.test`), then the rest into training and validation
+    /// (`inner`, indices into `outer.train`).
+    pub fn new(x: &Tensor, y: &Tensor, outer: &SplitIndices, inner: &SplitIndices) -> ImageSplits {
+        let (x_rest, x_test) = outer.apply(x);
+        let (y_rest, y_test) = outer.apply(y);
+        let (x_train, x_val) = inner.apply(&x_rest);
+        let (y_train, y_val) = inner.apply(&y_rest);
+        ImageSplits {
+            train: (x_train, y_train),
+            val: (x_val, y_val),
+            test: (x_test, y_test),
+        }
+    }
 }
 
 /// How the classifier is trained.
@@ -82,6 +99,23 @@ pub fn train_classifier(
         options,
     )?;
     Ok((model, history))
+}
+
+/// Accuracy and confusion matrix (over `classes` labels) of a classifier on images `x`
+/// with true classes `y`.
+pub fn score_images(
+    model: &mut dyn Module,
+    x: &Tensor,
+    y: &Tensor,
+    classes: usize,
+) -> (f64, ConfusionMatrix) {
+    let y_true: Vec<usize> = y.to_vec().iter().map(|&v| v as usize).collect();
+    let y_pred = predict_classes(model, x);
+    let labels: Vec<usize> = (0..classes).collect();
+    (
+        accuracy_score(&y_true, &y_pred),
+        confusion_matrix(&y_true, &y_pred, Some(&labels)),
+    )
 }
 
 /// Predicted classes of `x`, in batches, in evaluation mode.

@@ -1,7 +1,7 @@
 //! Training on a user's own CSV or image folder, and `evaluate` / `predict` on saved runs.
 
 use crate::classify::{
-    balanced_class_weights, predict_classes, train_classifier, ImagePreprocessing, ImageSource,
+    balanced_class_weights, score_images, train_classifier, ImagePreprocessing, ImageSource,
     ImageSplits, ImageTraining,
 };
 use crate::examples::gold::{
@@ -17,7 +17,7 @@ use crate::tabular::{
 };
 use ferrite::data::TrainTestSplit;
 use ferrite::linear_model::{LinearRegression, LogisticRegression};
-use ferrite::metrics::{accuracy_score, confusion_matrix, roc_curve};
+use ferrite::metrics::{confusion_matrix, roc_curve};
 use ferrite::nn::Module;
 use ferrite::plot::{ConfusionMatrixChart, Figure, RocChart, TrainingCurves, TrueVsPredicted};
 use ferrite::train::{load_state_dict, History, ModelCard};
@@ -301,15 +301,8 @@ pub fn evaluate(run_dir: &Path, csv: Option<&Path>) -> anyhow::Result<()> {
             );
         }
         let (x, y) = images.test_split()?;
-        let y_true: Vec<usize> = y.to_vec().iter().map(|&v| v as usize).collect();
-        let y_pred = predict_classes(model.as_mut(), &x);
-        let labels: Vec<usize> = (0..images.classes.len()).collect();
-        let cm = confusion_matrix(&y_true, &y_pred, Some(&labels));
-        println!(
-            "{} held-out images; accuracy {:.4}",
-            y_true.len(),
-            accuracy_score(&y_true, &y_pred)
-        );
+        let (accuracy, cm) = score_images(model.as_mut(), &x, &y, images.classes.len());
+        println!("{} held-out images; accuracy {accuracy:.4}", y.numel());
         println!(
             "confusion matrix (rows: true, columns: predicted; {}):",
             images.classes.join(", ")
@@ -493,13 +486,7 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
     let inner = TrainTestSplit::new(0.15)
         .seed(c.seed + 1)
         .split(outer.train.len())?;
-    let (x_rest, x_test) = outer.apply(&images);
-    let (y_rest, y_test) = outer.apply(&labels);
-    let data = ImageSplits {
-        train: (inner.apply(&x_rest).0, inner.apply(&y_rest).0),
-        val: (inner.apply(&x_rest).1, inner.apply(&y_rest).1),
-        test: (x_test, y_test),
-    };
+    let data = ImageSplits::new(&images, &labels, &outer, &inner);
     let train_y: Vec<usize> = data.train.1.to_vec().iter().map(|&v| v as usize).collect();
     let spec = ModelSpec::ConvBlocks {
         in_channels: 1,
@@ -518,13 +505,9 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
         verbose: c.verbose,
     };
     let (mut model, history) = train_classifier(&spec, &data, &settings)?;
-    let y_true: Vec<usize> = data.test.1.to_vec().iter().map(|&v| v as usize).collect();
-    let y_pred = predict_classes(model.as_mut(), &data.test.0);
-    let accuracy = accuracy_score(&y_true, &y_pred);
-    let label_set: Vec<usize> = (0..classes).collect();
-    let cm = confusion_matrix(&y_true, &y_pred, Some(&label_set));
+    let (accuracy, cm) = score_images(model.as_mut(), &data.test.0, &data.test.1, classes);
     let names: Vec<String> =
-        text_classes.unwrap_or_else(|| label_set.iter().map(|l| l.to_string()).collect());
+        text_classes.unwrap_or_else(|| (0..classes).map(|l| l.to_string()).collect());
     println!(
         "{}: {n} images, {classes} classes; test accuracy {accuracy:.4}",
         c.dir.display()

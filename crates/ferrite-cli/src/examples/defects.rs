@@ -5,16 +5,15 @@
 
 use super::{data_dir, epochs, save_run, ExampleOptions};
 use crate::classify::{
-    balanced_class_weights, predict_classes, train_classifier, ImagePreprocessing, ImageSource,
+    balanced_class_weights, score_images, train_classifier, ImagePreprocessing, ImageSource,
     ImageSplits, ImageTraining,
 };
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
 use crate::tabular::OptimizerChoice;
 use ferrite::data::TrainTestSplit;
-use ferrite::metrics::{accuracy_score, confusion_matrix, ConfusionMatrix};
+use ferrite::metrics::ConfusionMatrix;
 use ferrite::nn::models::{save_feature_maps, LeNet5};
-use ferrite::nn::Module;
 use ferrite::plot::{ConfusionMatrixChart, Figure, TrainingCurves};
 use ferrite::train::load_tensors_into;
 use ferrite::{no_grad, Tensor};
@@ -33,32 +32,6 @@ fn source(size: usize) -> ImageSource {
     }
 }
 
-/// The same split of `(images, labels)` for every resolution.
-fn splits(
-    x: &Tensor,
-    y: &Tensor,
-    outer: &ferrite::data::SplitIndices,
-    inner: &ferrite::data::SplitIndices,
-) -> ImageSplits {
-    let (x_rest, x_test) = outer.apply(x);
-    let (y_rest, y_test) = outer.apply(y);
-    ImageSplits {
-        train: (inner.apply(&x_rest).0, inner.apply(&y_rest).0),
-        val: (inner.apply(&x_rest).1, inner.apply(&y_rest).1),
-        test: (x_test, y_test),
-    }
-}
-
-/// Test accuracy and confusion matrix of a trained classifier.
-fn score(model: &mut dyn Module, data: &ImageSplits) -> (f64, ConfusionMatrix) {
-    let y_true: Vec<usize> = data.test.1.to_vec().iter().map(|&v| v as usize).collect();
-    let y_pred = predict_classes(model, &data.test.0);
-    (
-        accuracy_score(&y_true, &y_pred),
-        confusion_matrix(&y_true, &y_pred, Some(&[0, 1])),
-    )
-}
-
 /// Trains both networks, prints their accuracy and writes the run folder.
 pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     let (x32, labels, _) = source(32).load()?;
@@ -74,8 +47,8 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         .seed(opts.seed + 1)
         .stratify(&rest_labels)
         .split(rest_labels.len())?;
-    let data32 = splits(&x32, &labels, &outer, &inner);
-    let data64 = splits(&x64, &labels, &outer, &inner);
+    let data32 = ImageSplits::new(&x32, &labels, &outer, &inner);
+    let data64 = ImageSplits::new(&x64, &labels, &outer, &inner);
     let train_labels: Vec<usize> = data32
         .train
         .1
@@ -97,7 +70,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     let lenet_spec = ModelSpec::LeNet5 { classes: 2 };
     let (mut lenet, lenet_history) =
         train_classifier(&lenet_spec, &data32, &training(epochs(opts, 25, 6), 1e-3))?;
-    let (lenet_acc, lenet_cm) = score(lenet.as_mut(), &data32);
+    let (lenet_acc, lenet_cm) = score_images(lenet.as_mut(), &data32.test.0, &data32.test.1, 2);
 
     let blocks_spec = ModelSpec::ConvBlocks {
         in_channels: 1,
@@ -108,7 +81,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     };
     let (mut blocks, blocks_history) =
         train_classifier(&blocks_spec, &data64, &training(epochs(opts, 15, 4), 1e-3))?;
-    let (blocks_acc, blocks_cm) = score(blocks.as_mut(), &data64);
+    let (blocks_acc, blocks_cm) = score_images(blocks.as_mut(), &data64.test.0, &data64.test.1, 2);
 
     let defective = y.iter().filter(|&&v| v == 1).count();
     println!(

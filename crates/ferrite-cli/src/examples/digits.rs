@@ -3,13 +3,12 @@
 
 use super::{data_file, epochs, save_run, ExampleOptions};
 use crate::classify::{
-    predict_classes, train_classifier, ImagePreprocessing, ImageSource, ImageSplits, ImageTraining,
+    score_images, train_classifier, ImagePreprocessing, ImageSource, ImageSplits, ImageTraining,
 };
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
 use crate::tabular::OptimizerChoice;
 use ferrite::data::TrainTestSplit;
-use ferrite::metrics::{accuracy_score, confusion_matrix};
 use ferrite::plot::{ConfusionMatrixChart, Figure, TrainingCurves};
 use std::path::PathBuf;
 
@@ -29,16 +28,10 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         .seed(opts.seed)
         .stratify(&label_idx)
         .split(n)?;
-    let (x_rest, x_test) = outer.apply(&images);
-    let (y_rest, y_test) = outer.apply(&labels);
     let inner = TrainTestSplit::new(0.15)
         .seed(opts.seed + 1)
         .split(outer.train.len())?;
-    let data = ImageSplits {
-        train: (inner.apply(&x_rest).0, inner.apply(&y_rest).0),
-        val: (inner.apply(&x_rest).1, inner.apply(&y_rest).1),
-        test: (x_test, y_test),
-    };
+    let data = ImageSplits::new(&images, &labels, &outer, &inner);
     let spec = ModelSpec::ConvBlocks {
         in_channels: 1,
         image: 8,
@@ -56,17 +49,13 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         verbose: opts.verbose,
     };
     let (mut model, history) = train_classifier(&spec, &data, &settings)?;
-    let y_true: Vec<usize> = data.test.1.to_vec().iter().map(|&v| v as usize).collect();
-    let y_pred = predict_classes(model.as_mut(), &data.test.0);
-    let accuracy = accuracy_score(&y_true, &y_pred);
+    let (accuracy, cm) = score_images(model.as_mut(), &data.test.0, &data.test.1, 10);
     let classes: Vec<String> = (0..10).map(|d| d.to_string()).collect();
-    let labels10: Vec<usize> = (0..10).collect();
-    let cm = confusion_matrix(&y_true, &y_pred, Some(&labels10));
     println!(
         "Digits: {} training, {} validation, {} test images; small CNN test accuracy {accuracy:.4}",
         data.train.1.numel(),
         data.val.1.numel(),
-        y_true.len()
+        data.test.1.numel()
     );
     let run = RunDir::create(opts.out.as_deref(), "digits")?;
     TrainingCurves::new(&history).save(run.file("training_curves.png"))?;
