@@ -7,8 +7,8 @@
 //! 2-D one of height 1. The gradients are products of the same matrices:
 //! `d col = Wᵀ · g` folded back by `col2im`, and `dW = Σ_images g · colᵀ`.
 
-use super::matmul::{gemm_into, MatRef};
-use rayon::prelude::*;
+use super::matmul::{gemm_into, gemm_into_strided, MatRef};
+use super::parallel;
 
 /// The sizes of one convolution, checked by the tensor-level entry point (`Tensor::conv2d`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -181,10 +181,10 @@ pub fn col2im_add(col: &[f32], channels: usize, geo: &ConvGeometry, dx: &mut [f3
     }
 }
 
-/// Images per parallel job: about four jobs per worker thread, so that a thread slowed by
-/// other work on the machine is helped by the others (rayon steals whole jobs).
+/// Images per parallel job: a few jobs per thread, so that a thread slowed by other work on
+/// the machine is helped by the others (jobs are claimed one at a time).
 fn images_per_worker(batch: usize) -> usize {
-    let jobs = 4 * rayon::current_num_threads().max(1);
+    let jobs = parallel::PIECES_PER_THREAD * parallel::threads();
     batch.div_ceil(jobs).max(1)
 }
 
@@ -194,71 +194,6 @@ fn mat(data: &[f32], offset: usize, row_stride: usize, col_stride: usize) -> Mat
         offset,
         row_stride,
         col_stride,
-    }
-}
-
-/// `dst(i, j) [+]= Σ_k lhs(i, k)·rhs(k, j)` for an `m×n` destination stored at
-/// `dst[i·dst_rows + j·dst_cols]`: lets a product be computed in the orientation the `gemm`
-/// micro-kernels prefer (many rows, few columns) and written transposed.
-#[allow(clippy::too_many_arguments)]
-fn gemm_strided_dst(
-    dst: &mut [f32],
-    dst_rows: usize,
-    dst_cols: usize,
-    accumulate: bool,
-    m: usize,
-    n: usize,
-    k: usize,
-    lhs: MatRef,
-    rhs: MatRef,
-) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    assert!(
-        (m - 1) * dst_rows + (n - 1) * dst_cols < dst.len(),
-        "gemm_strided_dst: destination too small"
-    );
-    if k == 0 {
-        if !accumulate {
-            for i in 0..m {
-                for j in 0..n {
-                    dst[i * dst_rows + j * dst_cols] = 0.0;
-                }
-            }
-        }
-        return;
-    }
-    let last_l = lhs.offset + (m - 1) * lhs.row_stride + (k - 1) * lhs.col_stride;
-    let last_r = rhs.offset + (k - 1) * rhs.row_stride + (n - 1) * rhs.col_stride;
-    assert!(
-        last_l < lhs.data.len() && last_r < rhs.data.len(),
-        "gemm_strided_dst: operand out of bounds"
-    );
-    // SAFETY: every element the product reads or writes was bounds-checked above, and dst is
-    // borrowed exclusively.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            dst_cols as isize,
-            dst_rows as isize,
-            accumulate,
-            lhs.data.as_ptr().add(lhs.offset),
-            lhs.col_stride as isize,
-            lhs.row_stride as isize,
-            rhs.data.as_ptr().add(rhs.offset),
-            rhs.col_stride as isize,
-            rhs.row_stride as isize,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
     }
 }
 
@@ -302,7 +237,17 @@ pub fn conv2d_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, geo: &ConvGeom
             if cog < FEW_CHANNELS && !parallel {
                 // outᵀ (ohw×cog) = colᵀ (ohw×k) · Wᵀ (k×cog), written back as (cog×ohw)
                 let (col_t, w_t) = (mat(rhs, 0, 1, ohw), mat(w, g * cog * k, 1, k));
-                gemm_strided_dst(out_g, 1, ohw, bias.is_some(), ohw, cog, k, col_t, w_t);
+                gemm_into_strided(
+                    out_g,
+                    (1, ohw),
+                    bias.is_some(),
+                    ohw,
+                    cog,
+                    k,
+                    col_t,
+                    w_t,
+                    false,
+                );
             } else {
                 gemm_into(
                     out_g,
@@ -324,14 +269,12 @@ pub fn conv2d_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, geo: &ConvGeom
         return out;
     }
     let per = images_per_worker(geo.batch);
-    out.par_chunks_mut(per * out_img)
-        .enumerate()
-        .for_each(|(chunk, dst)| {
-            let mut col = vec![0.0; col_len];
-            for (i, d) in dst.chunks_exact_mut(out_img).enumerate() {
-                one_image(chunk * per + i, d, &mut col, false);
-            }
-        });
+    parallel::for_each_chunk_mut(&mut out, per * out_img, |chunk, dst| {
+        let mut col = vec![0.0; col_len];
+        for (i, d) in dst.chunks_exact_mut(out_img).enumerate() {
+            one_image(chunk * per + i, d, &mut col, false);
+        }
+    });
     out
 }
 
@@ -382,16 +325,16 @@ pub fn conv2d_backward(
                     };
                     // dW_gᵀ (k×cog) += col (k×ohw) · g_gᵀ (ohw×cog), written into dW_g (cog×k)
                     let g_t = mat(gi, g * cog * ohw, 1, ohw);
-                    gemm_strided_dst(
+                    gemm_into_strided(
                         &mut dw[g * cog * k..(g + 1) * cog * k],
-                        1,
-                        k,
+                        (1, k),
                         true,
                         k,
                         cog,
                         ohw,
                         mat(rhs, 0, ohw, 1),
                         g_t,
+                        false,
                     );
                 }
                 if let Some(dxr) = dx_run.as_deref_mut() {
@@ -413,18 +356,11 @@ pub fn conv2d_backward(
     let per = images_per_worker(geo.batch);
     let chunks = geo.batch.div_ceil(per);
     let partial_dw: Vec<Option<Vec<f32>>> = match dx.as_mut() {
-        Some(dx) => dx
-            .par_chunks_mut(per * in_img)
-            .enumerate()
-            .map(|(c, d)| {
-                let images = d.len() / in_img;
-                run(c * per, Some(d), images)
-            })
-            .collect(),
-        None => (0..chunks)
-            .into_par_iter()
-            .map(|c| run(c * per, None, per.min(geo.batch - c * per)))
-            .collect(),
+        Some(dx) => parallel::map_chunks_mut(dx, per * in_img, |c, d| {
+            let images = d.len() / in_img;
+            run(c * per, Some(d), images)
+        }),
+        None => parallel::map(chunks, |c| run(c * per, None, per.min(geo.batch - c * per))),
     };
     let dw = need_w.then(|| {
         let mut parts = partial_dw.into_iter().flatten();

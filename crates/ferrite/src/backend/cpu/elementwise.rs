@@ -1,8 +1,8 @@
 //! Elementwise kernels: unary maps, broadcasting binary maps and the ternary select.
 
+use super::parallel;
 use super::strided::for_each_strided;
 use crate::tensor::Layout;
-use rayon::prelude::*;
 
 /// Above this many elements contiguous maps are split across threads.
 const PARALLEL_MIN: usize = 1 << 17;
@@ -13,9 +13,12 @@ pub fn unary_map(src: &[f32], layout: &Layout, f: impl Fn(f32) -> f32 + Sync) ->
         let s = &src[r];
         if s.len() >= PARALLEL_MIN {
             let mut out = vec![0.0; s.len()];
-            out.par_iter_mut()
-                .zip(s.par_iter())
-                .for_each(|(o, &x)| *o = f(x));
+            let chunk = s.len().div_ceil(parallel::threads());
+            parallel::for_each_chunk_mut(&mut out, chunk, |c, o| {
+                for (o, &x) in o.iter_mut().zip(&s[c * chunk..]) {
+                    *o = f(x);
+                }
+            });
             return out;
         }
         return s.iter().map(|&x| f(x)).collect();
@@ -43,9 +46,13 @@ pub fn binary_map(
             let (sa, sb) = (&a[ra], &b[rb]);
             if n >= PARALLEL_MIN {
                 let mut out = vec![0.0; n];
-                out.par_iter_mut()
-                    .zip(sa.par_iter().zip(sb.par_iter()))
-                    .for_each(|(o, (&x, &y))| *o = f(x, y));
+                let chunk = n.div_ceil(parallel::threads());
+                parallel::for_each_chunk_mut(&mut out, chunk, |c, o| {
+                    let (xs, ys) = (&sa[c * chunk..], &sb[c * chunk..]);
+                    for ((o, &x), &y) in o.iter_mut().zip(xs).zip(ys) {
+                        *o = f(x, y);
+                    }
+                });
                 return out;
             }
             return sa.iter().zip(sb).map(|(&x, &y)| f(x, y)).collect();

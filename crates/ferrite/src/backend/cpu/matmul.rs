@@ -1,8 +1,8 @@
-//! Matrix products through the `gemm` crate, which reads any row and column strides, so
-//! transposed views are multiplied without a copy.
+//! Matrix products. On processors with AVX-512 they run on Ferrite's own packed kernel
+//! ([`super::sgemm`]); elsewhere on the `gemm` crate. Both read any row and column strides,
+//! so transposed views are multiplied without a copy.
 
-use gemm::Parallelism;
-use rayon::prelude::*;
+use super::parallel;
 
 /// A read-only strided matrix inside a buffer.
 #[derive(Clone, Copy)]
@@ -18,7 +18,7 @@ pub struct MatRef<'a> {
 }
 
 /// Work (m·n·k) above which one product is split across threads.
-const PARALLEL_WORK: usize = 96 * 96 * 96;
+const PARALLEL_WORK: usize = 64 * 64 * 64;
 
 /// `dst (m×n, row-major) = [dst +] lhs (m×k) · rhs (k×n)`.
 #[allow(clippy::too_many_arguments)]
@@ -32,26 +32,76 @@ pub fn gemm_into(
     rhs: MatRef,
     parallel: bool,
 ) {
-    assert!(dst.len() >= m * n, "gemm_into: destination too small");
+    gemm_into_strided(dst, (n, 1), accumulate, m, n, k, lhs, rhs, parallel);
+}
+
+/// `dst = [dst +] lhs (m×k) · rhs (k×n)` with element (i, j) of the destination at
+/// `i·dst_strides.0 + j·dst_strides.1` (a column-major destination is `(1, m)`).
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_into_strided(
+    dst: &mut [f32],
+    dst_strides: (usize, usize),
+    accumulate: bool,
+    m: usize,
+    n: usize,
+    k: usize,
+    lhs: MatRef,
+    rhs: MatRef,
+    parallel: bool,
+) {
     if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        (m - 1) * dst_strides.0 + (n - 1) * dst_strides.1 < dst.len(),
+        "gemm_into: destination too small"
+    );
+    if k > 0 {
+        let last_l = lhs.offset + (m - 1) * lhs.row_stride + (k - 1) * lhs.col_stride;
+        let last_r = rhs.offset + (k - 1) * rhs.row_stride + (n - 1) * rhs.col_stride;
+        assert!(
+            last_l < lhs.data.len() && last_r < rhs.data.len(),
+            "gemm_into: operand out of bounds"
+        );
+    }
+    let threads = if parallel && m * n * k >= PARALLEL_WORK {
+        parallel::threads()
+    } else {
+        1
+    };
+    #[cfg(target_arch = "x86_64")]
+    if super::sgemm::available() {
+        use super::sgemm::{sgemm, Destination, Operand};
+        let operand = |x: MatRef| Operand {
+            // SAFETY: offset is in bounds (checked above, or unused when k = 0).
+            ptr: x.data.as_ptr().wrapping_add(x.offset),
+            row_stride: x.row_stride as isize,
+            col_stride: x.col_stride as isize,
+        };
+        let c = Destination {
+            ptr: dst.as_mut_ptr(),
+            row_stride: dst_strides.0,
+            col_stride: dst_strides.1,
+        };
+        // SAFETY: every element read or written was bounds-checked above; dst is borrowed
+        // exclusively, so it overlaps neither operand; the processor was checked.
+        unsafe { sgemm(m, n, k, operand(lhs), operand(rhs), c, accumulate, threads) };
         return;
     }
     if k == 0 {
         if !accumulate {
-            dst[..m * n].fill(0.0);
+            for i in 0..m {
+                for j in 0..n {
+                    dst[i * dst_strides.0 + j * dst_strides.1] = 0.0;
+                }
+            }
         }
         return;
     }
-    let last_l = lhs.offset + (m - 1) * lhs.row_stride + (k - 1) * lhs.col_stride;
-    let last_r = rhs.offset + (k - 1) * rhs.row_stride + (n - 1) * rhs.col_stride;
-    assert!(
-        last_l < lhs.data.len() && last_r < rhs.data.len(),
-        "gemm_into: operand out of bounds"
-    );
-    let parallelism = if parallel && m * n * k >= PARALLEL_WORK {
-        Parallelism::Rayon(rayon::current_num_threads())
+    let parallelism = if threads > 1 {
+        gemm::Parallelism::Rayon(threads)
     } else {
-        Parallelism::None
+        gemm::Parallelism::None
     };
     // SAFETY: the bounds of all three operands were checked above; dst is exclusively borrowed.
     unsafe {
@@ -60,8 +110,8 @@ pub fn gemm_into(
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            n as isize,
+            dst_strides.1 as isize,
+            dst_strides.0 as isize,
             accumulate,
             lhs.data.as_ptr().add(lhs.offset),
             lhs.col_stride as isize,
@@ -120,9 +170,7 @@ pub fn batched_gemm(
         )
     };
     if batch > 1 && m * n * k < PARALLEL_WORK && batch * m * n * k >= PARALLEL_WORK {
-        out.par_chunks_mut(m * n)
-            .enumerate()
-            .for_each(|(b, dst)| one(b, dst, false));
+        parallel::for_each_chunk_mut(&mut out, m * n, |b, dst| one(b, dst, false));
     } else {
         for (b, dst) in out.chunks_mut(m * n).enumerate() {
             one(b, dst, true);

@@ -8,7 +8,10 @@ pub mod loss;
 pub mod matmul;
 pub mod norm;
 pub mod optim;
+pub mod parallel;
 pub mod pool;
 pub mod reduce;
 pub mod rnn;
+#[cfg(target_arch = "x86_64")]
+pub mod sgemm;
 pub mod strided;

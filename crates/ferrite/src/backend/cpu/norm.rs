@@ -1,7 +1,7 @@
 //! Batch-normalisation kernels over data seen as `(N, C, S)`: per-channel statistics, the
 //! normalise-scale-shift pass, and its gradients.
 
-use rayon::prelude::*;
+use super::parallel;
 
 /// Elements above which channels are processed in parallel.
 const PARALLEL_MIN: usize = 1 << 16;
@@ -28,7 +28,7 @@ pub fn channel_mean_var(x: &[f32], n: usize, c: usize, s: usize) -> (Vec<f32>, V
         (mean as f32, (sq / count) as f32)
     };
     let pairs: Vec<(f32, f32)> = if x.len() >= PARALLEL_MIN {
-        (0..c).into_par_iter().map(stats).collect()
+        parallel::map(c, stats)
     } else {
         (0..c).map(stats).collect()
     };
@@ -56,7 +56,7 @@ pub fn channel_affine(
         return out;
     }
     if x.len() >= PARALLEL_MIN {
-        out.par_chunks_mut(s).enumerate().for_each(plane);
+        parallel::for_each_chunk_mut(&mut out, s, |i, o| plane((i, o)));
     } else {
         out.chunks_mut(s).enumerate().for_each(plane);
     }
@@ -85,7 +85,7 @@ pub fn channel_grad_sums(
         (sg as f32, sgx as f32)
     };
     let pairs: Vec<(f32, f32)> = if x.len() >= PARALLEL_MIN {
-        (0..c).into_par_iter().map(sums).collect()
+        parallel::map(c, sums)
     } else {
         (0..c).map(sums).collect()
     };
@@ -122,7 +122,7 @@ pub fn batch_norm_input_grad_train(
         }
     };
     if x.len() >= PARALLEL_MIN {
-        dx.par_chunks_mut(s).enumerate().for_each(plane);
+        parallel::for_each_chunk_mut(&mut dx, s, |i, d| plane((i, d)));
     } else {
         dx.chunks_mut(s).enumerate().for_each(plane);
     }

@@ -1,7 +1,7 @@
 //! Pooling kernels over planes `(N·C, H, W)`: max (with the arg-max kept for the gradient),
 //! average (with or without the padding in the divisor) and adaptive average.
 
-use rayon::prelude::*;
+use super::parallel;
 
 /// Planes per job when splitting across threads (a plane is small; a job should not be).
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
@@ -53,9 +53,7 @@ fn for_planes(
     }
     let chunk = per * plane_len;
     if out.len() > chunk {
-        out.par_chunks_mut(chunk)
-            .enumerate()
-            .for_each(|(c, o)| f(c * per, o));
+        parallel::for_each_chunk_mut(out, chunk, |c, o| f(c * per, o));
     } else {
         f(0, out);
     }
@@ -182,10 +180,14 @@ pub fn max_pool2d_forward(x: &[f32], geo: &PoolGeometry) -> (Vec<f32>, Vec<u32>)
         }
     };
     if op > 0 && geo.planes > per {
-        out.par_chunks_mut(per * op)
-            .zip(arg.par_chunks_mut(per * op))
-            .enumerate()
-            .for_each(|(c, (o, a))| job(c * per, o, a));
+        let mut pairs: Vec<(&mut [f32], &mut [u32])> = out
+            .chunks_mut(per * op)
+            .zip(arg.chunks_mut(per * op))
+            .collect();
+        parallel::for_each_chunk_mut(&mut pairs, 1, |c, pair| {
+            let (o, a) = &mut pair[0];
+            job(c * per, o, a);
+        });
     } else {
         job(0, &mut out, &mut arg);
     }
