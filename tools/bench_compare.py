@@ -3,9 +3,12 @@ a ratio table (Ferrite rate / PyTorch rate; above 1 means Ferrite is faster).
 
 Usage (PyTorch installed in a virtual environment outside the repository):
     cargo build --release
-    /path/to/venv/bin/python tools/bench_compare.py [WORKLOAD ...] [--markdown]
+    /path/to/venv/bin/python tools/bench_compare.py [WORKLOAD ...] [--runs N] [--markdown]
+
+With --runs N the pair is run N times back to back; the table gives each side's range of
+rates and the median of the N ratios (the README's table is made with --runs 6 --markdown).
 """
-import json, os, subprocess, sys
+import json, os, statistics, subprocess, sys
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 reference = os.path.join(root, "..", "shared", "bench", "torch_reference.py")
@@ -17,23 +20,43 @@ def run(cmd):
     return {r["workload"]: r for r in map(json.loads, filter(None, out.splitlines()))}
 
 
+def fmt(x):
+    if x >= 1e6:
+        return f"{x / 1e6:.2f}M"
+    if x >= 1e4:
+        return f"{x / 1e3:.1f}k"
+    return f"{x:.0f}"
+
+
 def main():
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    markdown = "--markdown" in sys.argv
-    ours = run([ferrite, "bench", "--json", *args])
-    theirs = run([sys.executable, reference, *ours.keys()])
-    rows = []
-    for name, r in ours.items():
-        t = theirs[name]
-        rows.append((name, t["rate"], r["rate"], r["unit"], r["rate"] / t["rate"]))
+    argv = sys.argv[1:]
+    runs = 1
+    if "--runs" in argv:
+        i = argv.index("--runs")
+        runs = int(argv[i + 1])
+        del argv[i : i + 2]
+    markdown = "--markdown" in argv
+    names = [a for a in argv if not a.startswith("--")]
+    samples = {}  # workload -> list of (torch rate, ferrite rate, unit)
+    for _ in range(runs):
+        ours = run([ferrite, "bench", "--json", *names])
+        theirs = run([sys.executable, reference, *ours.keys()])
+        for name, r in ours.items():
+            samples.setdefault(name, []).append((theirs[name]["rate"], r["rate"], r["unit"]))
     if markdown:
-        print("| workload | PyTorch | Ferrite | unit | ratio |")
-        print("|---|---:|---:|---|---:|")
-        for n, t, f, u, q in rows:
-            print(f"| {n} | {t:.1f} | {f:.1f} | {u} | {q:.2f}x |")
-    else:
-        for n, t, f, u, q in rows:
-            print(f"{n:<28} torch {t:>12.1f}  ferrite {f:>12.1f} {u:<12} ratio {q:5.2f}x")
+        print("| workload | PyTorch | Ferrite | ratio |")
+        print("|---|---:|---:|---:|")
+    for name, rows in samples.items():
+        t = [r[0] for r in rows]
+        f = [r[1] for r in rows]
+        q = statistics.median(b / a for a, b, _ in rows)
+        unit = rows[0][2]
+        if markdown:
+            span = lambda v: fmt(v[0]) if len(v) == 1 else f"{fmt(min(v))}–{fmt(max(v))}"
+            print(f"| `{name}` ({unit}) | {span(t)} | {span(f)} | {q:.2f}x |")
+        else:
+            print(f"{name:<28} torch {statistics.median(t):>12.1f}  ferrite "
+                  f"{statistics.median(f):>12.1f} {unit:<12} ratio {q:5.2f}x")
 
 
 if __name__ == "__main__":

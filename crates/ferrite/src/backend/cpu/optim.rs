@@ -4,7 +4,8 @@
 //! learning rates); each function's math is in its doc line.
 
 /// SGD: `g = grad + wd·p; buf = first ? g : μ·buf + (1 − τ)·g; g = nesterov ? g + μ·buf : buf;
-/// p −= lr·g` (`buf` empty when momentum is 0).
+/// p −= lr·g` (`buf` empty when momentum is 0). Large parameters are split across threads:
+/// the update is memory-bound, and two cores move twice the bytes.
 #[allow(clippy::too_many_arguments)]
 pub fn sgd_update(
     param: &mut [f32],
@@ -17,22 +18,77 @@ pub fn sgd_update(
     nesterov: bool,
     first_step: bool,
 ) {
-    let use_momentum = momentum != 0.0;
-    for i in 0..param.len() {
-        let mut g = grad[i];
-        if weight_decay != 0.0 {
-            g += weight_decay * param[i];
-        }
-        if use_momentum {
-            let b = if first_step {
-                g
+    let run = |p: &mut [f32], g: &[f32], b: &mut [f32]| {
+        sgd_update_serial(
+            p,
+            g,
+            b,
+            lr,
+            momentum,
+            dampening,
+            weight_decay,
+            nesterov,
+            first_step,
+        )
+    };
+    if param.len() < PARALLEL_MIN {
+        return run(param, grad, buf);
+    }
+    let chunk = param.len().div_ceil(super::parallel::threads());
+    let has_buf = !buf.is_empty();
+    let mut pieces: Vec<(&mut [f32], &mut [f32])> = if has_buf {
+        param.chunks_mut(chunk).zip(buf.chunks_mut(chunk)).collect()
+    } else {
+        param.chunks_mut(chunk).map(|p| (p, &mut [][..])).collect()
+    };
+    super::parallel::for_each_chunk_mut(&mut pieces, 1, |i, piece| {
+        let (p, b) = &mut piece[0];
+        run(p, &grad[i * chunk..], b);
+    });
+}
+
+/// Elements above which an update is split across threads.
+const PARALLEL_MIN: usize = 1 << 16;
+
+/// [`sgd_update`] on one thread, one loop per case so that each vectorises.
+#[allow(clippy::too_many_arguments)]
+fn sgd_update_serial(
+    param: &mut [f32],
+    grad: &[f32],
+    buf: &mut [f32],
+    lr: f32,
+    momentum: f32,
+    dampening: f32,
+    weight_decay: f32,
+    nesterov: bool,
+    first_step: bool,
+) {
+    let grad = &grad[..param.len()];
+    if momentum == 0.0 {
+        for (w, &g) in param.iter_mut().zip(grad) {
+            let g = if weight_decay != 0.0 {
+                g + weight_decay * *w
             } else {
-                momentum * buf[i] + (1.0 - dampening) * g
+                g
             };
-            buf[i] = b;
-            g = if nesterov { g + momentum * b } else { b };
+            *w += -lr * g;
         }
-        param[i] += -lr * g;
+        return;
+    }
+    let buf = &mut buf[..param.len()];
+    for ((w, &g), b) in param.iter_mut().zip(grad).zip(buf.iter_mut()) {
+        let g = if weight_decay != 0.0 {
+            g + weight_decay * *w
+        } else {
+            g
+        };
+        *b = if first_step {
+            g
+        } else {
+            momentum * *b + (1.0 - dampening) * g
+        };
+        let step = if nesterov { g + momentum * *b } else { *b };
+        *w += -lr * step;
     }
 }
 
