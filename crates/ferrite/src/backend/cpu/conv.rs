@@ -97,6 +97,20 @@ pub fn im2col(x: &[f32], channels: usize, geo: &ConvGeometry, col: &mut [f32]) {
     let [dh, dw] = geo.dilation;
     let [oh, ow] = geo.out_size;
     let ohw = oh * ow;
+    if is_plain(geo) {
+        for (r, dst) in col
+            .chunks_exact_mut(ohw)
+            .take(channels * kh * kw)
+            .enumerate()
+        {
+            let (c, ki, kj) = (r / (kh * kw), r / kw % kh, r % kw);
+            let plane = &x[c * h * w..(c + 1) * h * w];
+            for (oy, d) in dst.chunks_exact_mut(ow).enumerate() {
+                copy_short(d, &plane[(oy + ki) * w + kj..]);
+            }
+        }
+        return;
+    }
     let mut row = 0;
     for c in 0..channels {
         let plane = &x[c * h * w..(c + 1) * h * w];
@@ -122,10 +136,7 @@ pub fn im2col(x: &[f32], channels: usize, geo: &ConvGeometry, col: &mut [f32]) {
                     }
                     let start = (lo as isize * sw as isize + x_off) as usize;
                     if sw == 1 {
-                        // An inline loop: rows are short, a memcpy call per row costs more.
-                        for (v, s) in d[lo..hi].iter_mut().zip(&src[start..start + hi - lo]) {
-                            *v = *s;
-                        }
+                        copy_short(&mut d[lo..hi], &src[start..start + hi - lo]);
                     } else {
                         for (v, s) in d[lo..hi].iter_mut().zip(src[start..].iter().step_by(sw)) {
                             *v = *s;
@@ -135,6 +146,54 @@ pub fn im2col(x: &[f32], channels: usize, geo: &ConvGeometry, col: &mut [f32]) {
             }
         }
     }
+}
+
+/// `dst = src` for the short rows of an unfolding, in 8-element pieces (the last one
+/// overlapping): a plain loop becomes a `memcpy` call, which costs more than copying 10 or
+/// 28 floats.
+#[inline(always)]
+fn copy_short(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len();
+    let src = &src[..n];
+    if n < 8 {
+        for (v, x) in dst.iter_mut().zip(src) {
+            *v = *x;
+        }
+        return;
+    }
+    let mut i = 0;
+    loop {
+        let at = i.min(n - 8);
+        let piece: &[f32; 8] = src[at..at + 8].try_into().expect("8 elements");
+        dst[at..at + 8].copy_from_slice(piece);
+        if at == n - 8 {
+            return;
+        }
+        i += 8;
+    }
+}
+
+/// `dst += src` for the short rows of a fold, eight lanes at a time.
+#[inline(always)]
+fn add_short(dst: &mut [f32], src: &[f32]) {
+    let n = dst.len();
+    let src = &src[..n];
+    let mut d = dst.chunks_exact_mut(8);
+    let mut s = src.chunks_exact(8);
+    for (dp, sp) in (&mut d).zip(&mut s) {
+        for (v, x) in dp.iter_mut().zip(sp) {
+            *v += *x;
+        }
+    }
+    for (v, x) in d.into_remainder().iter_mut().zip(s.remainder()) {
+        *v += *x;
+    }
+}
+
+/// True for the plain geometry (stride 1, dilation 1, no padding) whose unfolding is a
+/// copy of whole row segments, with none of the general case's bookkeeping per row.
+fn is_plain(geo: &ConvGeometry) -> bool {
+    geo.stride == [1, 1] && geo.dilation == [1, 1] && geo.pad == [0, 0]
 }
 
 /// Folds `col (channels·kh·kw, oh·ow)` back onto `dx (channels, H, W)`, adding every entry to
@@ -147,6 +206,17 @@ pub fn col2im_add(col: &[f32], channels: usize, geo: &ConvGeometry, dx: &mut [f3
     let [dh, dw] = geo.dilation;
     let [oh, ow] = geo.out_size;
     let ohw = oh * ow;
+    if is_plain(geo) {
+        for (r, src) in col.chunks_exact(ohw).take(channels * kh * kw).enumerate() {
+            let (c, ki, kj) = (r / (kh * kw), r / kw % kh, r % kw);
+            let plane = &mut dx[c * h * w..(c + 1) * h * w];
+            for (oy, s) in src.chunks_exact(ow).enumerate() {
+                let start = (oy + ki) * w + kj;
+                add_short(&mut plane[start..start + ow], s);
+            }
+        }
+        return;
+    }
     let mut row = 0;
     for c in 0..channels {
         let plane = &mut dx[c * h * w..(c + 1) * h * w];
@@ -179,6 +249,19 @@ pub fn col2im_add(col: &[f32], channels: usize, geo: &ConvGeometry, dx: &mut [f3
             }
         }
     }
+}
+
+/// The direct kernels' description of `geo`, when they can run it on this processor.
+#[cfg(target_arch = "x86_64")]
+fn direct(geo: &ConvGeometry) -> Option<super::conv_direct::PlainConv> {
+    (is_plain(geo) && geo.groups == 1 && super::conv_direct::available()).then_some(
+        super::conv_direct::PlainConv {
+            cin: geo.in_channels,
+            cout: geo.out_channels,
+            in_size: geo.in_size,
+            kernel: geo.kernel,
+        },
+    )
 }
 
 /// Images per parallel job: a few jobs per thread, so that a thread slowed by other work on
@@ -262,6 +345,27 @@ pub fn conv2d_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, geo: &ConvGeom
             }
         }
     };
+    #[cfg(target_arch = "x86_64")]
+    if let Some(plain) = direct(geo) {
+        let w_taps = super::conv_direct::tap_major_weights(w, geo.out_channels, k);
+        let per = images_per_worker(geo.batch);
+        parallel::for_each_chunk_mut(&mut out, per * out_img, |chunk, dst| {
+            for (i, d) in dst.chunks_exact_mut(out_img).enumerate() {
+                let img = chunk * per + i;
+                // SAFETY: the processor was checked by `direct`; buffer sizes are asserted.
+                unsafe {
+                    super::conv_direct::forward_image(
+                        &plain,
+                        &x[img * in_img..(img + 1) * in_img],
+                        &w_taps,
+                        bias,
+                        d,
+                    )
+                };
+            }
+        });
+        return out;
+    }
     let col_len = if geo.is_pointwise() { 0 } else { k * ohw };
     if geo.batch == 1 {
         let mut col = vec![0.0; col_len];
@@ -309,6 +413,15 @@ pub fn conv2d_backward(
         let mut dw = need_w.then(|| vec![0.0f32; w_len]);
         let mut col = vec![0.0f32; if pointwise { 0 } else { k * ohw }];
         let mut dx_run = dx_run;
+        // The weight gradient straight from the inputs, without unfolding them, when it can.
+        let mut dw_done = false;
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(plain), Some(dw)) = (direct(geo), dw.as_mut()) {
+            let (xs, gs) = (&x[first * in_img..], &gout[first * out_img..]);
+            // SAFETY: the processor was checked by `direct`; buffer sizes are asserted.
+            unsafe { super::conv_direct::weight_grad(&plain, images, xs, gs, dw) };
+            dw_done = true;
+        }
         for i in 0..images {
             let img = first + i;
             let gi = &gout[img * out_img..(img + 1) * out_img];
@@ -316,7 +429,7 @@ pub fn conv2d_backward(
             for g in 0..geo.groups {
                 let gg = mat(gi, g * cog * ohw, ohw, 1);
                 let xg_range = g * cig * geo.in_plane()..(g + 1) * cig * geo.in_plane();
-                if let Some(dw) = dw.as_mut() {
+                if let Some(dw) = dw.as_mut().filter(|_| !dw_done) {
                     let rhs = if pointwise {
                         &xi[xg_range.clone()]
                     } else {
@@ -376,7 +489,7 @@ pub fn conv2d_backward(
         let mut db = vec![0.0f32; geo.out_channels];
         for img in gout.chunks_exact(out_img) {
             for (d, plane) in db.iter_mut().zip(img.chunks_exact(ohw)) {
-                *d += plane.iter().sum::<f32>();
+                *d += super::reduce::sum_slice(plane) as f32;
             }
         }
         db

@@ -1,6 +1,8 @@
 //! The CPU backend: the only place in Ferrite with raw loops over tensor data.
 
 pub mod conv;
+#[cfg(target_arch = "x86_64")]
+pub mod conv_direct;
 pub mod elementwise;
 pub mod index;
 pub mod linear;

@@ -1,0 +1,332 @@
+//! Direct convolution for AVX-512 processors, for the plain geometry (stride 1, dilation 1,
+//! no padding, one group) of small networks such as LeNet-5. Output rows are vectors along
+//! x, and each kernel tap is a shifted load of an input row, so no unfolded `col` buffer is
+//! written or read: for a handful of channels the unfolding costs more than the arithmetic.
+//!
+//! Forward: `out[o][y][x] = b[o] + Σ_{c,i,j} W[o][c][i][j] · x[c][y+i][x+j]`.
+//! Weight gradient: `dW[o][c][i][j] = Σ_{n,y,x} g[n][o][y][x] · x[n][c][y+i][x+j]`.
+
+use std::arch::x86_64::*;
+
+/// The sizes of one plain convolution.
+#[derive(Clone, Copy, Debug)]
+pub struct PlainConv {
+    /// Input channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
+    /// Input height and width.
+    pub in_size: [usize; 2],
+    /// Kernel height and width.
+    pub kernel: [usize; 2],
+}
+
+impl PlainConv {
+    fn out_size(&self) -> [usize; 2] {
+        [
+            self.in_size[0] + 1 - self.kernel[0],
+            self.in_size[1] + 1 - self.kernel[1],
+        ]
+    }
+    fn taps(&self) -> usize {
+        self.cin * self.kernel[0] * self.kernel[1]
+    }
+    /// Input offset of tap `t = (c, i, j)` relative to the output position.
+    fn tap_offset(&self, t: usize) -> usize {
+        let [kh, kw] = self.kernel;
+        let (c, i, j) = (t / (kh * kw), t / kw % kh, t % kw);
+        (c * self.in_size[0] + i) * self.in_size[1] + j
+    }
+}
+
+/// True when this processor runs these kernels.
+pub fn available() -> bool {
+    is_x86_feature_detected!("avx512f")
+}
+
+/// The first `n` lanes.
+#[inline]
+fn lanes(n: usize) -> __mmask16 {
+    if n >= 16 {
+        0xffff
+    } else {
+        (1u16 << n) - 1
+    }
+}
+
+/// `W (cout, taps)` reordered to `(taps, cout)`, so that the output channels of one tap are
+/// adjacent for the forward kernel's broadcasts.
+pub fn tap_major_weights(w: &[f32], cout: usize, taps: usize) -> Vec<f32> {
+    let mut out = vec![0.0; cout * taps];
+    for o in 0..cout {
+        for t in 0..taps {
+            out[t * cout + o] = w[o * taps + t];
+        }
+    }
+    out
+}
+
+/// The forward pass of one image: `out (cout, oh, ow) = bias + W ⋆ x (cin, H, W)`, with the
+/// weights from [`tap_major_weights`].
+///
+/// # Safety
+/// `available()` must be true; `x`, `w_taps` and `out` must hold the sizes `geo` gives.
+pub unsafe fn forward_image(
+    geo: &PlainConv,
+    x: &[f32],
+    w_taps: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+) {
+    let [oh, ow] = geo.out_size();
+    assert!(
+        x.len() >= geo.cin * geo.in_size[0] * geo.in_size[1]
+            && w_taps.len() >= geo.taps() * geo.cout
+            && out.len() >= geo.cout * oh * ow,
+        "conv forward_image: buffers too small"
+    );
+    let offsets: Vec<usize> = (0..geo.taps()).map(|t| geo.tap_offset(t)).collect();
+    // The block shape (channels, vectors per row, rows) with the fewest blocks; each keeps
+    // 24 accumulators.
+    let blocks = |cob: usize, ry: usize| geo.cout.div_ceil(cob) * oh.div_ceil(ry);
+    let args = (geo, x, w_taps, bias, out, &offsets[..]);
+    if ow > 16 {
+        if blocks(6, 2) < blocks(12, 1) {
+            forward_rows::<6, 2, 2>(args)
+        } else {
+            forward_rows::<12, 2, 1>(args)
+        }
+    } else {
+        let (b12, b8, b6) = (blocks(12, 2), blocks(8, 3), blocks(6, 4));
+        if b8 <= b12 && b8 <= b6 {
+            forward_rows::<8, 1, 3>(args)
+        } else if b12 <= b6 {
+            forward_rows::<12, 1, 2>(args)
+        } else {
+            forward_rows::<6, 1, 4>(args)
+        }
+    }
+}
+
+/// The arguments of [`forward_rows`].
+type ForwardArgs<'a> = (
+    &'a PlainConv,
+    &'a [f32],
+    &'a [f32],
+    Option<&'a [f32]>,
+    &'a mut [f32],
+    &'a [usize],
+);
+
+/// Output blocks of `COB` channels × `RY` rows × `16·NV` columns.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::needless_range_loop)]
+unsafe fn forward_rows<const COB: usize, const NV: usize, const RY: usize>(
+    (geo, x, w_taps, bias, out, offsets): ForwardArgs,
+) {
+    let [oh, ow] = geo.out_size();
+    let w_in = geo.in_size[1];
+    let cout = geo.cout;
+    let (xp, wp, op) = (x.as_ptr(), w_taps.as_ptr(), out.as_mut_ptr());
+    for o0 in (0..cout).step_by(COB) {
+        let cob = COB.min(cout - o0);
+        for x0 in (0..ow).step_by(16 * NV) {
+            let mut masks = [0 as __mmask16; NV];
+            for (v, m) in masks.iter_mut().enumerate() {
+                *m = lanes((ow - x0).saturating_sub(16 * v));
+            }
+            for y0 in (0..oh).step_by(RY) {
+                let ry = RY.min(oh - y0);
+                let mut acc = [[[_mm512_setzero_ps(); NV]; RY]; COB];
+                if let Some(b) = bias {
+                    for c in 0..cob {
+                        acc[c] = [[_mm512_set1_ps(b[o0 + c]); NV]; RY];
+                    }
+                }
+                // Rows past `ry` repeat the last one; they are never stored.
+                let mut rows = [xp; RY];
+                for (r, row) in rows.iter_mut().enumerate() {
+                    *row = xp.add((y0 + r.min(ry - 1)) * w_in + x0);
+                }
+                for (t, &off) in offsets.iter().enumerate() {
+                    let mut xv = [[_mm512_setzero_ps(); NV]; RY];
+                    for r in 0..RY {
+                        for v in 0..NV {
+                            xv[r][v] = _mm512_maskz_loadu_ps(masks[v], rows[r].add(off + 16 * v));
+                        }
+                    }
+                    let wt = wp.add(t * cout + o0);
+                    for c in 0..COB {
+                        // Channels past `cob` repeat the last one; they are never stored.
+                        let wv = _mm512_set1_ps(*wt.add(c.min(cob - 1)));
+                        for r in 0..RY {
+                            for v in 0..NV {
+                                acc[c][r][v] = _mm512_fmadd_ps(wv, xv[r][v], acc[c][r][v]);
+                            }
+                        }
+                    }
+                }
+                for c in 0..cob {
+                    for r in 0..ry {
+                        let dst = op.add(((o0 + c) * oh + y0 + r) * ow + x0);
+                        for v in 0..NV {
+                            _mm512_mask_storeu_ps(dst.add(16 * v), masks[v], acc[c][r][v]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds the weight gradient of `images` images to `dw (cout, taps)`: `x` holds the images'
+/// inputs `(n, cin, H, W)`, `g` their output gradients `(n, cout, oh, ow)`.
+///
+/// # Safety
+/// `available()` must be true; the buffers must hold the sizes `geo` and `images` give.
+pub unsafe fn weight_grad(geo: &PlainConv, images: usize, x: &[f32], g: &[f32], dw: &mut [f32]) {
+    let [oh, ow] = geo.out_size();
+    let in_img = geo.cin * geo.in_size[0] * geo.in_size[1];
+    let out_img = geo.cout * oh * ow;
+    assert!(
+        x.len() >= images * in_img
+            && g.len() >= images * out_img
+            && dw.len() >= geo.cout * geo.taps(),
+        "conv weight_grad: buffers too small"
+    );
+    let offsets: Vec<usize> = (0..geo.taps()).map(|t| geo.tap_offset(t)).collect();
+    // The block shape with the fewest blocks: (channels, taps) of 6×4 or 4×6.
+    let blocks = |cob: usize, tb: usize| geo.cout.div_ceil(cob) * geo.taps().div_ceil(tb);
+    if blocks(6, 4) <= blocks(4, 6) {
+        weight_grad_blocks::<6, 4>(geo, images, x, g, dw, &offsets);
+    } else {
+        weight_grad_blocks::<4, 6>(geo, images, x, g, dw, &offsets);
+    }
+}
+
+/// `COB` output channels × `TB` taps per block: 24 vector accumulators summed over every
+/// image, row and column of the block, then reduced to scalars once.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::needless_range_loop)]
+unsafe fn weight_grad_blocks<const COB: usize, const TB: usize>(
+    geo: &PlainConv,
+    images: usize,
+    x: &[f32],
+    g: &[f32],
+    dw: &mut [f32],
+    offsets: &[usize],
+) {
+    let [oh, ow] = geo.out_size();
+    let w_in = geo.in_size[1];
+    let in_img = geo.cin * geo.in_size[0] * w_in;
+    let out_img = geo.cout * oh * ow;
+    let (cout, taps) = (geo.cout, geo.taps());
+    let (xp, gp) = (x.as_ptr(), g.as_ptr());
+    for o0 in (0..cout).step_by(COB) {
+        let cob = COB.min(cout - o0);
+        for t0 in (0..taps).step_by(TB) {
+            let tb = TB.min(taps - t0);
+            let mut acc = [[_mm512_setzero_ps(); TB]; COB];
+            for n in 0..images {
+                let xi = xp.add(n * in_img);
+                let gi = gp.add(n * out_img);
+                for y in 0..oh {
+                    for x0 in (0..ow).step_by(16) {
+                        let mask = lanes(ow - x0);
+                        let mut gv = [_mm512_setzero_ps(); COB];
+                        for c in 0..COB {
+                            // Channels past `cob` repeat the last one; they are never stored.
+                            let o = o0 + c.min(cob - 1);
+                            gv[c] = _mm512_maskz_loadu_ps(mask, gi.add((o * oh + y) * ow + x0));
+                        }
+                        let base = xi.add(y * w_in + x0);
+                        for t in 0..TB {
+                            let off = offsets[t0 + t.min(tb - 1)];
+                            let xv = _mm512_maskz_loadu_ps(mask, base.add(off));
+                            for c in 0..COB {
+                                acc[c][t] = _mm512_fmadd_ps(gv[c], xv, acc[c][t]);
+                            }
+                        }
+                    }
+                }
+            }
+            for c in 0..cob {
+                for t in 0..tb {
+                    dw[(o0 + c) * taps + t0 + t] += _mm512_reduce_add_ps(acc[c][t]);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(len: usize, seed: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7919 + seed * 104729) % 1999) as f32 / 1999.0 - 0.5)
+            .collect()
+    }
+
+    /// Both kernels against the definition, in f64, for shapes that cover both vector
+    /// widths, channel blocks with remainders, and more than one column block.
+    #[test]
+    fn kernels_match_the_definition() {
+        if !available() {
+            return; // Only the im2col path runs on this processor.
+        }
+        for &(cin, cout, h, w, kh, kw, images) in &[
+            (1, 6, 32, 32, 5, 5, 3),
+            (6, 16, 14, 14, 5, 5, 2),
+            (2, 13, 9, 40, 3, 2, 2),
+            (3, 5, 6, 7, 1, 1, 1),
+        ] {
+            let geo = PlainConv {
+                cin,
+                cout,
+                in_size: [h, w],
+                kernel: [kh, kw],
+            };
+            let [oh, ow] = geo.out_size();
+            let taps = geo.taps();
+            let x = values(images * cin * h * w, 1);
+            let wt = values(cout * taps, 2);
+            let bias = values(cout, 3);
+            let g = values(images * cout * oh * ow, 4);
+            let at = |n: usize, c: usize, y: usize, xx: usize| x[((n * cin + c) * h + y) * w + xx];
+            let mut want_dw = vec![0.0f64; cout * taps];
+            for n in 0..images {
+                let mut out = vec![0.0; cout * oh * ow];
+                let w_taps = tap_major_weights(&wt, cout, taps);
+                unsafe {
+                    forward_image(&geo, &x[n * cin * h * w..], &w_taps, Some(&bias), &mut out)
+                };
+                for o in 0..cout {
+                    for y in 0..oh {
+                        for xx in 0..ow {
+                            let mut s = bias[o] as f64;
+                            for t in 0..taps {
+                                let (c, i, j) = (t / (kh * kw), t / kw % kh, t % kw);
+                                s += wt[o * taps + t] as f64 * at(n, c, y + i, xx + j) as f64;
+                                want_dw[o * taps + t] += g[((n * cout + o) * oh + y) * ow + xx]
+                                    as f64
+                                    * at(n, c, y + i, xx + j) as f64;
+                            }
+                            let got = out[(o * oh + y) * ow + xx] as f64;
+                            assert!((got - s).abs() < 1e-4, "forward {o},{y},{xx}: {got} vs {s}");
+                        }
+                    }
+                }
+            }
+            let mut dw = vec![0.0; cout * taps];
+            unsafe { weight_grad(&geo, images, &x, &g, &mut dw) };
+            for (i, (&got, &want)) in dw.iter().zip(&want_dw).enumerate() {
+                assert!(
+                    (got as f64 - want).abs() < 1e-3,
+                    "dW[{i}] {got} vs {want} for {cin}->{cout}"
+                );
+            }
+        }
+    }
+}
