@@ -254,15 +254,18 @@ pub fn col2im_add(col: &[f32], channels: usize, geo: &ConvGeometry, dx: &mut [f3
 /// The direct kernels' description of `geo`, when they can run it on this processor.
 #[cfg(target_arch = "x86_64")]
 fn direct(geo: &ConvGeometry) -> Option<super::conv_direct::PlainConv> {
-    (is_plain(geo) && geo.groups == 1 && super::conv_direct::available()).then_some(
-        super::conv_direct::PlainConv {
-            cin: geo.in_channels,
-            cout: geo.out_channels,
-            in_size: geo.in_size,
-            kernel: geo.kernel,
-        },
-    )
+    let nonempty = geo.batch > 0 && geo.in_channels > 0 && geo.out_channels > 0;
+    let usable = nonempty && geo.out_plane() > 0 && is_plain(geo) && geo.groups == 1;
+    (usable && super::conv_direct::available()).then_some(super::conv_direct::PlainConv {
+        cin: geo.in_channels,
+        cout: geo.out_channels,
+        in_size: geo.in_size,
+        kernel: geo.kernel,
+    })
 }
+
+/// One run of images' shares of the weight and bias gradients (the bias sums in f64).
+type Partial = (Option<Vec<f32>>, Option<Vec<f64>>);
 
 /// Images per parallel job: a few jobs per thread, so that a thread slowed by other work on
 /// the machine is helped by the others (jobs are claimed one at a time).
@@ -296,6 +299,23 @@ pub fn conv2d_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, geo: &ConvGeom
     );
     let in_img = geo.in_channels * geo.in_plane();
     let out_img = geo.out_channels * ohw;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(plain) = direct(geo) {
+        let forward = super::conv_direct::Forward::new(plain, w);
+        let per = images_per_worker(geo.batch);
+        let mut out = Vec::with_capacity(geo.batch * out_img);
+        let slots = &mut out.spare_capacity_mut()[..geo.batch * out_img];
+        parallel::for_each_chunk_mut(slots, per * out_img, |chunk, dst| {
+            for (i, d) in dst.chunks_exact_mut(out_img).enumerate() {
+                let img = chunk * per + i;
+                // SAFETY: the processor was checked by `direct`; buffer sizes are asserted.
+                unsafe { forward.image(&x[img * in_img..(img + 1) * in_img], bias, d) };
+            }
+        });
+        // SAFETY: the chunks cover every image, and `Forward::image` writes all of its output.
+        unsafe { out.set_len(geo.batch * out_img) };
+        return out;
+    }
     let mut out = vec![0.0f32; geo.batch * out_img];
     if out.is_empty() {
         return out;
@@ -345,27 +365,6 @@ pub fn conv2d_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, geo: &ConvGeom
             }
         }
     };
-    #[cfg(target_arch = "x86_64")]
-    if let Some(plain) = direct(geo) {
-        let w_taps = super::conv_direct::tap_major_weights(w, geo.out_channels, k);
-        let per = images_per_worker(geo.batch);
-        parallel::for_each_chunk_mut(&mut out, per * out_img, |chunk, dst| {
-            for (i, d) in dst.chunks_exact_mut(out_img).enumerate() {
-                let img = chunk * per + i;
-                // SAFETY: the processor was checked by `direct`; buffer sizes are asserted.
-                unsafe {
-                    super::conv_direct::forward_image(
-                        &plain,
-                        &x[img * in_img..(img + 1) * in_img],
-                        &w_taps,
-                        bias,
-                        d,
-                    )
-                };
-            }
-        });
-        return out;
-    }
     let col_len = if geo.is_pointwise() { 0 } else { k * ohw };
     if geo.batch == 1 {
         let mut col = vec![0.0; col_len];
@@ -408,8 +407,18 @@ pub fn conv2d_backward(
     let pointwise = geo.is_pointwise();
     let mut dx = need_x.then(|| vec![0.0f32; geo.batch * in_img]);
 
-    // One run of images: writes their dx, returns their share of dW.
-    let run = |first: usize, dx_run: Option<&mut [f32]>, images: usize| -> Option<Vec<f32>> {
+    // One run of images: writes their dx, returns their shares of dW and db.
+    let run = |first: usize, dx_run: Option<&mut [f32]>, images: usize| -> Partial {
+        let db = need_b.then(|| {
+            let g_run = &gout[first * out_img..(first + images) * out_img];
+            let mut db = vec![0.0f64; geo.out_channels];
+            for img in g_run.chunks_exact(out_img) {
+                for (d, plane) in db.iter_mut().zip(img.chunks_exact(ohw)) {
+                    *d += super::reduce::sum_slice(plane);
+                }
+            }
+            db
+        });
         let mut dw = need_w.then(|| vec![0.0f32; w_len]);
         let mut col = vec![0.0f32; if pointwise { 0 } else { k * ohw }];
         let mut dx_run = dx_run;
@@ -463,20 +472,21 @@ pub fn conv2d_backward(
                 }
             }
         }
-        dw
+        (dw, db)
     };
 
     let per = images_per_worker(geo.batch);
     let chunks = geo.batch.div_ceil(per);
-    let partial_dw: Vec<Option<Vec<f32>>> = match dx.as_mut() {
+    let partials: Vec<Partial> = match dx.as_mut() {
         Some(dx) => parallel::map_chunks_mut(dx, per * in_img, |c, d| {
             let images = d.len() / in_img;
             run(c * per, Some(d), images)
         }),
         None => parallel::map(chunks, |c| run(c * per, None, per.min(geo.batch - c * per))),
     };
+    let (dw_parts, db_parts): (Vec<_>, Vec<_>) = partials.into_iter().unzip();
     let dw = need_w.then(|| {
-        let mut parts = partial_dw.into_iter().flatten();
+        let mut parts = dw_parts.into_iter().flatten();
         let mut total = parts.next().unwrap_or_else(|| vec![0.0; w_len]);
         for p in parts {
             for (t, v) in total.iter_mut().zip(&p) {
@@ -486,13 +496,13 @@ pub fn conv2d_backward(
         total
     });
     let db = need_b.then(|| {
-        let mut db = vec![0.0f32; geo.out_channels];
-        for img in gout.chunks_exact(out_img) {
-            for (d, plane) in db.iter_mut().zip(img.chunks_exact(ohw)) {
-                *d += super::reduce::sum_slice(plane) as f32;
+        let mut db = vec![0.0f64; geo.out_channels];
+        for part in db_parts.into_iter().flatten() {
+            for (t, v) in db.iter_mut().zip(&part) {
+                *t += v;
             }
         }
-        db
+        db.into_iter().map(|v| v as f32).collect()
     });
     (dx, dw, db)
 }

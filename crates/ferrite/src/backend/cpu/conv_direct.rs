@@ -7,6 +7,7 @@
 //! Weight gradient: `dW[o][c][i][j] = Σ_{n,y,x} g[n][o][y][x] · x[n][c][y+i][x+j]`.
 
 use std::arch::x86_64::*;
+use std::mem::MaybeUninit;
 
 /// The sizes of one plain convolution.
 #[derive(Clone, Copy, Debug)]
@@ -54,56 +55,68 @@ fn lanes(n: usize) -> __mmask16 {
     }
 }
 
-/// `W (cout, taps)` reordered to `(taps, cout)`, so that the output channels of one tap are
-/// adjacent for the forward kernel's broadcasts.
-pub fn tap_major_weights(w: &[f32], cout: usize, taps: usize) -> Vec<f32> {
-    let mut out = vec![0.0; cout * taps];
-    for o in 0..cout {
-        for t in 0..taps {
-            out[t * cout + o] = w[o * taps + t];
-        }
-    }
-    out
+/// A forward convolution prepared once for a batch: the input offset of every tap, and the
+/// weights reordered from `(cout, taps)` to `(taps, cout)` so that the output channels of one
+/// tap are adjacent for the kernel's broadcasts.
+pub struct Forward {
+    geo: PlainConv,
+    offsets: Vec<usize>,
+    w_taps: Vec<f32>,
 }
 
-/// The forward pass of one image: `out (cout, oh, ow) = bias + W ⋆ x (cin, H, W)`, with the
-/// weights from [`tap_major_weights`].
-///
-/// # Safety
-/// `available()` must be true; `x`, `w_taps` and `out` must hold the sizes `geo` gives.
-pub unsafe fn forward_image(
-    geo: &PlainConv,
-    x: &[f32],
-    w_taps: &[f32],
-    bias: Option<&[f32]>,
-    out: &mut [f32],
-) {
-    let [oh, ow] = geo.out_size();
-    assert!(
-        x.len() >= geo.cin * geo.in_size[0] * geo.in_size[1]
-            && w_taps.len() >= geo.taps() * geo.cout
-            && out.len() >= geo.cout * oh * ow,
-        "conv forward_image: buffers too small"
-    );
-    let offsets: Vec<usize> = (0..geo.taps()).map(|t| geo.tap_offset(t)).collect();
-    // The block shape (channels, vectors per row, rows) with the fewest blocks; each keeps
-    // 24 accumulators.
-    let blocks = |cob: usize, ry: usize| geo.cout.div_ceil(cob) * oh.div_ceil(ry);
-    let args = (geo, x, w_taps, bias, out, &offsets[..]);
-    if ow > 16 {
-        if blocks(6, 2) < blocks(12, 1) {
-            forward_rows::<6, 2, 2>(args)
-        } else {
-            forward_rows::<12, 2, 1>(args)
+impl Forward {
+    /// Prepares `geo` with weights `w (cout, cin, kh, kw)`.
+    pub fn new(geo: PlainConv, w: &[f32]) -> Self {
+        let (cout, taps) = (geo.cout, geo.taps());
+        assert!(w.len() >= cout * taps, "conv Forward: weights too small");
+        let mut w_taps = vec![0.0; cout * taps];
+        for o in 0..cout {
+            for t in 0..taps {
+                w_taps[t * cout + o] = w[o * taps + t];
+            }
         }
-    } else {
-        let (b12, b8, b6) = (blocks(12, 2), blocks(8, 3), blocks(6, 4));
-        if b8 <= b12 && b8 <= b6 {
-            forward_rows::<8, 1, 3>(args)
-        } else if b12 <= b6 {
-            forward_rows::<12, 1, 2>(args)
+        Forward {
+            geo,
+            offsets: (0..taps).map(|t| geo.tap_offset(t)).collect(),
+            w_taps,
+        }
+    }
+
+    /// One image: `out (cout, oh, ow) = bias + W ⋆ x (cin, H, W)`. Every element of `out` is
+    /// written, so it may start uninitialised.
+    ///
+    /// # Safety
+    /// `available()` must be true.
+    pub unsafe fn image(&self, x: &[f32], bias: Option<&[f32]>, out: &mut [MaybeUninit<f32>]) {
+        let geo = &self.geo;
+        let [oh, ow] = geo.out_size();
+        assert!(
+            x.len() >= geo.cin * geo.in_size[0] * geo.in_size[1]
+                && out.len() >= geo.cout * oh * ow
+                && bias.is_none_or(|b| b.len() >= geo.cout),
+            "conv Forward::image: buffers too small"
+        );
+        let out = out.as_mut_ptr() as *mut f32;
+        let (w_taps, offsets) = (&self.w_taps[..], &self.offsets[..]);
+        // The block shape (channels, vectors per row, rows) with the fewest blocks; each keeps
+        // 24 accumulators.
+        let blocks = |cob: usize, ry: usize| geo.cout.div_ceil(cob) * oh.div_ceil(ry);
+        let args = (geo, x, w_taps, bias, out, &offsets[..]);
+        if ow > 16 {
+            if blocks(6, 2) < blocks(12, 1) {
+                forward_rows::<6, 2, 2>(args)
+            } else {
+                forward_rows::<12, 2, 1>(args)
+            }
         } else {
-            forward_rows::<6, 1, 4>(args)
+            let (b12, b8, b6) = (blocks(12, 2), blocks(8, 3), blocks(6, 4));
+            if b8 <= b12 && b8 <= b6 {
+                forward_rows::<8, 1, 3>(args)
+            } else if b12 <= b6 {
+                forward_rows::<12, 1, 2>(args)
+            } else {
+                forward_rows::<6, 1, 4>(args)
+            }
         }
     }
 }
@@ -114,7 +127,7 @@ type ForwardArgs<'a> = (
     &'a [f32],
     &'a [f32],
     Option<&'a [f32]>,
-    &'a mut [f32],
+    *mut f32,
     &'a [usize],
 );
 
@@ -127,7 +140,7 @@ unsafe fn forward_rows<const COB: usize, const NV: usize, const RY: usize>(
     let [oh, ow] = geo.out_size();
     let w_in = geo.in_size[1];
     let cout = geo.cout;
-    let (xp, wp, op) = (x.as_ptr(), w_taps.as_ptr(), out.as_mut_ptr());
+    let (xp, wp, op) = (x.as_ptr(), w_taps.as_ptr(), out);
     for o0 in (0..cout).step_by(COB) {
         let cob = COB.min(cout - o0);
         for x0 in (0..ow).step_by(16 * NV) {
@@ -297,11 +310,10 @@ mod tests {
             let at = |n: usize, c: usize, y: usize, xx: usize| x[((n * cin + c) * h + y) * w + xx];
             let mut want_dw = vec![0.0f64; cout * taps];
             for n in 0..images {
-                let mut out = vec![0.0; cout * oh * ow];
-                let w_taps = tap_major_weights(&wt, cout, taps);
-                unsafe {
-                    forward_image(&geo, &x[n * cin * h * w..], &w_taps, Some(&bias), &mut out)
-                };
+                let mut out = vec![MaybeUninit::new(f32::NAN); cout * oh * ow];
+                let forward = Forward::new(geo, &wt);
+                unsafe { forward.image(&x[n * cin * h * w..], Some(&bias), &mut out) };
+                let out: Vec<f32> = out.iter().map(|v| unsafe { v.assume_init() }).collect();
                 for o in 0..cout {
                     for y in 0..oh {
                         for xx in 0..ow {

@@ -7,19 +7,33 @@ use crate::tensor::Layout;
 /// Above this many elements contiguous maps are split across threads.
 const PARALLEL_MIN: usize = 1 << 17;
 
+/// `out[i] = f(a[i], b[i])` for two slices of one length, split across threads. The output
+/// is written straight into fresh memory (no zero fill first: for a large tensor that is a
+/// pass over memory as long as the map itself).
+fn parallel_zip_map(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
+    let n = a.len();
+    assert_eq!(n, b.len(), "parallel_zip_map: lengths differ");
+    let mut out = Vec::with_capacity(n);
+    let chunk = n.div_ceil(parallel::threads()).max(1);
+    parallel::for_each_chunk_mut(&mut out.spare_capacity_mut()[..n], chunk, |c, o| {
+        let (xs, ys) = (&a[c * chunk..], &b[c * chunk..]);
+        assert!(xs.len() >= o.len() && ys.len() >= o.len());
+        for ((o, &x), &y) in o.iter_mut().zip(xs).zip(ys) {
+            o.write(f(x, y));
+        }
+    });
+    // SAFETY: the chunks cover 0..n and each was written element by element above (the
+    // inputs are at least as long as every chunk, as asserted).
+    unsafe { out.set_len(n) };
+    out
+}
+
 /// `out[i] = f(src[i])` over the elements a layout sees, written row-major.
 pub fn unary_map(src: &[f32], layout: &Layout, f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
     if let Some(r) = layout.contiguous_range() {
         let s = &src[r];
         if s.len() >= PARALLEL_MIN {
-            let mut out = vec![0.0; s.len()];
-            let chunk = s.len().div_ceil(parallel::threads());
-            parallel::for_each_chunk_mut(&mut out, chunk, |c, o| {
-                for (o, &x) in o.iter_mut().zip(&s[c * chunk..]) {
-                    *o = f(x);
-                }
-            });
-            return out;
+            return parallel_zip_map(s, s, |x, _| f(x));
         }
         return s.iter().map(|&x| f(x)).collect();
     }
@@ -45,15 +59,7 @@ pub fn binary_map(
         if let (Some(ra), Some(rb)) = (la.contiguous_range(), lb.contiguous_range()) {
             let (sa, sb) = (&a[ra], &b[rb]);
             if n >= PARALLEL_MIN {
-                let mut out = vec![0.0; n];
-                let chunk = n.div_ceil(parallel::threads());
-                parallel::for_each_chunk_mut(&mut out, chunk, |c, o| {
-                    let (xs, ys) = (&sa[c * chunk..], &sb[c * chunk..]);
-                    for ((o, &x), &y) in o.iter_mut().zip(xs).zip(ys) {
-                        *o = f(x, y);
-                    }
-                });
-                return out;
+                return parallel_zip_map(sa, sb, f);
             }
             return sa.iter().zip(sb).map(|(&x, &y)| f(x, y)).collect();
         }

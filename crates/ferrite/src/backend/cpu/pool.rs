@@ -120,6 +120,13 @@ pub fn max_pool2d_forward(x: &[f32], geo: &PoolGeometry) -> (Vec<f32>, Vec<u32>)
         {
             let plane = &x[(first + p) * ip..(first + p + 1) * ip];
             if two_by_two {
+                #[cfg(target_arch = "x86_64")]
+                if is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the processor was checked; the window fits the plane (2·oh ≤ h,
+                    // 2·ow ≤ w) and the output holds oh·ow values.
+                    unsafe { max_pool_2x2_avx512(plane, w, oh, ow, o, a) };
+                    continue;
+                }
                 max_pool_2x2(plane, w, oh, ow, o, a);
                 continue;
             }
@@ -196,6 +203,64 @@ pub fn max_pool2d_forward(x: &[f32], geo: &PoolGeometry) -> (Vec<f32>, Vec<u32>)
 
 /// Max pooling of one plane (row width `w`) with 2x2 windows at stride 2, the windows inside
 /// the plane: four loads and three selects per output, no branches.
+/// [`max_pool_2x2`] sixteen outputs at a time: the two input rows are split into even and
+/// odd columns in registers, and the four taps are compared in the same order (a later tap
+/// wins when larger or NaN).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn max_pool_2x2_avx512(
+    plane: &[f32],
+    w: usize,
+    oh: usize,
+    ow: usize,
+    o: &mut [f32],
+    a: &mut [u32],
+) {
+    use std::arch::x86_64::*;
+    assert!(2 * oh * w <= plane.len() + w - 2 * ow && o.len() >= oh * ow && a.len() >= oh * ow);
+    let lanes = |n: usize| -> __mmask16 {
+        if n >= 16 {
+            0xffff
+        } else {
+            (1u16 << n) - 1
+        }
+    };
+    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    let step = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let p = plane.as_ptr();
+    for oy in 0..oh {
+        let top = 2 * oy * w;
+        for ox in (0..ow).step_by(16) {
+            let n = (ow - ox).min(16);
+            let (m0, m1) = (lanes(2 * n), lanes((2 * n).saturating_sub(16)));
+            let at = top + 2 * ox;
+            let load = |off: usize| {
+                let lo = _mm512_maskz_loadu_ps(m0, p.add(off));
+                let hi = _mm512_maskz_loadu_ps(m1, p.add(off + 16));
+                (
+                    _mm512_permutex2var_ps(lo, even, hi),
+                    _mm512_permutex2var_ps(lo, odd, hi),
+                )
+            };
+            let (e0, o0) = load(at);
+            let (e1, o1) = load(at + w);
+            let first = _mm512_add_epi32(_mm512_set1_epi32(at as i32), step);
+            let (mut m, mut i) = (e0, first);
+            for (v, shift) in [(o0, 1), (e1, w as i32), (o1, w as i32 + 1)] {
+                let better = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, m)
+                    | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v);
+                m = _mm512_mask_blend_ps(better, m, v);
+                let j = _mm512_add_epi32(first, _mm512_set1_epi32(shift));
+                i = _mm512_mask_blend_epi32(better, i, j);
+            }
+            let k = lanes(n);
+            _mm512_mask_storeu_ps(o.as_mut_ptr().add(oy * ow + ox), k, m);
+            _mm512_mask_storeu_epi32(a.as_mut_ptr().add(oy * ow + ox) as *mut i32, k, i);
+        }
+    }
+}
+
 fn max_pool_2x2(plane: &[f32], w: usize, oh: usize, ow: usize, o: &mut [f32], a: &mut [u32]) {
     for oy in 0..oh {
         let top = 2 * oy * w;
@@ -403,6 +468,33 @@ pub fn adaptive_avg_pool2d_backward(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn vector_2x2_kernel_agrees_with_the_scalar_one_on_ties_and_nan() {
+        if !is_x86_feature_detected!("avx512f") {
+            return; // Only the scalar kernel runs on this processor.
+        }
+        for &(h, w) in &[(4, 10), (28, 28), (10, 35), (6, 66), (3, 3)] {
+            let (oh, ow) = (h / 2, w / 2);
+            // Few distinct values, so windows hold ties; a few NaNs.
+            let plane: Vec<f32> = (0..h * w)
+                .map(|i| match (i * 7919) % 23 {
+                    0 => f32::NAN,
+                    r => (r % 5) as f32,
+                })
+                .collect();
+            let (mut o1, mut a1) = (vec![0.0; oh * ow], vec![0u32; oh * ow]);
+            let (mut o2, mut a2) = (vec![0.0; oh * ow], vec![0u32; oh * ow]);
+            max_pool_2x2(&plane, w, oh, ow, &mut o1, &mut a1);
+            // SAFETY: checked above; the window fits the plane.
+            unsafe { max_pool_2x2_avx512(&plane, w, oh, ow, &mut o2, &mut a2) };
+            assert_eq!(a1, a2, "{h}x{w}");
+            for (x, y) in o1.iter().zip(&o2) {
+                assert!(x == y || (x.is_nan() && y.is_nan()), "{h}x{w}: {x} vs {y}");
+            }
+        }
+    }
 
     #[test]
     fn adaptive_windows_overlap_like_pytorch() {
