@@ -101,7 +101,7 @@ impl Forward {
         // The block shape (channels, vectors per row, rows) with the fewest blocks; each keeps
         // 24 accumulators.
         let blocks = |cob: usize, ry: usize| geo.cout.div_ceil(cob) * oh.div_ceil(ry);
-        let args = (geo, x, w_taps, bias, out, &offsets[..]);
+        let args = (geo, x, w_taps, bias, out, offsets);
         if ow > 16 {
             if blocks(6, 2) < blocks(12, 1) {
                 forward_rows::<6, 2, 2>(args)
