@@ -291,6 +291,17 @@ const FEW_CHANNELS: usize = 16;
 /// `out (N, cout, oh, ow) = conv(x (N, cin, H, W), w (cout, cin/groups, kh, kw)) + bias`,
 /// all row-major.
 pub fn conv2d_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, geo: &ConvGeometry) -> Vec<f32> {
+    forward_impl(x, w, bias, geo, true)
+}
+
+/// [`conv2d_forward`], with the direct kernels allowed or not (tests compare both paths).
+fn forward_impl(
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    geo: &ConvGeometry,
+    allow_direct: bool,
+) -> Vec<f32> {
     let (cig, cog, k, ohw) = (
         geo.group_in(),
         geo.group_out(),
@@ -300,7 +311,7 @@ pub fn conv2d_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, geo: &ConvGeom
     let in_img = geo.in_channels * geo.in_plane();
     let out_img = geo.out_channels * ohw;
     #[cfg(target_arch = "x86_64")]
-    if let Some(plain) = direct(geo) {
+    if let Some(plain) = direct(geo).filter(|_| allow_direct) {
         let forward = super::conv_direct::Forward::new(plain, w);
         let per = images_per_worker(geo.batch);
         let mut out = Vec::with_capacity(geo.batch * out_img);
@@ -394,6 +405,19 @@ pub fn conv2d_backward(
     geo: &ConvGeometry,
     needs: [bool; 3],
 ) -> (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>) {
+    backward_impl(x, w, gout, geo, needs, true)
+}
+
+/// [`conv2d_backward`], with the direct kernels allowed or not (tests compare both paths).
+#[allow(clippy::type_complexity)]
+fn backward_impl(
+    x: &[f32],
+    w: &[f32],
+    gout: &[f32],
+    geo: &ConvGeometry,
+    needs: [bool; 3],
+    allow_direct: bool,
+) -> (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>) {
     let [need_x, need_w, need_b] = needs;
     let (cig, cog, k, ohw) = (
         geo.group_in(),
@@ -425,7 +449,7 @@ pub fn conv2d_backward(
         // The weight gradient straight from the inputs, without unfolding them, when it can.
         let mut dw_done = false;
         #[cfg(target_arch = "x86_64")]
-        if let (Some(plain), Some(dw)) = (direct(geo), dw.as_mut()) {
+        if let (Some(plain), Some(dw)) = (direct(geo).filter(|_| allow_direct), dw.as_mut()) {
             let (xs, gs) = (&x[first * in_img..], &gout[first * out_img..]);
             // SAFETY: the processor was checked by `direct`; buffer sizes are asserted.
             unsafe { super::conv_direct::weight_grad(&plain, images, xs, gs, dw) };
@@ -562,5 +586,59 @@ mod tests {
         let lhs: f32 = col.iter().zip(&c).map(|(a, b)| a * b).sum();
         let rhs: f32 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
         assert!((lhs - rhs).abs() < 1e-4, "{lhs} vs {rhs}");
+    }
+
+    /// The plain geometry runs on the direct kernels where the processor has them and on the
+    /// unfolding elsewhere: both must give the same numbers (and match the definition).
+    #[test]
+    fn direct_and_unfolded_paths_agree_on_the_plain_geometry() {
+        for &(cin, cout, h, w, kh, kw, batch) in &[(1, 6, 12, 20, 5, 5, 3), (3, 4, 7, 9, 3, 2, 2)] {
+            let (oh, ow) = (h + 1 - kh, w + 1 - kw);
+            let geo = ConvGeometry {
+                batch,
+                in_channels: cin,
+                out_channels: cout,
+                groups: 1,
+                in_size: [h, w],
+                kernel: [kh, kw],
+                stride: [1, 1],
+                pad: [0, 0],
+                dilation: [1, 1],
+                out_size: [oh, ow],
+            };
+            let wave =
+                |n: usize, f: f32| -> Vec<f32> { (0..n).map(|i| (i as f32 * f).sin()).collect() };
+            let x = wave(batch * cin * h * w, 0.37);
+            let wt = wave(cout * cin * kh * kw, 0.71);
+            let bias = wave(cout, 1.3);
+            let g = wave(batch * cout * oh * ow, 0.23);
+            let plain = forward_impl(&x, &wt, Some(&bias), &geo, false);
+            // The definition, for one output of every image and channel.
+            for n in 0..batch {
+                for o in 0..cout {
+                    let (y, xx) = (oh - 1, ow / 2);
+                    let mut want = bias[o];
+                    for c in 0..cin {
+                        for i in 0..kh {
+                            for j in 0..kw {
+                                want += wt[((o * cin + c) * kh + i) * kw + j]
+                                    * x[((n * cin + c) * h + y + i) * w + xx + j];
+                            }
+                        }
+                    }
+                    let got = plain[((n * cout + o) * oh + y) * ow + xx];
+                    assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+                }
+            }
+            let fast = forward_impl(&x, &wt, Some(&bias), &geo, true);
+            let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(p, q)| (p - q).abs() < 1e-4);
+            assert!(close(&plain, &fast));
+            let (dx0, dw0, db0) = backward_impl(&x, &wt, &g, &geo, [true, true, true], false);
+            let (dx1, dw1, db1) = backward_impl(&x, &wt, &g, &geo, [true, true, true], true);
+            for (a, b) in [(dx0, dx1), (dw0, dw1), (db0, db1)] {
+                let (a, b) = (a.expect("asked for"), b.expect("asked for"));
+                assert!(close(&a, &b));
+            }
+        }
     }
 }
