@@ -190,10 +190,13 @@ fn add_short(dst: &mut [f32], src: &[f32]) {
     }
 }
 
-/// True for the plain geometry (stride 1, dilation 1, no padding) whose unfolding is a
-/// copy of whole row segments, with none of the general case's bookkeeping per row.
+/// True for the plain geometry (stride 1, dilation 1, no padding on any side) whose
+/// unfolding is a copy of whole row segments, with none of the general case's bookkeeping
+/// per row. (`'same'` padding of an even kernel has no padding on the top and left but one
+/// more row and column of it at the bottom and right, seen only in `out_size`.)
 fn is_plain(geo: &ConvGeometry) -> bool {
-    geo.stride == [1, 1] && geo.dilation == [1, 1] && geo.pad == [0, 0]
+    let fits = |i: usize| geo.in_size[i] + 1 == geo.kernel[i] + geo.out_size[i];
+    geo.stride == [1, 1] && geo.dilation == [1, 1] && geo.pad == [0, 0] && fits(0) && fits(1)
 }
 
 /// Folds `col (channels·kh·kw, oh·ow)` back onto `dx (channels, H, W)`, adding every entry to
@@ -640,5 +643,31 @@ mod tests {
                 assert!(close(&a, &b));
             }
         }
+    }
+
+    #[test]
+    fn same_padding_of_an_even_kernel_is_not_plain() {
+        // 4 inputs, kernel 2, 'same': no padding on the left, one zero on the right.
+        let geo = ConvGeometry {
+            out_size: [1, 4],
+            ..geometry(1, 4, 1, 1, 0)
+        };
+        let geo = ConvGeometry {
+            kernel: [1, 2],
+            ..geo
+        };
+        assert!(!is_plain(&geo));
+        let x = [1.0, 2.0, 3.0, 4.0];
+        let w = [1.0, -1.0];
+        assert_eq!(
+            conv2d_forward(&x, &w, None, &geo),
+            vec![-1.0, -1.0, -1.0, 4.0]
+        );
+        let tight = ConvGeometry {
+            out_size: [1, 3],
+            ..geo
+        };
+        assert!(is_plain(&tight));
+        assert_eq!(conv2d_forward(&x, &w, None, &tight), vec![-1.0, -1.0, -1.0]);
     }
 }

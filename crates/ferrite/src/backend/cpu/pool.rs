@@ -110,6 +110,7 @@ pub fn max_pool2d_forward(x: &[f32], geo: &PoolGeometry) -> (Vec<f32>, Vec<u32>)
     let two_by_two = geo.kernel == [2, 2]
         && geo.stride == [2, 2]
         && geo.pad == [0, 0]
+        && geo.dilation == [1, 1]
         && 2 * oh <= h
         && 2 * ow <= w;
     let job = |first: usize, out: &mut [f32], arg: &mut [u32]| {
@@ -468,6 +469,25 @@ pub fn adaptive_avg_pool2d_backward(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dilated_2x2_windows_skip_a_column_and_a_row() {
+        // 6x6 input 0..36, window 2x2 at stride 2 with dilation 2: output (0, 0) is the max of
+        // positions (0,0), (0,2), (2,0), (2,2) = 14 there.
+        let x: Vec<f32> = (0..36).map(|v| v as f32).collect();
+        let geo = PoolGeometry {
+            planes: 1,
+            in_size: [6, 6],
+            kernel: [2, 2],
+            stride: [2, 2],
+            pad: [0, 0],
+            dilation: [2, 2],
+            out_size: [2, 2],
+        };
+        let (out, arg) = max_pool2d_forward(&x, &geo);
+        assert_eq!(out, vec![14.0, 16.0, 26.0, 28.0]);
+        assert_eq!(arg, vec![14, 16, 26, 28]);
+    }
 
     #[cfg(target_arch = "x86_64")]
     #[test]
