@@ -49,14 +49,16 @@ def main():
     for name, rows in samples.items():
         t = [r[0] for r in rows]
         f = [r[1] for r in rows]
-        q = statistics.median(b / a for a, b, _ in rows)
+        ratios = [b / a for a, b, _ in rows]
+        q = statistics.median(ratios)
         unit = rows[0][2]
         if markdown:
             span = lambda v: fmt(v[0]) if len(v) == 1 else f"{fmt(min(v))}–{fmt(max(v))}"
             print(f"| `{name}` ({unit}) | {span(t)} | {span(f)} | {q:.2f}x |")
         else:
+            spread = f" ({min(ratios):.2f}–{max(ratios):.2f})" if len(ratios) > 1 else ""
             print(f"{name:<28} torch {statistics.median(t):>12.1f}  ferrite "
-                  f"{statistics.median(f):>12.1f} {unit:<12} ratio {q:5.2f}x")
+                  f"{statistics.median(f):>12.1f} {unit:<12} ratio {q:5.2f}x{spread}")
 
 
 if __name__ == "__main__":
