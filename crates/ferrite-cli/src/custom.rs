@@ -387,8 +387,30 @@ pub fn evaluate(run_dir: &Path, csv: Option<&Path>) -> anyhow::Result<()> {
 }
 
 /// `ferrite predict`: one prediction per row of `csv`, as CSV.
-pub fn predict(run_dir: &Path, csv: &Path, out: Option<&Path>) -> anyhow::Result<()> {
+pub fn predict(
+    run_dir: &Path,
+    csv: Option<&Path>,
+    images: Option<&Path>,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
     let (mut model, card) = load_run(run_dir)?;
+    if let Ok(pre) = serde_json::from_value::<ImagePreprocessing>(card.preprocessing.clone()) {
+        return predict_images(model.as_mut(), &pre, csv, images, out);
+    }
+    if serde_json::from_value::<SeriesPreprocessing>(card.preprocessing.clone()).is_ok() {
+        anyhow::bail!(
+            "predict works on table and image models; this run forecasts a series: \
+             `ferrite evaluate` scores its next-day forecasts"
+        );
+    }
+    if images.is_some() {
+        tabular_preprocessing(&card, "predict --images")?;
+        anyhow::bail!(
+            "--images applies to image models; this run's model reads a table (use --csv)"
+        );
+    }
+    let csv =
+        csv.ok_or_else(|| anyhow::anyhow!("predict needs --csv FILE with the rows to predict"))?;
     let pre = tabular_preprocessing(&card, "predict")?;
     let (x, _) = pre.load_rows(csv, false)?;
     let mut text = String::new();
@@ -419,14 +441,104 @@ pub fn predict(run_dir: &Path, csv: &Path, out: Option<&Path>) -> anyhow::Result
             ));
         }
     }
+    write_predictions(&text, x.dims()[0], out)
+}
+
+/// Writes prediction CSV text to `out` (atomically) or to standard output.
+fn write_predictions(text: &str, rows: usize, out: Option<&Path>) -> anyhow::Result<()> {
     match out {
         Some(path) => {
             ferrite::train::write_atomic(path, text.as_bytes())?;
-            eprintln!("{} predictions written to {}", x.dims()[0], path.display());
+            eprintln!("{rows} predictions written to {}", path.display());
         }
-        None => print!("{text}"),
+        None => {
+            use std::io::Write;
+            // A reader that stops early (`| head`) is not an error.
+            match std::io::stdout().lock().write_all(text.as_bytes()) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                result => result?,
+            }
+        }
     }
     Ok(())
+}
+
+/// `predict` for an image classifier: image files for a folder-trained model, pixel rows of
+/// a CSV for a model trained on one. One line per image: its name (or row number), the
+/// predicted class and every class's probability.
+fn predict_images(
+    model: &mut dyn Module,
+    pre: &ImagePreprocessing,
+    csv: Option<&Path>,
+    images: Option<&Path>,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    let (x, names) = match (&pre.data, csv, images) {
+        (ImageSource::Folder { size, .. }, None, Some(path)) => {
+            let (x, paths) = ferrite::data::ImageOptions::new()
+                .color(ferrite::data::ColorMode::Gray)
+                .size(*size, *size)
+                .load_unlabelled(path)?;
+            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            (x, names)
+        }
+        (ImageSource::Folder { .. }, _, _) => {
+            anyhow::bail!(
+                "this model was trained on image files: predict needs --images FILE_OR_FOLDER"
+            )
+        }
+        (
+            ImageSource::CsvPixels {
+                target,
+                scale,
+                side,
+                ..
+            },
+            Some(path),
+            None,
+        ) => {
+            use ferrite::data::CsvOptions;
+            // The label column may be there (it is ignored) or not.
+            let table = CsvOptions::new()
+                .target(target)
+                .load(path)
+                .or_else(|_| CsvOptions::new().load(path))?;
+            let n = table.features.dims()[0];
+            if table.features.dims()[1] != side * side {
+                anyhow::bail!(
+                    "{}: {} pixel columns do not make the model's {side}x{side} images",
+                    path.display(),
+                    table.features.dims()[1]
+                );
+            }
+            let x = (&table.features * *scale).reshape([n, 1, *side, *side]);
+            (x, (1..=n).map(|i| i.to_string()).collect::<Vec<String>>())
+        }
+        (ImageSource::CsvPixels { .. }, _, _) => {
+            anyhow::bail!("this model was trained on pixel rows of a CSV: predict needs --csv FILE")
+        }
+    };
+    let probs = ferrite::train::predict(model, &x, 256).softmax(1);
+    let k = pre.classes.len();
+    if probs.dims()[1] != k {
+        anyhow::bail!(
+            "the model gives {} outputs for {k} classes",
+            probs.dims()[1]
+        );
+    }
+    let p = probs.to_vec();
+    let header: Vec<String> = pre.classes.iter().map(|c| format!("p_{c}")).collect();
+    let mut text = format!("image,predicted,{}\n", header.join(","));
+    for (name, row) in names.iter().zip(p.chunks_exact(k)) {
+        let best = (0..k).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+        let cells: Vec<String> = row.iter().map(|v| format!("{v:.6}")).collect();
+        text.push_str(&format!(
+            "{name},{},{}\n",
+            pre.classes[best],
+            cells.join(",")
+        ));
+    }
+    write_predictions(&text, names.len(), out)
 }
 
 /// What `ferrite train --images` was asked for.

@@ -34,13 +34,17 @@ enum Command {
         #[arg(long)]
         csv: Option<PathBuf>,
     },
-    /// Predict new rows of a CSV with a trained model and its training preprocessing.
+    /// Predict new data with a trained model and its training preprocessing: CSV rows for
+    /// table models (and pixel-row image models), image files for image-folder models.
     Predict {
         /// The run folder `ferrite train` wrote.
         run_dir: PathBuf,
-        /// A CSV with the training's feature columns.
+        /// A CSV with the training's feature (or pixel) columns.
+        #[arg(long, conflicts_with = "images")]
+        csv: Option<PathBuf>,
+        /// An image file, or a folder of them (sub-folders included), for image models.
         #[arg(long)]
-        csv: PathBuf,
+        images: Option<PathBuf>,
         /// Where to write the predictions (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
@@ -276,7 +280,12 @@ fn main() {
     let result = match cli.command {
         Command::Train(args) => train(args),
         Command::Evaluate { run_dir, csv } => custom::evaluate(&run_dir, csv.as_deref()),
-        Command::Predict { run_dir, csv, out } => custom::predict(&run_dir, &csv, out.as_deref()),
+        Command::Predict {
+            run_dir,
+            csv,
+            images,
+            out,
+        } => custom::predict(&run_dir, csv.as_deref(), images.as_deref(), out.as_deref()),
         Command::Examples => {
             for e in examples::EXAMPLES {
                 println!("{:<14} {}", e.name, e.about);

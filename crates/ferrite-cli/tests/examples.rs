@@ -177,6 +177,46 @@ fn iris_and_digits_reach_their_bars() {
         metric(&m, "accuracy")
     );
     assert!(text.contains(&expected), "{text}");
+    // predict reads pixel rows (the label column, if there, is ignored): one line per row,
+    // and the predicted digits agree with the labels as a trained model's do.
+    let pred = out.join("predictions.csv");
+    let run = ferrite()
+        .arg("predict")
+        .arg(&out)
+        .arg("--csv")
+        .arg(data("digits.csv"))
+        .arg("--out")
+        .arg(&pred)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let lines: Vec<String> = std::fs::read_to_string(&pred)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert!(
+        lines[0].starts_with("image,predicted,p_0,p_1"),
+        "{}",
+        lines[0]
+    );
+    let labels: Vec<String> = std::fs::read_to_string(data("digits.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(lines.len(), 1 + labels.len());
+    let right = lines[1..]
+        .iter()
+        .zip(&labels)
+        .filter(|(l, y)| l.split(',').nth(1) == Some(y.as_str()))
+        .count();
+    assert!(right as f64 >= 0.95 * labels.len() as f64, "{right} right");
     let _ = std::fs::remove_dir_all(out);
 }
 
@@ -186,6 +226,66 @@ fn defects_networks_reach_scaled_bars() {
     assert!(metric(&m, "lenet5_accuracy") >= 0.70, "{m}");
     assert!(metric(&m, "blocks_accuracy") >= 0.74, "{m}");
     assert!(is_png(&out.join("lenet_conv1_maps.png")) && is_png(&out.join("lenet_conv1_sum.png")));
+    // predict reads a folder of image files: one line per image, with class probabilities,
+    // agreeing with the labels (defect probability at least 0.5) as the model does.
+    let pred = out.join("predictions.csv");
+    let run = ferrite()
+        .arg("predict")
+        .arg(&out)
+        .arg("--images")
+        .arg(data("elpv64/images"))
+        .arg("--out")
+        .arg(&pred)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = std::fs::read_to_string(&pred).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next(),
+        Some("image,predicted,p_functional,p_defective")
+    );
+    let defective: std::collections::HashMap<String, bool> =
+        std::fs::read_to_string(data("elpv64/labels.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let cells: Vec<&str> = l.split(',').collect();
+                let p: f64 = cells.get(1)?.parse().ok()?;
+                Some((cells[0].to_string(), p >= 0.5))
+            })
+            .collect();
+    let (mut rows, mut right) = (0, 0);
+    for line in lines {
+        let cells: Vec<&str> = line.split(',').collect();
+        let name = Path::new(cells[0]).file_name().unwrap().to_string_lossy();
+        let p: f64 = cells[3].parse().unwrap();
+        assert!((cells[2].parse::<f64>().unwrap() + p - 1.0).abs() < 1e-4);
+        assert_eq!(cells[1] == "defective", p > 0.5, "{line}");
+        rows += 1;
+        right += usize::from((cells[1] == "defective") == defective[&*name]);
+    }
+    assert_eq!(rows, 2624);
+    assert!(
+        right as f64 >= 0.70 * rows as f64,
+        "{right} of {rows} right"
+    );
+    // The wrong kind of input for this model is one clear line and a non-zero exit.
+    let wrong = ferrite()
+        .arg("predict")
+        .arg(&out)
+        .arg("--csv")
+        .arg(data("digits.csv"))
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    let err = String::from_utf8_lossy(&wrong.stderr);
+    assert!(err.contains("needs --images"), "{err}");
     let _ = std::fs::remove_dir_all(out);
 }
 

@@ -244,3 +244,22 @@ fn augmented_batches_are_seeded_and_differ_from_the_originals() {
         .iter()
         .all(|v| v.is_finite() && (-1e-6..=1.0 + 1e-6).contains(v)));
 }
+
+#[test]
+fn unlabelled_images_load_from_a_folder_tree_or_one_file_in_sorted_order() {
+    // The class-folder fixture read as unlabelled images: every file of every sub-folder,
+    // sorted by path, the same pixels as the labelled load.
+    let options = ImageOptions::new().color(ColorMode::Rgb).size(2, 3);
+    let labelled = options
+        .load_class_folders(fixture("images/classes"))
+        .unwrap();
+    let (images, paths) = options.load_unlabelled(fixture("images/classes")).unwrap();
+    assert_eq!(paths, labelled.paths);
+    assert_eq!(images.to_vec(), labelled.images.to_vec());
+    let (one, one_path) = options.load_unlabelled(&labelled.paths[2]).unwrap();
+    assert_eq!(one.dims(), &[1, 3, 2, 3]);
+    assert_eq!(one_path, vec![labelled.paths[2].clone()]);
+    assert_eq!(one.to_vec(), labelled.images.get(2).to_vec());
+    let missing = options.load_unlabelled(fixture("images/no_such_folder"));
+    assert!(matches!(missing, Err(FerriteError::Io { .. })));
+}

@@ -191,6 +191,57 @@ impl ImageOptions {
         })
     }
 
+    /// Loads images without labels, for prediction: `path` is one image file, or a folder
+    /// whose image files (in it and its sub-folders, hidden ones skipped) are taken in sorted
+    /// order. Returns the `(N, C, H, W)` images and their paths.
+    ///
+    /// ```no_run
+    /// use ferrite::data::{ColorMode, ImageOptions};
+    /// let (images, paths) = ImageOptions::new()
+    ///     .color(ColorMode::Gray)
+    ///     .size(64, 64)
+    ///     .load_unlabelled("new_cells/")
+    ///     .unwrap();
+    /// assert_eq!(images.dims()[0], paths.len());
+    /// ```
+    pub fn load_unlabelled(&self, path: impl AsRef<Path>) -> Result<(Tensor, Vec<PathBuf>)> {
+        let path = path.as_ref();
+        let io = |p: &Path, source| FerriteError::Io {
+            path: p.to_path_buf(),
+            source,
+        };
+        let meta = std::fs::metadata(path).map_err(|e| io(path, e))?;
+        let mut paths = Vec::new();
+        if meta.is_dir() {
+            let mut folders = vec![path.to_path_buf()];
+            while let Some(dir) = folders.pop() {
+                for entry in std::fs::read_dir(&dir).map_err(|e| io(&dir, e))? {
+                    let p = entry.map_err(|e| io(&dir, e))?.path();
+                    if is_hidden(&p) {
+                        continue;
+                    }
+                    if p.is_dir() {
+                        folders.push(p);
+                    } else if p.is_file() {
+                        paths.push(p);
+                    }
+                }
+            }
+            paths.sort();
+            if paths.is_empty() {
+                return Err(FerriteError::Data {
+                    path: path.to_path_buf(),
+                    line: 0,
+                    message: "no image files in this folder".into(),
+                });
+            }
+        } else {
+            paths.push(path.to_path_buf());
+        }
+        let images = self.decode_all(&paths, None)?;
+        Ok((images, paths))
+    }
+
     /// Decodes `paths` in parallel into one `(N, C, H, W)` tensor.
     fn decode_all(
         &self,
