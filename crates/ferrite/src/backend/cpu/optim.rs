@@ -48,7 +48,7 @@ pub fn sgd_update(
 }
 
 /// Elements above which an update is split across threads.
-const PARALLEL_MIN: usize = 1 << 16;
+const PARALLEL_MIN: usize = 1 << 14;
 
 /// [`sgd_update`] on one thread, one loop per case so that each vectorises.
 #[allow(clippy::too_many_arguments)]
@@ -243,6 +243,37 @@ pub fn fill_with(x: &mut [f32], mut f: impl FnMut() -> f32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn threaded_sgd_matches_the_one_thread_update() {
+        // Large enough to be split; every option combination.
+        let n = 3 * PARALLEL_MIN + 7;
+        let w0: Vec<f32> = (0..n).map(|i| (i as f32 * 0.013).sin()).collect();
+        let g: Vec<f32> = (0..n).map(|i| (i as f32 * 0.029).cos()).collect();
+        for (momentum, wd, nesterov, first) in [
+            (0.0, 0.0, false, true),
+            (0.0, 1e-2, false, true),
+            (0.9, 0.0, false, true),
+            (0.9, 1e-2, true, false),
+        ] {
+            let buf0: Vec<f32> = if momentum == 0.0 {
+                Vec::new()
+            } else {
+                (0..n).map(|i| (i as f32 * 0.007).cos()).collect()
+            };
+            let (mut w1, mut b1) = (w0.clone(), buf0.clone());
+            let (mut w2, mut b2) = (w0.clone(), buf0.clone());
+            sgd_update(
+                &mut w1, &g, &mut b1, 0.1, momentum, 0.1, wd, nesterov, first,
+            );
+            sgd_update_serial(
+                &mut w2, &g, &mut b2, 0.1, momentum, 0.1, wd, nesterov, first,
+            );
+            assert_eq!(w1, w2);
+            assert_eq!(b1, b2);
+            assert_ne!(w1, w0);
+        }
+    }
 
     #[test]
     fn sgd_momentum_by_hand() {

@@ -297,8 +297,19 @@ fn max_pool_2x2(plane: &[f32], w: usize, oh: usize, ow: usize, o: &mut [f32], a:
 /// The gradient of max pooling: each output gradient added to its arg-max input.
 pub fn max_pool2d_backward(gout: &[f32], argmax: &[u32], geo: &PoolGeometry) -> Vec<f32> {
     let (ip, op) = (geo.in_plane(), geo.out_plane());
-    let mut dx = vec![0.0f32; geo.planes * ip];
-    for_planes(&mut dx, ip, geo.planes_per_job(), |first, d| {
+    let len = geo.planes * ip;
+    if ip == 0 {
+        return vec![0.0; len];
+    }
+    // Each job zeroes its own planes and scatters into them while they are in cache (a zero
+    // fill of the whole gradient first would be one more pass, on one thread).
+    let mut dx = Vec::with_capacity(len);
+    let per = geo.planes_per_job();
+    parallel::for_each_chunk_mut(&mut dx.spare_capacity_mut()[..len], per * ip, |c, d| {
+        d.fill(std::mem::MaybeUninit::new(0.0));
+        // SAFETY: every element was just initialised.
+        let d = unsafe { std::slice::from_raw_parts_mut(d.as_mut_ptr() as *mut f32, d.len()) };
+        let first = c * per;
         for (p, dplane) in d.chunks_exact_mut(ip).enumerate() {
             let range = (first + p) * op..(first + p + 1) * op;
             for (&g, &a) in gout[range.clone()].iter().zip(&argmax[range]) {
@@ -306,6 +317,8 @@ pub fn max_pool2d_backward(gout: &[f32], argmax: &[u32], geo: &PoolGeometry) -> 
             }
         }
     });
+    // SAFETY: the chunks cover 0..len and each was filled above.
+    unsafe { dx.set_len(len) };
     dx
 }
 
