@@ -1,6 +1,9 @@
 //! What `fit` prints, by Keras's `verbose`: 0 nothing, 1 a progress bar per epoch with the
-//! running loss and the time left, 2 one line per epoch.
+//! running loss and the time left, 2 one line per epoch. Where the bar would go (standard
+//! error) is not a terminal, as in a log file or CI, verbose 1 writes each epoch's line
+//! there instead of a bar that nobody sees.
 
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -17,7 +20,7 @@ pub(crate) struct EpochProgress {
 impl EpochProgress {
     /// Starts reporting epoch `epoch` of `epochs`, which has `batches` batches.
     pub(crate) fn start(verbose: u8, epoch: usize, epochs: usize, batches: usize) -> EpochProgress {
-        let bar = (verbose == 1).then(|| {
+        let bar = (verbose == 1 && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(batches as u64);
             let style = ProgressStyle::with_template(
                 "{prefix} [{bar:30.cyan/blue}] {pos}/{len} - {elapsed} (ETA {eta}) - {msg}",
@@ -57,6 +60,7 @@ impl EpochProgress {
                 bar.disable_steady_tick();
                 bar.finish_with_message(metrics.summary());
             }
+            (1, None) => eprintln!("{}", epoch_line(metrics, epochs)),
             (2, _) => println!("{}", epoch_line(metrics, epochs)),
             _ => {}
         }
