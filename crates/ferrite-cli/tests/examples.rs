@@ -431,11 +431,24 @@ fn verbose_one_without_a_terminal_writes_a_line_per_epoch() {
     // The test harness pipes standard error, so there is no terminal for a bar.
     let out = temp_dir("verbose1");
     let run = ferrite()
-        .args(["train", "iris", "--fast", "--epochs", "3", "--verbose", "1", "--out"])
+        .args([
+            "train",
+            "iris",
+            "--fast",
+            "--epochs",
+            "3",
+            "--verbose",
+            "1",
+            "--out",
+        ])
         .arg(&out)
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let err = String::from_utf8_lossy(&run.stderr);
     for e in 1..=3 {
         assert!(err.contains(&format!("Epoch {e}/3 - ")), "{err}");
