@@ -196,15 +196,7 @@ impl ImageSource {
                 side,
             } => {
                 let table = CsvOptions::new().target(target).load(csv)?;
-                let n = table.features.dims()[0];
-                if table.features.dims()[1] != side * side {
-                    anyhow::bail!(
-                        "{}: {} pixel columns do not make {side}x{side} images",
-                        csv.display(),
-                        table.features.dims()[1]
-                    );
-                }
-                let images = (&table.features * *scale).reshape([n, 1, *side, *side]);
+                let images = pixel_rows_to_images(&table.features, *side, *scale, csv)?;
                 let labels = table
                     .targets
                     .clone()
@@ -213,6 +205,24 @@ impl ImageSource {
             }
         }
     }
+}
+
+/// Square grayscale images `(n, 1, side, side)` from the pixel columns `(n, side²)` of a
+/// table read from `csv`, each pixel multiplied by `scale`.
+pub fn pixel_rows_to_images(
+    pixels: &Tensor,
+    side: usize,
+    scale: f32,
+    csv: &std::path::Path,
+) -> anyhow::Result<Tensor> {
+    let [n, columns] = [pixels.dims()[0], pixels.dims()[1]];
+    if columns != side * side {
+        anyhow::bail!(
+            "{}: {columns} pixel columns do not make {side}x{side} images",
+            csv.display()
+        );
+    }
+    Ok((pixels * scale).reshape([n, 1, side, side]))
 }
 
 /// What `model.json` records for an image classifier.

@@ -1,8 +1,8 @@
 //! Training on a user's own CSV or image folder, and `evaluate` / `predict` on saved runs.
 
 use crate::classify::{
-    balanced_class_weights, score_images, train_classifier, ImagePreprocessing, ImageSource,
-    ImageSplits, ImageTraining,
+    balanced_class_weights, pixel_rows_to_images, score_images, train_classifier,
+    ImagePreprocessing, ImageSource, ImageSplits, ImageTraining,
 };
 use crate::examples::gold::{
     forecast_report, next_day_forecasts, print_forecast_line, SeriesPreprocessing,
@@ -503,16 +503,12 @@ fn predict_images(
                 .target(target)
                 .load(path)
                 .or_else(|_| CsvOptions::new().load(path))?;
-            let n = table.features.dims()[0];
-            if table.features.dims()[1] != side * side {
-                anyhow::bail!(
-                    "{}: {} pixel columns do not make the model's {side}x{side} images",
-                    path.display(),
-                    table.features.dims()[1]
-                );
-            }
-            let x = (&table.features * *scale).reshape([n, 1, *side, *side]);
-            (x, (1..=n).map(|i| i.to_string()).collect::<Vec<String>>())
+            let x = pixel_rows_to_images(&table.features, *side, *scale, path)?;
+            let rows = x.dims()[0];
+            (
+                x,
+                (1..=rows).map(|i| i.to_string()).collect::<Vec<String>>(),
+            )
         }
         (ImageSource::CsvPixels { .. }, _, _) => {
             anyhow::bail!("this model was trained on pixel rows of a CSV: predict needs --csv FILE")

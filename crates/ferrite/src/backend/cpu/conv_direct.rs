@@ -6,6 +6,8 @@
 //! Forward: `out[o][y][x] = b[o] + Σ_{c,i,j} W[o][c][i][j] · x[c][y+i][x+j]`.
 //! Weight gradient: `dW[o][c][i][j] = Σ_{n,y,x} g[n][o][y][x] · x[n][c][y+i][x+j]`.
 
+pub use super::avx512::available;
+use super::avx512::lanes;
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
@@ -37,21 +39,6 @@ impl PlainConv {
         let [kh, kw] = self.kernel;
         let (c, i, j) = (t / (kh * kw), t / kw % kh, t % kw);
         (c * self.in_size[0] + i) * self.in_size[1] + j
-    }
-}
-
-/// True when this processor runs these kernels.
-pub fn available() -> bool {
-    is_x86_feature_detected!("avx512f")
-}
-
-/// The first `n` lanes.
-#[inline]
-fn lanes(n: usize) -> __mmask16 {
-    if n >= 16 {
-        0xffff
-    } else {
-        (1u16 << n) - 1
     }
 }
 

@@ -1,5 +1,7 @@
 //! The CPU backend: the only place in Ferrite with raw loops over tensor data.
 
+#[cfg(target_arch = "x86_64")]
+pub mod avx512;
 pub mod conv;
 #[cfg(target_arch = "x86_64")]
 pub mod conv_direct;

@@ -122,7 +122,7 @@ pub fn max_pool2d_forward(x: &[f32], geo: &PoolGeometry) -> (Vec<f32>, Vec<u32>)
             let plane = &x[(first + p) * ip..(first + p + 1) * ip];
             if two_by_two {
                 #[cfg(target_arch = "x86_64")]
-                if is_x86_feature_detected!("avx512f") {
+                if super::avx512::available() {
                     // SAFETY: the processor was checked; the window fits the plane (2·oh ≤ h,
                     // 2·ow ≤ w) and the output holds oh·ow values.
                     unsafe { max_pool_2x2_avx512(plane, w, oh, ow, o, a) };
@@ -219,13 +219,7 @@ unsafe fn max_pool_2x2_avx512(
 ) {
     use std::arch::x86_64::*;
     assert!(2 * oh * w <= plane.len() + w - 2 * ow && o.len() >= oh * ow && a.len() >= oh * ow);
-    let lanes = |n: usize| -> __mmask16 {
-        if n >= 16 {
-            0xffff
-        } else {
-            (1u16 << n) - 1
-        }
-    };
+    use super::avx512::lanes;
     let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
     let step = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
@@ -505,7 +499,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn vector_2x2_kernel_agrees_with_the_scalar_one_on_ties_and_nan() {
-        if !is_x86_feature_detected!("avx512f") {
+        if !crate::backend::cpu::avx512::available() {
             return; // Only the scalar kernel runs on this processor.
         }
         for &(h, w) in &[(4, 10), (28, 28), (10, 35), (6, 66), (3, 3)] {

@@ -6,6 +6,8 @@
 //! column (or row) ranges on the backend's spinning pool, which hands work over in under a
 //! microsecond: the mid-sized products of a training step gain from two cores.
 
+pub use super::avx512::available;
+use super::avx512::lanes;
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
@@ -119,11 +121,6 @@ impl AlignedBuf {
         // SAFETY: skip < 16, the buffer has 16 spare elements.
         unsafe { p.add(skip) }
     }
-}
-
-/// True when this processor runs the AVX-512 kernel.
-pub fn available() -> bool {
-    is_x86_feature_detected!("avx512f")
 }
 
 /// `C = [C +] A (m×k) · B (k×n)` on the calling thread.
@@ -254,16 +251,6 @@ unsafe fn transpose16(r: &mut [__m512; 16]) {
         r[c + 4] = _mm512_shuffle_f32x4::<0xDD>(v0, w0);
         r[c + 8] = _mm512_shuffle_f32x4::<0x88>(v1, w1);
         r[c + 12] = _mm512_shuffle_f32x4::<0xDD>(v1, w1);
-    }
-}
-
-/// The first `n` lanes.
-#[inline]
-fn lanes(n: usize) -> __mmask16 {
-    if n >= 16 {
-        0xffff
-    } else {
-        (1u16 << n) - 1
     }
 }
 
