@@ -390,7 +390,8 @@ unsafe fn kernel<const MR: usize, const NV: usize>(
     for _ in 0..kc {
         let mut bv = [_mm512_setzero_ps(); NV];
         for v in 0..NV {
-            _mm_prefetch::<_MM_HINT_T0>(b.add(PF * b_step + 16 * v) as *const i8);
+            // wrapping: the prefetch may point past the panel, which is never dereferenced.
+            _mm_prefetch::<_MM_HINT_T0>(b.wrapping_add(PF * b_step + 16 * v) as *const i8);
             bv[v] = _mm512_maskz_loadu_ps(masks[v], b.add(16 * v));
         }
         for (i, row) in acc.iter_mut().enumerate() {
