@@ -523,16 +523,13 @@ fn predict_images(
         );
     }
     let p = probs.to_vec();
+    let best = probs.argmax(1, false).to_vec();
     let header: Vec<String> = pre.classes.iter().map(|c| format!("p_{c}")).collect();
     let mut text = format!("image,predicted,{}\n", header.join(","));
-    for (name, row) in names.iter().zip(p.chunks_exact(k)) {
-        let best = (0..k).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+    for ((name, row), &b) in names.iter().zip(p.chunks_exact(k)).zip(&best) {
         let cells: Vec<String> = row.iter().map(|v| format!("{v:.6}")).collect();
-        text.push_str(&format!(
-            "{name},{},{}\n",
-            pre.classes[best],
-            cells.join(",")
-        ));
+        let class = &pre.classes[b as usize];
+        text.push_str(&format!("{name},{class},{}\n", cells.join(",")));
     }
     write_predictions(&text, names.len(), out)
 }

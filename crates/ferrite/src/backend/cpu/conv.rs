@@ -317,18 +317,16 @@ fn forward_impl(
     if let Some(plain) = direct(geo).filter(|_| allow_direct) {
         let forward = super::conv_direct::Forward::new(plain, w);
         let per = images_per_worker(geo.batch);
-        let mut out = Vec::with_capacity(geo.batch * out_img);
-        let slots = &mut out.spare_capacity_mut()[..geo.batch * out_img];
-        parallel::for_each_chunk_mut(slots, per * out_img, |chunk, dst| {
-            for (i, d) in dst.chunks_exact_mut(out_img).enumerate() {
-                let img = chunk * per + i;
-                // SAFETY: the processor was checked by `direct`; buffer sizes are asserted.
-                unsafe { forward.image(&x[img * in_img..(img + 1) * in_img], bias, d) };
-            }
-        });
-        // SAFETY: the chunks cover every image, and `Forward::image` writes all of its output.
-        unsafe { out.set_len(geo.batch * out_img) };
-        return out;
+        // SAFETY: `Forward::image` writes all of its output; the processor was checked by
+        // `direct`; buffer sizes are asserted.
+        return unsafe {
+            parallel::collect_chunks(geo.batch * out_img, per * out_img, |chunk, dst| {
+                for (i, d) in dst.chunks_exact_mut(out_img).enumerate() {
+                    let img = chunk * per + i;
+                    forward.image(&x[img * in_img..(img + 1) * in_img], bias, d);
+                }
+            })
+        };
     }
     let mut out = vec![0.0f32; geo.batch * out_img];
     if out.is_empty() {
@@ -433,6 +431,8 @@ fn backward_impl(
     let w_len = geo.out_channels * k;
     let pointwise = geo.is_pointwise();
     let mut dx = need_x.then(|| vec![0.0f32; geo.batch * in_img]);
+    #[cfg(target_arch = "x86_64")]
+    let direct_dw = direct(geo).filter(|_| allow_direct && need_w);
 
     // One run of images: writes their dx, returns their shares of dW and db.
     let run = |first: usize, dx_run: Option<&mut [f32]>, images: usize| -> Partial {
@@ -447,17 +447,19 @@ fn backward_impl(
             db
         });
         let mut dw = need_w.then(|| vec![0.0f32; w_len]);
-        let mut col = vec![0.0f32; if pointwise { 0 } else { k * ohw }];
         let mut dx_run = dx_run;
         // The weight gradient straight from the inputs, without unfolding them, when it can.
         let mut dw_done = false;
         #[cfg(target_arch = "x86_64")]
-        if let (Some(plain), Some(dw)) = (direct(geo).filter(|_| allow_direct), dw.as_mut()) {
+        if let (Some(plain), Some(dw)) = (&direct_dw, dw.as_mut()) {
             let (xs, gs) = (&x[first * in_img..], &gout[first * out_img..]);
             // SAFETY: the processor was checked by `direct`; buffer sizes are asserted.
-            unsafe { super::conv_direct::weight_grad(&plain, images, xs, gs, dw) };
+            unsafe { super::conv_direct::weight_grad(plain, images, xs, gs, dw) };
             dw_done = true;
         }
+        // The unfolded columns, needed by the unfolded weight gradient and by dx.
+        let unfolds = !pointwise && ((dw.is_some() && !dw_done) || dx_run.is_some());
+        let mut col = vec![0.0f32; if unfolds { k * ohw } else { 0 }];
         for i in 0..images {
             let img = first + i;
             let gi = &gout[img * out_img..(img + 1) * out_img];

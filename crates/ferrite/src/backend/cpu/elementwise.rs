@@ -13,19 +13,18 @@ const PARALLEL_MIN: usize = 1 << 17;
 fn parallel_zip_map(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
     let n = a.len();
     assert_eq!(n, b.len(), "parallel_zip_map: lengths differ");
-    let mut out = Vec::with_capacity(n);
     let chunk = n.div_ceil(parallel::threads()).max(1);
-    parallel::for_each_chunk_mut(&mut out.spare_capacity_mut()[..n], chunk, |c, o| {
-        let (xs, ys) = (&a[c * chunk..], &b[c * chunk..]);
-        assert!(xs.len() >= o.len() && ys.len() >= o.len());
-        for ((o, &x), &y) in o.iter_mut().zip(xs).zip(ys) {
-            o.write(f(x, y));
-        }
-    });
-    // SAFETY: the chunks cover 0..n and each was written element by element above (the
-    // inputs are at least as long as every chunk, as asserted).
-    unsafe { out.set_len(n) };
-    out
+    // SAFETY: each piece is written element by element (the inputs are at least as long as
+    // every piece, as asserted).
+    unsafe {
+        parallel::collect_chunks(n, chunk, |c, o| {
+            let (xs, ys) = (&a[c * chunk..], &b[c * chunk..]);
+            assert!(xs.len() >= o.len() && ys.len() >= o.len());
+            for ((o, &x), &y) in o.iter_mut().zip(xs).zip(ys) {
+                o.write(f(x, y));
+            }
+        })
+    }
 }
 
 /// `out[i] = f(src[i])` over the elements a layout sees, written row-major.

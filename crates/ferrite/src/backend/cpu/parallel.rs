@@ -5,6 +5,7 @@
 //! when no worker is free, so a call never waits for a wake-up and nested or concurrent calls
 //! simply run on the caller.
 
+use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -206,6 +207,24 @@ pub fn map<R: Send>(tasks: usize, body: impl Fn(usize) -> R + Sync) -> Vec<R> {
         .into_iter()
         .filter_map(|r| r.into_inner().unwrap_or_else(|e| e.into_inner()))
         .collect()
+}
+
+/// A vector of `len` values whose `chunk`-element pieces are written by `body(i, piece_i)`
+/// across the pool, straight into fresh memory: no zero fill first, which for a large
+/// tensor is one more pass over memory, on one thread.
+///
+/// # Safety
+/// `body` must write every element of the piece it is given.
+pub unsafe fn collect_chunks<T: Send>(
+    len: usize,
+    chunk: usize,
+    body: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync,
+) -> Vec<T> {
+    let mut out = Vec::with_capacity(len);
+    for_each_chunk_mut(&mut out.spare_capacity_mut()[..len], chunk, body);
+    // SAFETY: the pieces cover 0..len, and the caller promises `body` wrote each of them.
+    unsafe { out.set_len(len) };
+    out
 }
 
 /// Pieces per thread when splitting a loop whose pieces may cost unequal time.

@@ -202,8 +202,6 @@ pub fn max_pool2d_forward(x: &[f32], geo: &PoolGeometry) -> (Vec<f32>, Vec<u32>)
     (out, arg)
 }
 
-/// Max pooling of one plane (row width `w`) with 2x2 windows at stride 2, the windows inside
-/// the plane: four loads and three selects per output, no branches.
 /// [`max_pool_2x2`] sixteen outputs at a time: the two input rows are split into even and
 /// odd columns in registers, and the four taps are compared in the same order (a later tap
 /// wins when larger or NaN).
@@ -217,12 +215,12 @@ unsafe fn max_pool_2x2_avx512(
     o: &mut [f32],
     a: &mut [u32],
 ) {
+    use super::avx512::lanes;
     use std::arch::x86_64::*;
     assert!(2 * oh * w <= plane.len() + w - 2 * ow && o.len() >= oh * ow && a.len() >= oh * ow);
-    use super::avx512::lanes;
+    // Lane j takes input column 2j (the window's left tap) or 2j + 1 (its right one).
     let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    let step = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     let p = plane.as_ptr();
     for oy in 0..oh {
         let top = 2 * oy * w;
@@ -240,7 +238,7 @@ unsafe fn max_pool_2x2_avx512(
             };
             let (e0, o0) = load(at);
             let (e1, o1) = load(at + w);
-            let first = _mm512_add_epi32(_mm512_set1_epi32(at as i32), step);
+            let first = _mm512_add_epi32(_mm512_set1_epi32(at as i32), even);
             let (mut m, mut i) = (e0, first);
             for (v, shift) in [(o0, 1), (e1, w as i32), (o1, w as i32 + 1)] {
                 let better = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, m)
@@ -256,6 +254,8 @@ unsafe fn max_pool_2x2_avx512(
     }
 }
 
+/// Max pooling of one plane (row width `w`) with 2x2 windows at stride 2, the windows inside
+/// the plane: four loads and three selects per output, no branches.
 fn max_pool_2x2(plane: &[f32], w: usize, oh: usize, ow: usize, o: &mut [f32], a: &mut [u32]) {
     for oy in 0..oh {
         let top = 2 * oy * w;
@@ -297,23 +297,22 @@ pub fn max_pool2d_backward(gout: &[f32], argmax: &[u32], geo: &PoolGeometry) -> 
     }
     // Each job zeroes its own planes and scatters into them while they are in cache (a zero
     // fill of the whole gradient first would be one more pass, on one thread).
-    let mut dx = Vec::with_capacity(len);
     let per = geo.planes_per_job();
-    parallel::for_each_chunk_mut(&mut dx.spare_capacity_mut()[..len], per * ip, |c, d| {
-        d.fill(std::mem::MaybeUninit::new(0.0));
-        // SAFETY: every element was just initialised.
-        let d = unsafe { std::slice::from_raw_parts_mut(d.as_mut_ptr() as *mut f32, d.len()) };
-        let first = c * per;
-        for (p, dplane) in d.chunks_exact_mut(ip).enumerate() {
-            let range = (first + p) * op..(first + p + 1) * op;
-            for (&g, &a) in gout[range.clone()].iter().zip(&argmax[range]) {
-                dplane[a as usize] += g;
+    // SAFETY: each piece is zero-filled before anything else touches it.
+    unsafe {
+        parallel::collect_chunks(len, per * ip, |c, d| {
+            d.fill(std::mem::MaybeUninit::new(0.0));
+            // SAFETY: every element was just initialised.
+            let d = std::slice::from_raw_parts_mut(d.as_mut_ptr() as *mut f32, d.len());
+            let first = c * per;
+            for (p, dplane) in d.chunks_exact_mut(ip).enumerate() {
+                let range = (first + p) * op..(first + p + 1) * op;
+                for (&g, &a) in gout[range.clone()].iter().zip(&argmax[range]) {
+                    dplane[a as usize] += g;
+                }
             }
-        }
-    });
-    // SAFETY: the chunks cover 0..len and each was filled above.
-    unsafe { dx.set_len(len) };
-    dx
+        })
+    }
 }
 
 /// How average pooling divides each window's sum.
