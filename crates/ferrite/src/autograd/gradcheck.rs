@@ -48,7 +48,13 @@ fn weighted(out: &Tensor, weights: &[f32]) -> f64 {
 
 /// Compares the gradients `backward` gives for every input that requires grad with central
 /// differences `(f(x + ε) − f(x − ε)) / 2ε`, using ε = 1e-3, and tolerance
-/// `|a − n| ≤ atol + rtol·|n|` with atol = 1e-3 and rtol = 1e-2 (f32 arithmetic, f64 sums).
+/// `|a − n| ≤ atol + rtol·|n|` with atol = 1e-3 and rtol = 1e-2.
+///
+/// The output is reduced with fixed random weights, and that sum, the difference and the
+/// quotient are computed in f64, dividing by the step as actually taken (`x ± ε` rounded
+/// to f32, measured exactly in f64). `f` itself runs in f32, Ferrite's one element type,
+/// so its rounding (about 1e-7 of the output, magnified by 1/2ε) sets the tolerances:
+/// they are looser than PyTorch's f64 gradcheck, which evaluates `f` in f64.
 ///
 /// ```
 /// use ferrite::{gradcheck, Tensor};
@@ -90,10 +96,12 @@ pub fn gradcheck_with(
                 let _g = crate::no_grad();
                 weighted(&f(inputs), &weights)
             };
-            let plus = eval(original + eps);
-            let minus = eval(original - eps);
+            let (up, down) = (original + eps, original - eps);
+            let plus = eval(up);
+            let minus = eval(down);
             t.storage_mut().as_mut_slice()[off] = original;
-            let numeric = (plus - minus) / (2.0 * eps as f64);
+            // The step actually taken, exact in f64: x ± ε rounds to f32, so it is not 2ε.
+            let numeric = (plus - minus) / (up as f64 - down as f64);
             let a = analytic[e] as f64;
             if (a - numeric).abs() > atol + rtol * numeric.abs() || a.is_nan() != numeric.is_nan() {
                 return Err(GradcheckError {

@@ -1,5 +1,6 @@
-//! Matrix products. On processors with AVX-512 they run on Ferrite's own packed kernel
-//! ([`super::sgemm`]); elsewhere on the `gemm` crate. Both read any row and column strides,
+//! Matrix products. Large ones run on the AMX tile unit where there is one ([`super::amx`],
+//! bf16×3 at f32 accuracy); others on processors with AVX-512 on Ferrite's own packed kernel
+//! ([`super::sgemm`]); elsewhere on the `gemm` crate. All read any row and column strides,
 //! so transposed views are multiplied without a copy.
 
 use super::parallel;
@@ -85,7 +86,22 @@ pub fn gemm_into_strided(
         };
         // SAFETY: every element read or written was bounds-checked above; dst is borrowed
         // exclusively, so it overlaps neither operand; the processor was checked.
-        unsafe { sgemm(m, n, k, operand(lhs), operand(rhs), c, accumulate, threads) };
+        unsafe {
+            if super::amx::worthwhile(m, n, k) && super::amx::available() {
+                super::amx::sgemm_bf16x3(
+                    m,
+                    n,
+                    k,
+                    operand(lhs),
+                    operand(rhs),
+                    c,
+                    accumulate,
+                    threads,
+                );
+            } else {
+                sgemm(m, n, k, operand(lhs), operand(rhs), c, accumulate, threads);
+            }
+        }
         return;
     }
     if k == 0 {

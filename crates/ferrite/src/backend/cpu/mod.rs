@@ -1,6 +1,8 @@
 //! The CPU backend: the only place in Ferrite with raw loops over tensor data.
 
 #[cfg(target_arch = "x86_64")]
+pub mod amx;
+#[cfg(target_arch = "x86_64")]
 pub mod avx512;
 pub mod conv;
 #[cfg(target_arch = "x86_64")]

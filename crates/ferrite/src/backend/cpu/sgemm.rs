@@ -7,7 +7,7 @@
 //! microsecond: the mid-sized products of a training step gain from two cores.
 
 pub use super::avx512::available;
-use super::avx512::lanes;
+use super::avx512::{lanes, transpose16};
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
@@ -51,14 +51,14 @@ pub struct Destination {
 }
 
 impl Destination {
-    unsafe fn shifted(self, row: usize, col: usize) -> Self {
+    pub(super) unsafe fn shifted(self, row: usize, col: usize) -> Self {
         Destination {
             ptr: self.ptr.add(row * self.row_stride + col * self.col_stride),
             ..self
         }
     }
 
-    fn transposed(self) -> Self {
+    pub(super) fn transposed(self) -> Self {
         Destination {
             ptr: self.ptr,
             row_stride: self.col_stride,
@@ -74,7 +74,7 @@ unsafe impl Sync for Destination {}
 
 impl Operand {
     /// The transpose, as a view.
-    fn transposed(self) -> Self {
+    pub(super) fn transposed(self) -> Self {
         Operand {
             ptr: self.ptr,
             row_stride: self.col_stride,
@@ -83,7 +83,7 @@ impl Operand {
     }
 
     /// The same operand starting at element (row, col).
-    unsafe fn shifted(self, row: usize, col: usize) -> Self {
+    pub(super) unsafe fn shifted(self, row: usize, col: usize) -> Self {
         Operand {
             ptr: self
                 .ptr
@@ -218,40 +218,6 @@ struct Tile {
     c: Destination,
     rows: usize,
     cols: usize,
-}
-
-/// Transposes a 16×16 block held as 16 row vectors.
-#[target_feature(enable = "avx512f")]
-#[inline]
-unsafe fn transpose16(r: &mut [__m512; 16]) {
-    let mut t = [_mm512_setzero_ps(); 16];
-    for i in 0..8 {
-        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
-        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
-    }
-    let mut u = [_mm512_setzero_ps(); 16];
-    for g in 0..4 {
-        let (t0, t1) = (_mm512_castps_pd(t[4 * g]), _mm512_castps_pd(t[4 * g + 1]));
-        let (t2, t3) = (
-            _mm512_castps_pd(t[4 * g + 2]),
-            _mm512_castps_pd(t[4 * g + 3]),
-        );
-        u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
-        u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
-        u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
-        u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
-    }
-    // u[4g + c] holds columns c, c+4, c+8, c+12 (one per 128-bit lane) of rows 4g..4g+4.
-    for c in 0..4 {
-        let v0 = _mm512_shuffle_f32x4::<0x44>(u[c], u[4 + c]);
-        let v1 = _mm512_shuffle_f32x4::<0xEE>(u[c], u[4 + c]);
-        let w0 = _mm512_shuffle_f32x4::<0x44>(u[8 + c], u[12 + c]);
-        let w1 = _mm512_shuffle_f32x4::<0xEE>(u[8 + c], u[12 + c]);
-        r[c] = _mm512_shuffle_f32x4::<0x88>(v0, w0);
-        r[c + 4] = _mm512_shuffle_f32x4::<0xDD>(v0, w0);
-        r[c + 8] = _mm512_shuffle_f32x4::<0x88>(v1, w1);
-        r[c + 12] = _mm512_shuffle_f32x4::<0xDD>(v1, w1);
-    }
 }
 
 /// Packs rows `r0..r0+mc`, columns `p0..p0+kc` of A into MR-row panels, k-major within a

@@ -1,0 +1,912 @@
+//! f32 matrix products on the AMX tile unit of Intel processors (Sapphire Rapids and later),
+//! computed exactly as f32 needs from bf16 products ("bf16×3", as oneMKL's
+//! `FLOAT_TO_BF16X3` mode). Every f32 splits without loss into three bf16 parts,
+//! `x = hi + mid + lo` (8 significant bits each), and
+//!
+//! `a·b ≈ hi·hi + hi·mid + mid·hi + mid·mid + hi·lo + lo·hi`
+//!
+//! where each bf16 product is exact in f32 and the three dropped terms (`mid·lo`, `lo·mid`,
+//! `lo·lo`) are below `2⁻²³·|a·b|` together: the size of f32's own rounding of each step. The
+//! tile unit does 512 bf16 multiply-adds a cycle, 16 times the AVX-512 f32 rate, so the six
+//! products still run about 2.5 times faster than the f32 kernel ([`super::sgemm`]).
+//!
+//! The tile unit reads subnormal bf16 as zero and flushes subnormal results to zero. So a
+//! product with a subnormal input, or with ±∞ or NaN (where `∞·0` of a zero part would give
+//! NaN, not ±∞), runs on the f32 kernel instead; what remains is that the `lo` part of a
+//! value below about `2⁻¹¹⁰` is lost (a relative error of at most `2⁻¹⁶` on such values) and
+//! that results below `2⁻¹²⁶` flush to zero. `FERRITE_AMX=0` turns the path off.
+//!
+//! Layout: a 32×32 block of C lives in four 16×16 f32 tiles while the kernel walks k in
+//! chunks of 32. Per chunk, A's rows are packed as three 32×32 bf16 parts (each two tiles
+//! of 16 rows) and B's columns in the pair-interleaved ("VNNI") layout the tile unit reads:
+//! row `k/2` of a B tile holds, for each of 16 columns, the bf16 pair `(B[k][j], B[k+1][j])`.
+
+use super::avx512::transpose16;
+use super::sgemm::{Destination, Operand};
+use std::arch::asm;
+use std::arch::x86_64::*;
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+/// Depth of k per packed panel (a multiple of 32): the micro-panels of A and B of one
+/// kernel call (32 × KC × 3 parts each) stay in L2, and C is read and written K/KC times.
+const KC: usize = 512;
+/// Rows of A packed at once (a multiple of 32).
+const MC: usize = 128;
+/// Columns of B packed at once (a multiple of 32).
+const NC: usize = 512;
+/// bf16 elements per tile (16 rows of 64 bytes).
+const TILE: usize = 512;
+/// bf16 elements per packed chunk of one micro-panel: 3 parts × 2 tiles.
+const CHUNK: usize = 6 * TILE;
+/// Work (m·n·k) from which a product runs here: below, packing three parts of every
+/// operand costs more than the faster multiply saves (measured: 160³ gains, 128³ loses).
+const MIN_WORK: usize = 160 * 160 * 160;
+
+/// True when the tile unit can run here: the processor has AMX-BF16, the kernel granted
+/// this process the tile state, and `FERRITE_AMX` is not `0` (checked once).
+pub fn available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        if std::env::var("FERRITE_AMX").is_ok_and(|v| v.trim() == "0") {
+            return false;
+        }
+        if !is_x86_feature_detected!("avx512f") || !is_x86_feature_detected!("avx512bw") {
+            return false;
+        }
+        // CPUID leaf 7: EDX bit 22 is AMX-BF16, bit 24 AMX-TILE.
+        let edx = __cpuid_count(7, 0).edx;
+        if edx & (1 << 22) == 0 || edx & (1 << 24) == 0 {
+            return false;
+        }
+        request_tile_state()
+    })
+}
+
+/// Asks Linux for the tile-data state component (`arch_prctl(ARCH_REQ_XCOMP_PERM,
+/// XFEATURE_XTILEDATA)`), without which the first tile instruction faults.
+#[cfg(target_os = "linux")]
+fn request_tile_state() -> bool {
+    const SYS_ARCH_PRCTL: i64 = 158;
+    const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;
+    const XFEATURE_XTILEDATA: i64 = 18;
+    let result: i64;
+    // SAFETY: a plain system call; it changes nothing but this process's permission.
+    unsafe {
+        asm!(
+            "syscall",
+            inlateout("rax") SYS_ARCH_PRCTL => result,
+            in("rdi") ARCH_REQ_XCOMP_PERM,
+            in("rsi") XFEATURE_XTILEDATA,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    result == 0
+}
+
+#[cfg(not(target_os = "linux"))]
+fn request_tile_state() -> bool {
+    false
+}
+
+/// Whether an `m×k · k×n` product is large enough to gain from the tile unit. Each packed
+/// element of A serves n columns and each of B m rows: with fewer than about 96, packing
+/// dominates (measured on 64×1024×1024 and 1024×64×1024); so does C's traffic for k < 64.
+pub fn worthwhile(m: usize, n: usize, k: usize) -> bool {
+    m >= 96 && n >= 96 && k >= 64 && m * n * k >= MIN_WORK
+}
+
+/// One 64-byte line of packed bf16 values; buffers of lines are aligned as tile rows need.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([u16; 32]);
+
+thread_local! {
+    static PACKED: RefCell<(Vec<Line>, Vec<Line>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// A 64-byte-aligned pointer to at least `len` bf16 elements of `buf`.
+fn lines(buf: &mut Vec<Line>, len: usize) -> *mut u16 {
+    let needed = len.div_ceil(32);
+    if buf.len() < needed {
+        *buf = vec![Line([0; 32]); needed];
+    }
+    buf.as_mut_ptr() as *mut u16
+}
+
+/// The tile configuration: palette 1, eight tiles of 16 rows × 64 bytes.
+#[repr(C, align(64))]
+struct TileConfig([u8; 64]);
+
+impl TileConfig {
+    fn all_full() -> Self {
+        let mut c = [0u8; 64];
+        c[0] = 1;
+        for t in 0..8 {
+            c[16 + 2 * t] = 64; // bytes per row (u16, little-endian)
+            c[48 + t] = 16; // rows
+        }
+        TileConfig(c)
+    }
+}
+
+/// Splits 16 f32 lanes into their three bf16 parts, each in the high half of a 32-bit lane
+/// (low half zero), and the mask of lanes the tile unit cannot take exactly: ±∞, NaN and
+/// subnormals (which it reads as zero). NaN keeps a quiet NaN in `hi`; ±∞ and NaN have zero
+/// `mid` and `lo`.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn split(x: __m512) -> ([__m512i; 3], __mmask16) {
+    let high = _mm512_set1_epi32(0xffff_0000u32 as i32);
+    let bits = _mm512_castps_si512(x);
+    let hi = _mm512_and_si512(bits, high);
+    let rest = _mm512_sub_ps(x, _mm512_castsi512_ps(hi));
+    let mid = _mm512_and_si512(_mm512_castps_si512(rest), high);
+    let lo = _mm512_castps_si512(_mm512_sub_ps(rest, _mm512_castsi512_ps(mid)));
+    let exponent = _mm512_set1_epi32(0x7f80_0000);
+    let biased = _mm512_and_si512(bits, exponent);
+    let special = _mm512_cmpeq_epi32_mask(biased, exponent);
+    let nan = _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(x, x);
+    let hi = _mm512_mask_mov_epi32(hi, nan, _mm512_set1_epi32(0x7fc0_0000));
+    let zero = _mm512_setzero_si512();
+    let subnormal = _mm512_cmpeq_epi32_mask(biased, zero)
+        & _mm512_test_epi32_mask(bits, _mm512_set1_epi32(0x007f_ffff));
+    let parts = [
+        hi,
+        _mm512_mask_mov_epi32(mid, special, zero),
+        _mm512_mask_mov_epi32(lo, special, zero),
+    ];
+    (parts, special | subnormal)
+}
+
+/// The scalar form of [`split`], as bf16 bit patterns.
+fn split_scalar(x: f32) -> [u16; 3] {
+    if !x.is_finite() {
+        let hi = if x.is_nan() {
+            0x7fc0
+        } else {
+            (x.to_bits() >> 16) as u16
+        };
+        return [hi, 0, 0];
+    }
+    let hi = f32::from_bits(x.to_bits() & 0xffff_0000);
+    let rest = x - hi;
+    let mid = f32::from_bits(rest.to_bits() & 0xffff_0000);
+    let lo = rest - mid;
+    [
+        (hi.to_bits() >> 16) as u16,
+        (mid.to_bits() >> 16) as u16,
+        (lo.to_bits() >> 16) as u16,
+    ]
+}
+
+/// The first `n` of 16 lanes.
+#[inline]
+fn lanes(n: usize) -> __mmask16 {
+    super::avx512::lanes(n)
+}
+
+/// Per part, lane q: the bf16 pair (depth 2q, depth 2q+1), from the parts of 16 even and
+/// 16 odd depths (each in the high halves of its lanes).
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn pairs(even: [__m512i; 3], odd: [__m512i; 3]) -> [__m512i; 3] {
+    std::array::from_fn(|p| _mm512_or_si512(_mm512_srli_epi32::<16>(even[p]), odd[p]))
+}
+
+/// Per part, the bf16 values of 32 consecutive depths in order (lane q holds the pair
+/// 2q, 2q+1), from the parts of depths 0..16 and 16..32.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn in_order(first: [__m512i; 3], second: [__m512i; 3]) -> [__m512i; 3] {
+    std::array::from_fn(|p| {
+        let lo = _mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(first[p]));
+        let hi = _mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(second[p]));
+        _mm512_inserti64x4::<1>(_mm512_castsi256_si512(lo), hi)
+    })
+}
+
+/// Sets row (or column) `i` of each part's 16 vectors.
+fn put(parts: &mut [[__m512i; 16]; 3], i: usize, values: [__m512i; 3]) {
+    for (part, v) in parts.iter_mut().zip(values) {
+        part[i] = v;
+    }
+}
+
+/// Stores 16 lines of 32 bf16 each, one part's 16 rows of a tile, turned 16×16 (as 32-bit
+/// pairs) on the way when `turn` is set.
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn store_tile(mut rows: [__m512i; 16], turn: bool, dst: *mut u16) {
+    if turn {
+        // SAFETY (of the cast): both are 16 32-bit lanes.
+        let as_ps = &mut *(&mut rows as *mut [__m512i; 16] as *mut [__m512; 16]);
+        transpose16(as_ps);
+    }
+    for (r, v) in rows.iter().enumerate() {
+        _mm512_storeu_si512(dst.add(32 * r) as *mut __m512i, *v);
+    }
+}
+
+/// The scalar packing of any strides: `value(r, d)` is the element of tile row r (< 16) at
+/// depth d (< 32) or None outside the matrix; `at(r, d)` where its bf16 part 0 goes (parts
+/// 1 and 2 follow 2·TILE apart). Returns false when a value is ±∞, NaN or subnormal.
+unsafe fn pack_scalar(
+    value: impl Fn(usize, usize) -> Option<f32>,
+    at: impl Fn(usize, usize) -> usize,
+    dst: *mut u16,
+) -> bool {
+    let mut finite = true;
+    for r in 0..16 {
+        for d in 0..32 {
+            let parts = match value(r, d) {
+                Some(x) => {
+                    finite &= x.is_normal() || x == 0.0;
+                    split_scalar(x)
+                }
+                None => [0; 3],
+            };
+            for (p, &v) in parts.iter().enumerate() {
+                *dst.add(p * 2 * TILE + at(r, d)) = v;
+            }
+        }
+    }
+    finite
+}
+
+/// Packs rows `i0..i0+rows` (rows ≤ 32, the rest zero) and depths `p0..p0+kc` of A into a
+/// micro-panel of `⌈kc/32⌉` chunks at `dst`: chunk c, part p, row r, depth d is at
+/// `c·CHUNK + p·2·TILE + (r/16)·TILE + (r%16)·32 + d`. Row-major and column-major A are
+/// read as vectors; false when a value is ±∞, NaN or subnormal.
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn pack_a(a: Operand, i0: usize, rows: usize, p0: usize, kc: usize, dst: *mut u16) -> bool {
+    let mut special: __mmask16 = 0;
+    let mut finite = true;
+    for c in 0..kc.div_ceil(32) {
+        let depth = (kc - 32 * c).min(32);
+        let d0 = p0 + 32 * c;
+        for half in 0..2 {
+            let tile = dst.add(c * CHUNK + half * TILE);
+            let height = rows.saturating_sub(16 * half).min(16);
+            let r0 = i0 + 16 * half;
+            let element = |r: usize, d: usize| {
+                r0 as isize * a.row_stride
+                    + r as isize * a.row_stride
+                    + (d0 + d) as isize * a.col_stride
+            };
+            let mut parts = [[_mm512_setzero_si512(); 16]; 3];
+            if a.col_stride == 1 {
+                for r in 0..height {
+                    let src = a.ptr.offset(element(r, 0));
+                    let (x0, s0) = split(_mm512_maskz_loadu_ps(lanes(depth), src));
+                    let (x1, s1) = split(_mm512_maskz_loadu_ps(
+                        lanes(depth.saturating_sub(16)),
+                        src.add(16),
+                    ));
+                    special |= s0 | s1;
+                    put(&mut parts, r, in_order(x0, x1));
+                }
+            } else if a.row_stride == 1 {
+                // Column-major: 16 rows of one depth are contiguous; pair depths, then turn.
+                for q in 0..16 {
+                    let column = |d: usize| {
+                        if d < depth && height > 0 {
+                            _mm512_maskz_loadu_ps(lanes(height), a.ptr.offset(element(0, d)))
+                        } else {
+                            _mm512_setzero_ps()
+                        }
+                    };
+                    let (even, s0) = split(column(2 * q));
+                    let (odd, s1) = split(column(2 * q + 1));
+                    special |= s0 | s1;
+                    put(&mut parts, q, pairs(even, odd));
+                }
+            } else {
+                finite &= pack_scalar(
+                    |r, d| (r < height && d < depth).then(|| *a.ptr.offset(element(r, d))),
+                    |r, d| 32 * r + d,
+                    tile,
+                );
+                continue;
+            }
+            for (p, part) in parts.into_iter().enumerate() {
+                store_tile(part, a.col_stride != 1, tile.add(p * 2 * TILE));
+            }
+        }
+    }
+    finite && special == 0
+}
+
+/// Packs depths `p0..p0+kc` and columns `j0..j0+cols` (cols ≤ 32, the rest zero) of B into
+/// a micro-panel at `dst` in the pair-interleaved layout: chunk c, part p, column j and depth
+/// d = 2·q + s is at `c·CHUNK + p·2·TILE + (j/16)·TILE + q·32 + (j%16)·2 + s`. Row-major and
+/// column-major B are read as vectors; false when a value is ±∞, NaN or subnormal.
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn pack_b(b: Operand, j0: usize, cols: usize, p0: usize, kc: usize, dst: *mut u16) -> bool {
+    let mut special: __mmask16 = 0;
+    let mut finite = true;
+    for c in 0..kc.div_ceil(32) {
+        let depth = (kc - 32 * c).min(32);
+        let d0 = p0 + 32 * c;
+        for half in 0..2 {
+            let tile = dst.add(c * CHUNK + half * TILE);
+            let width = cols.saturating_sub(16 * half).min(16);
+            let first = j0 + 16 * half;
+            let element = |d: usize, j: usize| {
+                (d0 + d) as isize * b.row_stride
+                    + first as isize * b.col_stride
+                    + j as isize * b.col_stride
+            };
+            let mut parts = [[_mm512_setzero_si512(); 16]; 3];
+            if b.col_stride == 1 {
+                for q in 0..16 {
+                    let row = |d: usize| {
+                        if d < depth && width > 0 {
+                            _mm512_maskz_loadu_ps(lanes(width), b.ptr.offset(element(d, 0)))
+                        } else {
+                            _mm512_setzero_ps()
+                        }
+                    };
+                    let (even, s0) = split(row(2 * q));
+                    let (odd, s1) = split(row(2 * q + 1));
+                    special |= s0 | s1;
+                    put(&mut parts, q, pairs(even, odd));
+                }
+            } else if b.row_stride == 1 {
+                // Column-major (a transposed weight): each column's depths are contiguous;
+                // put them in order, then turn.
+                for j in 0..width {
+                    let src = b.ptr.offset(element(0, j));
+                    let (x0, s0) = split(_mm512_maskz_loadu_ps(lanes(depth), src));
+                    let (x1, s1) = split(_mm512_maskz_loadu_ps(
+                        lanes(depth.saturating_sub(16)),
+                        src.add(16),
+                    ));
+                    special |= s0 | s1;
+                    put(&mut parts, j, in_order(x0, x1));
+                }
+            } else {
+                finite &= pack_scalar(
+                    |j, d| (j < width && d < depth).then(|| *b.ptr.offset(element(d, j))),
+                    |j, d| 32 * (d / 2) + 2 * j + d % 2,
+                    tile,
+                );
+                continue;
+            }
+            for (p, part) in parts.into_iter().enumerate() {
+                store_tile(part, b.col_stride != 1, tile.add(p * 2 * TILE));
+            }
+        }
+    }
+    finite && special == 0
+}
+
+/// `C (32×32, rows `ldc` bytes apart) = [C +] Σ over `chunks` packed chunks`, the six bf16
+/// products of each chunk in four 16×16 accumulator tiles (tmm0–3), with A's two row
+/// tiles in tmm4–5 and B's two column tiles in tmm6–7.
+///
+/// # Safety
+/// The tile configuration of [`TileConfig::all_full`] must be loaded; `a` and `b` hold
+/// `chunks ≥ 1` packed chunks, 64-byte aligned; C is valid for 32 rows of 32 f32.
+unsafe fn kernel(a: *const u16, b: *const u16, chunks: usize, c: *mut f32, ldc: usize, load: bool) {
+    let c16 = (c as *mut u8).add(16 * ldc);
+    if load {
+        asm!(
+            "tileloadd tmm0, [{c} + {ldc}*1]",
+            "tileloadd tmm1, [{c} + {ldc}*1 + 64]",
+            "tileloadd tmm2, [{c16} + {ldc}*1]",
+            "tileloadd tmm3, [{c16} + {ldc}*1 + 64]",
+            c = in(reg) c,
+            c16 = in(reg) c16,
+            ldc = in(reg) ldc,
+            options(nostack, readonly),
+        );
+    } else {
+        asm!(
+            "tilezero tmm0",
+            "tilezero tmm1",
+            "tilezero tmm2",
+            "tilezero tmm3",
+            options(nostack, nomem)
+        );
+    }
+    // Byte offsets in a chunk: hi at 0, mid at 2048, lo at 4096; the second tile +1024.
+    // The order reuses loaded tiles: A.hi·(B.hi, B.mid, B.lo), A.mid·(B.mid, B.hi), A.lo·B.hi.
+    asm!(
+        "2:",
+        "tileloadd tmm4, [{a} + {s}*1]",
+        "tileloadd tmm5, [{a} + {s}*1 + 1024]",
+        "tileloadd tmm6, [{b} + {s}*1]",
+        "tileloadd tmm7, [{b} + {s}*1 + 1024]",
+        "tdpbf16ps tmm0, tmm4, tmm6",
+        "tdpbf16ps tmm1, tmm4, tmm7",
+        "tdpbf16ps tmm2, tmm5, tmm6",
+        "tdpbf16ps tmm3, tmm5, tmm7",
+        "tileloadd tmm6, [{b} + {s}*1 + 2048]",
+        "tileloadd tmm7, [{b} + {s}*1 + 3072]",
+        "tdpbf16ps tmm0, tmm4, tmm6",
+        "tdpbf16ps tmm1, tmm4, tmm7",
+        "tdpbf16ps tmm2, tmm5, tmm6",
+        "tdpbf16ps tmm3, tmm5, tmm7",
+        "tileloadd tmm6, [{b} + {s}*1 + 4096]",
+        "tileloadd tmm7, [{b} + {s}*1 + 5120]",
+        "tdpbf16ps tmm0, tmm4, tmm6",
+        "tdpbf16ps tmm1, tmm4, tmm7",
+        "tdpbf16ps tmm2, tmm5, tmm6",
+        "tdpbf16ps tmm3, tmm5, tmm7",
+        "tileloadd tmm4, [{a} + {s}*1 + 2048]",
+        "tileloadd tmm5, [{a} + {s}*1 + 3072]",
+        "tileloadd tmm6, [{b} + {s}*1 + 2048]",
+        "tileloadd tmm7, [{b} + {s}*1 + 3072]",
+        "tdpbf16ps tmm0, tmm4, tmm6",
+        "tdpbf16ps tmm1, tmm4, tmm7",
+        "tdpbf16ps tmm2, tmm5, tmm6",
+        "tdpbf16ps tmm3, tmm5, tmm7",
+        "tileloadd tmm6, [{b} + {s}*1]",
+        "tileloadd tmm7, [{b} + {s}*1 + 1024]",
+        "tdpbf16ps tmm0, tmm4, tmm6",
+        "tdpbf16ps tmm1, tmm4, tmm7",
+        "tdpbf16ps tmm2, tmm5, tmm6",
+        "tdpbf16ps tmm3, tmm5, tmm7",
+        "tileloadd tmm4, [{a} + {s}*1 + 4096]",
+        "tileloadd tmm5, [{a} + {s}*1 + 5120]",
+        "tdpbf16ps tmm0, tmm4, tmm6",
+        "tdpbf16ps tmm1, tmm4, tmm7",
+        "tdpbf16ps tmm2, tmm5, tmm6",
+        "tdpbf16ps tmm3, tmm5, tmm7",
+        "add {a}, 6144",
+        "add {b}, 6144",
+        "dec {n}",
+        "jnz 2b",
+        a = inout(reg) a => _,
+        b = inout(reg) b => _,
+        n = inout(reg) chunks => _,
+        s = in(reg) 64usize,
+        options(nostack, readonly),
+    );
+    asm!(
+        "tilestored [{c} + {ldc}*1], tmm0",
+        "tilestored [{c} + {ldc}*1 + 64], tmm1",
+        "tilestored [{c16} + {ldc}*1], tmm2",
+        "tilestored [{c16} + {ldc}*1 + 64], tmm3",
+        c = in(reg) c,
+        c16 = in(reg) c16,
+        ldc = in(reg) ldc,
+        options(nostack),
+    );
+}
+
+/// A 32×32 f32 block, aligned for tile loads and stores.
+#[repr(C, align(64))]
+struct Block([f32; 1024]);
+
+/// Runs the kernel on the `rows × cols` block of C at (i, j): in place when the block is
+/// whole and C's rows are contiguous, otherwise through a local 32×32 copy.
+#[allow(clippy::too_many_arguments)]
+unsafe fn block(
+    a: *const u16,
+    b: *const u16,
+    chunks: usize,
+    c: Destination,
+    i: usize,
+    j: usize,
+    rows: usize,
+    cols: usize,
+    load: bool,
+) {
+    let at = c.ptr.add(i * c.row_stride + j * c.col_stride);
+    if rows == 32 && cols == 32 && c.col_stride == 1 {
+        return kernel(a, b, chunks, at, 4 * c.row_stride, load);
+    }
+    let mut local = Block([0.0; 1024]);
+    if load {
+        for r in 0..rows {
+            for s in 0..cols {
+                local.0[32 * r + s] = *at.add(r * c.row_stride + s * c.col_stride);
+            }
+        }
+    }
+    kernel(a, b, chunks, local.0.as_mut_ptr(), 128, load);
+    for r in 0..rows {
+        for s in 0..cols {
+            *at.add(r * c.row_stride + s * c.col_stride) = local.0[32 * r + s];
+        }
+    }
+}
+
+/// `C = [C +] A (m×k) · B (k×n)` on the calling thread. A product with ±∞, NaN or a
+/// subnormal among its inputs runs on the f32 kernel instead: split into parts, `∞·b` would
+/// meet a zero part of `b` and give NaN where f32 gives ±∞, and the tile unit reads
+/// subnormals as zero.
+///
+/// # Safety
+/// As [`sgemm_bf16x3`], with k ≥ 1.
+unsafe fn serial(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Operand,
+    b: Operand,
+    c: Destination,
+    accumulate: bool,
+) {
+    let original: Option<Vec<f32>> = accumulate.then(|| {
+        let mut v = Vec::with_capacity(m * n);
+        for i in 0..m {
+            for j in 0..n {
+                v.push(*c.shifted(i, j).ptr);
+            }
+        }
+        v
+    });
+    if tiles(m, n, k, a, b, c, accumulate) {
+        return;
+    }
+    if let Some(original) = original {
+        for i in 0..m {
+            for j in 0..n {
+                *c.shifted(i, j).ptr = original[i * n + j];
+            }
+        }
+    }
+    super::sgemm::sgemm(m, n, k, a, b, c, accumulate, 1);
+}
+
+/// The tile-unit product of [`serial`]; false (with C partly written) when an input is ±∞,
+/// NaN or subnormal.
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn tiles(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Operand,
+    b: Operand,
+    c: Destination,
+    accumulate: bool,
+) -> bool {
+    let mut finite = true;
+    let config = TileConfig::all_full();
+    asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack, readonly));
+    PACKED.with(|bufs| {
+        let (abuf, bbuf) = &mut *bufs.borrow_mut();
+        let pa = lines(abuf, (MC / 32) * (KC / 32) * CHUNK);
+        let pb = lines(bbuf, (NC / 32) * (KC / 32) * CHUNK);
+        for jc in (0..n).step_by(NC) {
+            let nc = NC.min(n - jc);
+            for pc in (0..k).step_by(KC) {
+                let kc = KC.min(k - pc);
+                let chunks = kc.div_ceil(32);
+                let panel = chunks * CHUNK;
+                for (t, jr) in (0..nc).step_by(32).enumerate() {
+                    finite &= pack_b(b, jc + jr, (nc - jr).min(32), pc, kc, pb.add(t * panel));
+                }
+                let load = accumulate || pc > 0;
+                for ic in (0..m).step_by(MC) {
+                    let mc = MC.min(m - ic);
+                    for (t, ir) in (0..mc).step_by(32).enumerate() {
+                        finite &= pack_a(a, ic + ir, (mc - ir).min(32), pc, kc, pa.add(t * panel));
+                    }
+                    if !finite {
+                        return;
+                    }
+                    for (tj, jr) in (0..nc).step_by(32).enumerate() {
+                        for (ti, ir) in (0..mc).step_by(32).enumerate() {
+                            block(
+                                pa.add(ti * panel),
+                                pb.add(tj * panel),
+                                chunks,
+                                c,
+                                ic + ir,
+                                jc + jr,
+                                (mc - ir).min(32),
+                                (nc - jr).min(32),
+                                load,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    });
+    // Hands the tile state back, so that context switches stop saving it.
+    asm!("tilerelease", options(nostack, nomem));
+    finite
+}
+
+/// `C = [C +] A (m×k) · B (k×n)` on the tile unit, split by columns (or rows) of C over
+/// `threads` threads of the backend pool.
+///
+/// # Safety
+/// A, B and C must be valid for the given shapes and strides, C must not overlap A or B,
+/// and [`available`] must be true.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn sgemm_bf16x3(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Operand,
+    b: Operand,
+    c: Destination,
+    accumulate: bool,
+    threads: usize,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        // Nothing to multiply: the f32 kernel clears (or keeps) C.
+        return super::sgemm::sgemm(m, n, k, a, b, c, accumulate, 1);
+    }
+    // Tiles store rows of C: a column-major C is computed as Cᵀ = Bᵀ·Aᵀ.
+    let (m, n, a, b, c) = if c.col_stride != 1 && c.row_stride == 1 {
+        (n, m, b.transposed(), a.transposed(), c.transposed())
+    } else {
+        (m, n, a, b, c)
+    };
+    let threads = threads.max(1);
+    if threads == 1 {
+        return serial(m, n, k, a, b, c, accumulate);
+    }
+    // Each thread packs all of the operand it does not split: split the larger side.
+    if n >= m {
+        let per = n.div_ceil(32).div_ceil(threads) * 32;
+        super::parallel::run(threads, &|t| {
+            let (j0, j1) = ((t * per).min(n), ((t + 1) * per).min(n));
+            if j0 < j1 {
+                serial(
+                    m,
+                    j1 - j0,
+                    k,
+                    a,
+                    b.shifted(0, j0),
+                    c.shifted(0, j0),
+                    accumulate,
+                );
+            }
+        });
+    } else {
+        let per = m.div_ceil(32).div_ceil(threads) * 32;
+        super::parallel::run(threads, &|t| {
+            let (i0, i1) = ((t * per).min(m), ((t + 1) * per).min(m));
+            if i0 < i1 {
+                serial(
+                    i1 - i0,
+                    n,
+                    k,
+                    a.shifted(i0, 0),
+                    b,
+                    c.shifted(i0, 0),
+                    accumulate,
+                );
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_is_exact_and_keeps_non_finite_values() {
+        let bf = |h: u16| f32::from_bits((h as u32) << 16) as f64;
+        for &x in &[
+            1.0f32,
+            -0.1,
+            std::f32::consts::PI,
+            1e-30,
+            -7.5e20,
+            0.0,
+            -0.0,
+            1.000_000_1,
+        ] {
+            let [h, m, l] = split_scalar(x);
+            assert_eq!(bf(h) + bf(m) + bf(l), x as f64, "{x}");
+            let mut lanes = [0u32; 16];
+            // SAFETY: the test runs the vector form only where AVX-512 exists.
+            if is_x86_feature_detected!("avx512f") {
+                unsafe {
+                    for (p, part) in split(_mm512_set1_ps(x)).0.into_iter().enumerate() {
+                        _mm512_storeu_si512(lanes.as_mut_ptr() as *mut __m512i, part);
+                        assert_eq!(lanes[0] >> 16, [h, m, l][p] as u32, "{x} part {p}");
+                        assert_eq!(lanes[0] & 0xffff, 0);
+                    }
+                }
+            }
+        }
+        assert!(bf(split_scalar(f32::NAN)[0]).is_nan());
+        assert_eq!(split_scalar(f32::INFINITY), [0x7f80, 0, 0]);
+        assert_eq!(split_scalar(f32::NEG_INFINITY), [0xff80, 0, 0]);
+    }
+
+    /// A deterministic pseudo-random matrix with entries in [-1, 1) times `scale`.
+    fn values(len: usize, seed: u64, scale: f32) -> Vec<f32> {
+        let mut s = seed;
+        (0..len)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 23) as f32 - 1.0) * scale
+            })
+            .collect()
+    }
+
+    /// Runs one product on the tile unit (or, with `f32_kernel`, on the AVX-512 f32 kernel)
+    /// and returns the largest error against an f64 triple loop, relative to Σ|a·b| of the
+    /// element: the measure in which f32's own error bound is stated.
+    #[allow(clippy::too_many_arguments)]
+    fn worst_error(
+        (m, n, k): (usize, usize, usize),
+        sa: (usize, usize),
+        sb: (usize, usize),
+        sc: (usize, usize),
+        accumulate: bool,
+        threads: usize,
+        scale: f32,
+        f32_kernel: bool,
+    ) -> f64 {
+        // Buffers as long as the strides reach (strides of 2 leave gaps).
+        let extent =
+            |rows: usize, cols: usize, s: (usize, usize)| (rows - 1) * s.0 + (cols - 1) * s.1 + 1;
+        let a = values(extent(m, k, sa), 1, scale);
+        let b = values(extent(k, n, sb), 2, 1.0 / scale);
+        let c0 = values(extent(m, n, sc), 3, 1.0);
+        let mut c = c0.clone();
+        let op = |d: &[f32], s: (usize, usize)| Operand {
+            ptr: d.as_ptr(),
+            row_stride: s.0 as isize,
+            col_stride: s.1 as isize,
+        };
+        let dst = Destination {
+            ptr: c.as_mut_ptr(),
+            row_stride: sc.0,
+            col_stride: sc.1,
+        };
+        // SAFETY: every buffer holds exactly its matrix; callers checked the processor.
+        unsafe {
+            if f32_kernel {
+                super::super::sgemm::sgemm(
+                    m,
+                    n,
+                    k,
+                    op(&a, sa),
+                    op(&b, sb),
+                    dst,
+                    accumulate,
+                    threads,
+                );
+            } else {
+                sgemm_bf16x3(m, n, k, op(&a, sa), op(&b, sb), dst, accumulate, threads);
+            }
+        }
+        let mut worst = 0.0f64;
+        for i in 0..m {
+            for j in 0..n {
+                let terms =
+                    (0..k).map(|p| a[i * sa.0 + p * sa.1] as f64 * b[p * sb.0 + j * sb.1] as f64);
+                let (mut want, mut size) = (0.0, 0.0);
+                for t in terms {
+                    want += t;
+                    size += t.abs();
+                }
+                if accumulate {
+                    want += c0[i * sc.0 + j * sc.1] as f64;
+                    size += c0[i * sc.0 + j * sc.1].abs() as f64;
+                }
+                let got = c[i * sc.0 + j * sc.1] as f64;
+                worst = worst.max((got - want).abs() / size.max(f64::MIN_POSITIVE));
+            }
+        }
+        worst
+    }
+
+    #[test]
+    fn products_match_f64_to_f32_accuracy_for_every_shape_and_layout() {
+        if !available() {
+            return; // No tile unit here: products run on the f32 kernels.
+        }
+        // Partial tiles and chunks, several panels deep and wide, both thread splits.
+        for &(m, n, k) in &[
+            (32, 32, 32),
+            (33, 47, 70),
+            (100, 300, 513),
+            (300, 40, 1100),
+            (64, 600, 96),
+        ] {
+            for (sa, sb, sc) in [
+                ((k, 1), (n, 1), (n, 1)),
+                ((1, m), (1, k), (n, 1)),
+                ((k, 1), (n, 1), (1, m)),
+                ((1, m), (n, 1), (1, m)),
+                ((2 * k, 2), (1, 2 * k), (2 * n, 2)),
+            ] {
+                for accumulate in [false, true] {
+                    for threads in [1, 2] {
+                        let error =
+                            worst_error((m, n, k), sa, sb, sc, accumulate, threads, 1.0, false);
+                        // f32's own bound for a k-term sum is about k·2⁻²⁴ of Σ|a·b|; in
+                        // practice (random rounding) the error is far below it.
+                        assert!(
+                            error < 4e-7 * (k as f64).sqrt(),
+                            "{m}x{n}x{k} {sa:?} {sb:?} {sc:?} acc {accumulate} threads {threads}: \
+                             relative error {error:e}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn accuracy_is_that_of_the_f32_kernel_at_every_scale() {
+        if !available() {
+            return;
+        }
+        for scale in [1.0, 1e-20, 1e18] {
+            let shape = (128, 128, 1024);
+            let rows = ((1024, 1), (128, 1), (128, 1));
+            let tiles = worst_error(shape, rows.0, rows.1, rows.2, false, 1, scale, false);
+            let fp32 = worst_error(shape, rows.0, rows.1, rows.2, false, 1, scale, true);
+            assert!(
+                tiles < 2.0 * fp32.max(1e-7),
+                "scale {scale}: bf16x3 {tiles:e}, f32 {fp32:e}"
+            );
+        }
+    }
+
+    /// `C = A·B` for 64×64 matrices on the tile unit's entry point.
+    fn product_64(a: &[f32], b: &[f32]) -> Vec<f32> {
+        let mut c = vec![0.0; 64 * 64];
+        let op = |d: &[f32]| Operand {
+            ptr: d.as_ptr(),
+            row_stride: 64,
+            col_stride: 1,
+        };
+        let dst = Destination {
+            ptr: c.as_mut_ptr(),
+            row_stride: 64,
+            col_stride: 1,
+        };
+        // SAFETY: every buffer holds exactly its 64×64 matrix.
+        unsafe { sgemm_bf16x3(64, 64, 64, op(a), op(b), dst, false, 1) };
+        c
+    }
+
+    #[test]
+    fn infinities_nans_and_subnormals_keep_their_f32_results() {
+        if !available() {
+            return;
+        }
+        let b = values(64 * 64, 2, 1.0);
+        let mut a = values(64 * 64, 1, 1.0);
+        a[0] = f32::INFINITY; // row 0 of C: ±∞ (split into parts, ∞·0 would give NaN)
+        a[64] = f32::NAN; // row 1: NaN
+        let c = product_64(&a, &b);
+        for j in 0..64 {
+            assert_eq!(c[j], f32::INFINITY * b[j].signum(), "C[0,{j}]");
+            assert!(c[64 + j].is_nan(), "C[1,{j}]");
+            assert!(c[128 + j].is_finite());
+        }
+        // Row 0 of A is one subnormal, 1e-39; row 0 of B is scaled to 1e30, so C[0,j] is
+        // about 1e-9·b[0,j], which reading the subnormal as zero would lose.
+        let mut a = values(64 * 64, 1, 1.0);
+        a[..64].fill(0.0);
+        a[0] = 1e-39;
+        let mut b = b;
+        for x in &mut b[..64] {
+            *x *= 1e30;
+        }
+        let c = product_64(&a, &b);
+        for j in 0..64 {
+            let want = 1e-39f64 as f32 as f64 * b[j] as f64;
+            assert!(
+                (c[j] as f64 - want).abs() <= 1e-6 * want.abs(),
+                "C[0,{j}] = {}, want {want}",
+                c[j]
+            );
+        }
+    }
+}
