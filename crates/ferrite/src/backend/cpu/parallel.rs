@@ -125,6 +125,23 @@ pub fn threads() -> usize {
     pool().workers + 1
 }
 
+/// Splits `0..extent` into `threads` ranges whose bounds are multiples of `step` and runs
+/// `body` on each non-empty one across the pool (a matrix product's share of C per thread).
+pub fn run_ranges(
+    extent: usize,
+    step: usize,
+    threads: usize,
+    body: &(dyn Fn(std::ops::Range<usize>) + Sync),
+) {
+    let per = extent.div_ceil(step).div_ceil(threads.max(1)) * step;
+    run(threads.max(1), &|t| {
+        let (start, end) = ((t * per).min(extent), ((t + 1) * per).min(extent));
+        if start < end {
+            body(start..end);
+        }
+    });
+}
+
 /// Runs `body(0) .. body(tasks - 1)` across the pool and returns when all have finished.
 pub fn run(tasks: usize, body: &(dyn Fn(usize) + Sync)) {
     let pool = pool();

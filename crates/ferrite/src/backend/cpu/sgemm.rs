@@ -437,36 +437,14 @@ pub unsafe fn sgemm(
     }
     // Ranges are multiples of every tile width (or height).
     if n >= threads * 64 {
-        let per = n.div_ceil(64).div_ceil(threads) * 64;
-        super::parallel::run(threads, &|t| {
-            let (j0, j1) = ((t * per).min(n), ((t + 1) * per).min(n));
-            if j0 < j1 {
-                sgemm_serial(
-                    m,
-                    j1 - j0,
-                    k,
-                    a,
-                    b.shifted(0, j0),
-                    c.shifted(0, j0),
-                    accumulate,
-                );
-            }
+        super::parallel::run_ranges(n, 64, threads, &|j| {
+            let (b, c) = (b.shifted(0, j.start), c.shifted(0, j.start));
+            sgemm_serial(m, j.len(), k, a, b, c, accumulate);
         });
     } else {
-        let per = m.div_ceil(24).div_ceil(threads) * 24;
-        super::parallel::run(threads, &|t| {
-            let (i0, i1) = ((t * per).min(m), ((t + 1) * per).min(m));
-            if i0 < i1 {
-                sgemm_serial(
-                    i1 - i0,
-                    n,
-                    k,
-                    a.shifted(i0, 0),
-                    b,
-                    c.shifted(i0, 0),
-                    accumulate,
-                );
-            }
+        super::parallel::run_ranges(m, 24, threads, &|i| {
+            let (a, c) = (a.shifted(i.start, 0), c.shifted(i.start, 0));
+            sgemm_serial(i.len(), n, k, a, b, c, accumulate);
         });
     }
 }
