@@ -23,8 +23,8 @@
 //! of 16 rows) and B's columns in the pair-interleaved ("VNNI") layout the tile unit reads:
 //! row `k/2` of a B tile holds, for each of 16 columns, the bf16 pair `(B[k][j], B[k+1][j])`.
 
-use super::avx512::transpose16;
-use super::sgemm::{Destination, Operand};
+use super::avx512::{lanes, transpose16};
+use super::sgemm::{split_over_threads, Destination, Operand};
 use std::arch::asm;
 use std::arch::x86_64::*;
 use std::cell::RefCell;
@@ -182,12 +182,6 @@ fn split_scalar(x: f32) -> [u16; 3] {
         (mid.to_bits() >> 16) as u16,
         (lo.to_bits() >> 16) as u16,
     ]
-}
-
-/// The first `n` of 16 lanes.
-#[inline]
-fn lanes(n: usize) -> __mmask16 {
-    super::avx512::lanes(n)
 }
 
 /// Per part, lane q: the bf16 pair (depth 2q, depth 2q+1), from the parts of 16 even and
@@ -642,10 +636,7 @@ pub unsafe fn sgemm_bf16x3(
     accumulate: bool,
     threads: usize,
 ) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    if k == 0 {
+    if m == 0 || n == 0 || k == 0 {
         // Nothing to multiply: the f32 kernel clears (or keeps) C.
         return super::sgemm::sgemm(m, n, k, a, b, c, accumulate, 1);
     }
@@ -660,17 +651,17 @@ pub unsafe fn sgemm_bf16x3(
         return serial(m, n, k, a, b, c, accumulate);
     }
     // Each thread packs all of the operand it does not split: split the larger side.
-    if n >= m {
-        super::parallel::run_ranges(n, 32, threads, &|j| {
-            let (b, c) = (b.shifted(0, j.start), c.shifted(0, j.start));
-            serial(m, j.len(), k, a, b, c, accumulate);
-        });
-    } else {
-        super::parallel::run_ranges(m, 32, threads, &|i| {
-            let (a, c) = (a.shifted(i.start, 0), c.shifted(i.start, 0));
-            serial(i.len(), n, k, a, b, c, accumulate);
-        });
-    }
+    split_over_threads(
+        (m, n),
+        (a, b, c),
+        threads,
+        n >= m,
+        (32, 32),
+        &|m, n, a, b, c| {
+            // SAFETY: each share is a block of the caller's valid product.
+            unsafe { serial(m, n, k, a, b, c, accumulate) }
+        },
+    );
 }
 
 #[cfg(test)]

@@ -436,15 +436,49 @@ pub unsafe fn sgemm(
         return sgemm_serial(m, n, k, a, b, c, accumulate);
     }
     // Ranges are multiples of every tile width (or height).
-    if n >= threads * 64 {
-        super::parallel::run_ranges(n, 64, threads, &|j| {
-            let (b, c) = (b.shifted(0, j.start), c.shifted(0, j.start));
-            sgemm_serial(m, j.len(), k, a, b, c, accumulate);
+    let by_columns = n >= threads * 64;
+    split_over_threads(
+        (m, n),
+        (a, b, c),
+        threads,
+        by_columns,
+        (64, 24),
+        &|m, n, a, b, c| {
+            // SAFETY: each share is a block of the caller's valid product.
+            unsafe { sgemm_serial(m, n, k, a, b, c, accumulate) }
+        },
+    );
+}
+
+/// One thread's share of a product: `serial(m, n, A, B, C)` on a block of C's columns or
+/// rows, with the operands shifted to it.
+pub(super) type Share<'a> = &'a (dyn Fn(usize, usize, Operand, Operand, Destination) + Sync);
+
+/// Splits C (m×n) over `threads` threads of the pool, by columns in ranges that are
+/// multiples of `steps.0` when `by_columns`, else by rows in multiples of `steps.1`, and runs
+/// `serial` on each share.
+///
+/// # Safety
+/// A, B and C must be valid for the given shapes and strides.
+pub(super) unsafe fn split_over_threads(
+    (m, n): (usize, usize),
+    (a, b, c): (Operand, Operand, Destination),
+    threads: usize,
+    by_columns: bool,
+    steps: (usize, usize),
+    serial: Share,
+) {
+    if by_columns {
+        super::parallel::run_ranges(n, steps.0, threads, &|j| {
+            // SAFETY: j lies within C's columns.
+            let (b, c) = unsafe { (b.shifted(0, j.start), c.shifted(0, j.start)) };
+            serial(m, j.len(), a, b, c);
         });
     } else {
-        super::parallel::run_ranges(m, 24, threads, &|i| {
-            let (a, c) = (a.shifted(i.start, 0), c.shifted(i.start, 0));
-            sgemm_serial(i.len(), n, k, a, b, c, accumulate);
+        super::parallel::run_ranges(m, steps.1, threads, &|i| {
+            // SAFETY: i lies within C's rows.
+            let (a, c) = unsafe { (a.shifted(i.start, 0), c.shifted(i.start, 0)) };
+            serial(i.len(), n, a, b, c);
         });
     }
 }
