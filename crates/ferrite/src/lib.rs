@@ -55,6 +55,7 @@
 
 pub mod autograd;
 pub mod backend;
+pub mod core;
 pub mod data;
 pub mod error;
 pub mod explain;
@@ -69,6 +70,6 @@ pub mod train;
 pub use autograd::{
     gradcheck, gradcheck_with, is_grad_enabled, no_grad, GradcheckError, NoGradGuard,
 };
-pub use backend::Device;
+pub use crate::core::Device;
 pub use error::{FerriteError, Result};
 pub use tensor::{manual_seed, Generator, Layout, Shape, Tensor};

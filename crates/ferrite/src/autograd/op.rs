@@ -1,7 +1,7 @@
 //! The recorded operations. Each variant carries what its backward needs beyond the inputs
 //! and the output, which the graph already holds.
 
-use crate::backend::{BinaryOp, UnaryOp};
+use crate::core::{AvgDivisor, BinaryOp, ConvGeometry, PoolGeometry, UnaryOp};
 use crate::Tensor;
 use std::sync::Arc;
 
@@ -95,16 +95,16 @@ pub enum Op {
     /// One Elman RNN direction over a sequence: inputs `[xproj, w_hh, h0]`.
     Rnn(Arc<crate::tensor::RnnSaved>),
     /// 2-D convolution (1-D ones run as 2-D ones of height 1): inputs `[x, w]` or `[x, w, b]`.
-    Conv2d(crate::backend::cpu::conv::ConvGeometry),
+    Conv2d(ConvGeometry),
     /// Max pooling; the arg-max of each window (index inside its plane) is kept.
     MaxPool2d {
-        geometry: crate::backend::cpu::pool::PoolGeometry,
+        geometry: PoolGeometry,
         argmax: Arc<Vec<u32>>,
     },
     /// Average pooling with its divisor rule.
     AvgPool2d {
-        geometry: crate::backend::cpu::pool::PoolGeometry,
-        divisor: crate::backend::cpu::pool::AvgDivisor,
+        geometry: PoolGeometry,
+        divisor: AvgDivisor,
     },
     /// Adaptive average pooling from the input's size to `out_size`.
     AdaptiveAvgPool2d { out_size: [usize; 2] },

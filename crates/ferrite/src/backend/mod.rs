@@ -3,11 +3,10 @@
 //! beside it without changes to autograd or the layers.
 
 pub mod cpu;
-pub mod ops;
 
-pub use ops::{BinaryOp, UnaryOp};
+pub use crate::core::{BinaryOp, Device, UnaryOp};
 
-use crate::tensor::Layout;
+use crate::core::Layout;
 
 /// Evaluates `$body` with `$f` bound to the scalar function of the unary op `$op`, as a closure
 /// whose variant is fixed at compile time: each kernel loop is then compiled for one function
@@ -155,14 +154,6 @@ macro_rules! with_binary_fn {
             }
         }
     }};
-}
-
-/// Where a tensor's data lives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Device {
-    /// Main memory, computed by the CPU backend.
-    #[default]
-    Cpu,
 }
 
 /// A flat buffer of f32 on one device.

@@ -4,8 +4,9 @@
 
 use super::{Layout, Tensor};
 use crate::autograd::Op;
+use crate::core::ConvGeometry;
 use crate::backend::cpu::conv::{
-    conv2d_backward as conv2d_backward_kernel, conv2d_forward, ConvGeometry,
+    conv2d_backward as conv2d_backward_kernel, conv2d_forward,
 };
 use crate::backend::cpu::strided::contiguous_cow;
 use crate::backend::Storage;

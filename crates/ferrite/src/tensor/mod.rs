@@ -8,7 +8,6 @@ mod create;
 mod display;
 mod elementwise;
 mod index;
-mod layout;
 mod matmul;
 pub mod pool;
 mod random;
@@ -18,7 +17,7 @@ mod view;
 
 pub use batch_norm::BatchNormSaved;
 pub use conv::{Conv1dOptions, Conv2dOptions, ConvOptions, Padding, Size};
-pub use layout::{broadcast_shapes, normalize_dim, try_broadcast_shapes, Layout, Shape};
+pub use crate::core::{broadcast_shapes, normalize_dim, try_broadcast_shapes, Layout, Shape};
 pub use pool::Pool2dOptions;
 pub use random::{manual_seed, with_rng, Generator};
 pub use rnn::{CellActivation, GruSaved, LstmSaved, RecurrentOutput, RnnSaved};

@@ -4,7 +4,8 @@
 use super::conv::Size;
 use super::{Layout, Tensor};
 use crate::autograd::Op;
-use crate::backend::cpu::pool::{self, AvgDivisor, PoolGeometry};
+use crate::backend::cpu::pool;
+use crate::core::{AvgDivisor, PoolGeometry};
 use crate::backend::cpu::strided::contiguous_cow;
 use crate::backend::Storage;
 use crate::error::{FerriteError, Result};

@@ -12,7 +12,7 @@ use crate::backend::cpu::rnn::{self as kernels, SeqDims};
 use crate::backend::Storage;
 use std::sync::Arc;
 
-pub use crate::backend::cpu::rnn::CellActivation;
+pub use crate::core::CellActivation;
 
 /// What the LSTM op's backward needs: the activated gates and every cell state.
 pub struct LstmSaved {

@@ -2,42 +2,14 @@
 //! average (with or without the padding in the divisor) and adaptive average.
 
 use super::parallel;
+use crate::core::{AvgDivisor, PoolGeometry};
 
 /// Planes per job when splitting across threads (a plane is small; a job should not be).
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
 
-/// The sizes of one pooling, checked by the tensor-level entry point.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PoolGeometry {
-    /// Number of planes: batch × channels.
-    pub planes: usize,
-    /// Input height and width.
-    pub in_size: [usize; 2],
-    /// Window height and width.
-    pub kernel: [usize; 2],
-    /// Steps between windows.
-    pub stride: [usize; 2],
-    /// Implicit padding on each side.
-    pub pad: [usize; 2],
-    /// Spacing between window taps (max pooling only; 1 for average pooling).
-    pub dilation: [usize; 2],
-    /// Output height and width.
-    pub out_size: [usize; 2],
-}
-
-impl PoolGeometry {
-    fn in_plane(&self) -> usize {
-        self.in_size[0] * self.in_size[1]
-    }
-
-    fn out_plane(&self) -> usize {
-        self.out_size[0] * self.out_size[1]
-    }
-
-    /// Planes per parallel job.
-    fn planes_per_job(&self) -> usize {
-        (PARALLEL_MIN_ELEMENTS / self.in_plane().max(1)).max(1)
-    }
+/// Planes per parallel job.
+fn planes_per_job(geo: &PoolGeometry) -> usize {
+    (PARALLEL_MIN_ELEMENTS / geo.in_plane().max(1)).max(1)
 }
 
 /// Runs `f(plane_index, out_chunk)` over chunks of `per` output planes, in parallel when the
@@ -105,7 +77,7 @@ pub fn max_pool2d_forward(x: &[f32], geo: &PoolGeometry) -> (Vec<f32>, Vec<u32>)
     };
     let mut out = vec![0.0f32; geo.planes * op];
     let mut arg = vec![0u32; geo.planes * op];
-    let per = geo.planes_per_job();
+    let per = planes_per_job(geo);
     // The common 2x2 window at stride 2 inside the input gets a kernel of its own.
     let two_by_two = geo.kernel == [2, 2]
         && geo.stride == [2, 2]
@@ -297,7 +269,7 @@ pub fn max_pool2d_backward(gout: &[f32], argmax: &[u32], geo: &PoolGeometry) -> 
     }
     // Each job zeroes its own planes and scatters into them while they are in cache (a zero
     // fill of the whole gradient first would be one more pass, on one thread).
-    let per = geo.planes_per_job();
+    let per = planes_per_job(geo);
     // SAFETY: each piece is zero-filled before anything else touches it.
     unsafe {
         parallel::collect_chunks(len, per * ip, |c, d| {
@@ -313,17 +285,6 @@ pub fn max_pool2d_backward(gout: &[f32], argmax: &[u32], geo: &PoolGeometry) -> 
             }
         })
     }
-}
-
-/// How average pooling divides each window's sum.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum AvgDivisor {
-    /// The window clipped to the padded input `[−p, H + p)` (PyTorch's `count_include_pad=True`).
-    IncludePad,
-    /// The window clipped to the input (`count_include_pad=False`).
-    ExcludePad,
-    /// A fixed divisor (`divisor_override`).
-    Fixed(usize),
 }
 
 /// For output `o`: the input range `[lo, hi)` its window covers and its divisor extent.
@@ -357,7 +318,7 @@ pub fn avg_pool2d_forward(x: &[f32], geo: &PoolGeometry, kind: AvgDivisor) -> Ve
     let [h, w] = geo.in_size;
     let [oh, ow] = geo.out_size;
     let mut out = vec![0.0f32; geo.planes * op];
-    for_planes(&mut out, op, geo.planes_per_job(), |first, o| {
+    for_planes(&mut out, op, planes_per_job(geo), |first, o| {
         for (p, oplane) in o.chunks_exact_mut(op).enumerate() {
             let plane = &x[(first + p) * ip..(first + p + 1) * ip];
             for oy in 0..oh {
@@ -383,7 +344,7 @@ pub fn avg_pool2d_backward(gout: &[f32], geo: &PoolGeometry, kind: AvgDivisor) -
     let [h, w] = geo.in_size;
     let [oh, ow] = geo.out_size;
     let mut dx = vec![0.0f32; geo.planes * ip];
-    for_planes(&mut dx, ip, geo.planes_per_job(), |first, d| {
+    for_planes(&mut dx, ip, planes_per_job(geo), |first, d| {
         for (p, dplane) in d.chunks_exact_mut(ip).enumerate() {
             let gplane = &gout[(first + p) * op..(first + p + 1) * op];
             for oy in 0..oh {

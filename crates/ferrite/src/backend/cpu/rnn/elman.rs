@@ -1,7 +1,8 @@
 //! Elman RNN kernels: one direction over a sequence, forward and backward.
 
 use super::{
-    plain, rows_transposed, state_rows, transposed, CellActivation, RecurrentGrads, SeqDims,
+    plain, rows_transposed, state_rows, transposed, CellActivation, CellActivationKernel,
+    RecurrentGrads, SeqDims,
 };
 use crate::backend::cpu::matmul::{gemm_into, MatRef};
 

@@ -1,0 +1,18 @@
+//! The leaf of the crate: what every layer above agrees on and no backend owns. Shapes and
+//! layouts, devices, the pointwise op list, and the device-neutral parameters of fused ops
+//! (convolution, pooling, recurrent sequences). `core` depends on nothing else in Ferrite;
+//! `autograd::Op` holds only these types, so the graph never knows a device.
+
+mod conv;
+mod device;
+mod layout;
+mod ops;
+mod pool;
+mod rnn;
+
+pub use conv::ConvGeometry;
+pub use device::Device;
+pub use layout::{broadcast_shapes, normalize_dim, try_broadcast_shapes, Layout, Shape};
+pub use ops::{erf, BinaryOp, UnaryOp};
+pub use pool::{AvgDivisor, PoolGeometry};
+pub use rnn::{CellActivation, SeqDims};
