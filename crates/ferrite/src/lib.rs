@@ -67,9 +67,9 @@ pub mod plot;
 pub mod tensor;
 pub mod train;
 
+pub use crate::core::{DType, Device};
 pub use autograd::{
     gradcheck, gradcheck_with, is_grad_enabled, no_grad, GradcheckError, NoGradGuard,
 };
-pub use crate::core::Device;
 pub use error::{FerriteError, Result};
 pub use tensor::{manual_seed, Generator, Layout, Shape, Tensor};

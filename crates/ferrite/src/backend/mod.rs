@@ -1,231 +1,150 @@
-//! Storage of tensor data, one variant per device, and the dispatch from device-independent
-//! operations to each backend's kernels. Only `Cpu` exists today; a `Cuda` variant slots in
-//! beside it without changes to autograd or the layers.
+//! The backend boundary. [`Storage`] holds a tensor's data on one device and dispatches every
+//! operation the crate runs to the backend that holds it; each backend implements the
+//! interface traits below (one file per family of operations). Nothing outside `backend/`
+//! sees a raw buffer: `tensor`, `nn`, `optim`, `train` and `data` reach data only through
+//! `Storage`'s methods, which take and return storages and [`Layout`]s.
+//!
+//! A new device is one new variant of [`Storage`] (and of [`Device`]), one arm in
+//! [`on_device!`], and one implementation of the traits.
 
-pub mod cpu;
+mod conv;
+pub(crate) mod cpu;
+mod error;
+mod index;
+mod linear;
+mod loss;
+mod matmul;
+mod norm;
+mod optim;
+mod pool;
+mod primitive;
+mod random;
+mod recurrent;
+mod reduce;
 
 pub use crate::core::{BinaryOp, Device, UnaryOp};
+pub use conv::ConvOps;
+pub use error::{BackendError, BackendResult};
+pub use index::IndexOps;
+pub use linear::LinearOps;
+pub use loss::LossOps;
+pub use matmul::MatmulOps;
+pub use norm::NormOps;
+pub use optim::OptimOps;
+pub use pool::PoolOps;
+pub use primitive::PrimitiveOps;
+pub use random::RandomOps;
+pub use recurrent::RecurrentOps;
+pub use reduce::ReduceOps;
 
 use crate::core::Layout;
+use cpu::CpuStorage;
 
-/// Evaluates `$body` with `$f` bound to the scalar function of the unary op `$op`, as a closure
-/// whose variant is fixed at compile time: each kernel loop is then compiled for one function
-/// (vectorised, no `match` per element). Variants not listed run through the generic closure.
-macro_rules! with_unary_fn {
-    ($op:expr, |$f:ident| $body:expr) => {{
-        use $crate::backend::UnaryOp as U;
-        match $op {
-            U::Neg => {
-                let $f = |x: f32| -x;
-                $body
-            }
-            U::Exp => {
-                let $f = |x: f32| x.exp();
-                $body
-            }
-            U::Log => {
-                let $f = |x: f32| x.ln();
-                $body
-            }
-            U::Sqrt => {
-                let $f = |x: f32| x.sqrt();
-                $body
-            }
-            U::Abs => {
-                let $f = |x: f32| x.abs();
-                $body
-            }
-            U::Sigmoid => {
-                let $f = |x: f32| U::Sigmoid.apply(x);
-                $body
-            }
-            U::Tanh => {
-                let $f = |x: f32| x.tanh();
-                $body
-            }
-            U::Relu => {
-                let $f = |x: f32| U::Relu.apply(x);
-                $body
-            }
-            U::LeakyRelu(s) => {
-                let $f = move |x: f32| U::LeakyRelu(s).apply(x);
-                $body
-            }
-            U::AddScalar(c) => {
-                let $f = move |x: f32| x + c;
-                $body
-            }
-            U::MulScalar(c) => {
-                let $f = move |x: f32| x * c;
-                $body
-            }
-            U::PowScalar(c) if c == 2.0 => {
-                let $f = |x: f32| x * x;
-                $body
-            }
-            U::ScalarDiv(c) => {
-                let $f = move |x: f32| c / x;
-                $body
-            }
-            U::Clamp(lo, hi) => {
-                let $f = move |x: f32| U::Clamp(lo, hi).apply(x);
-                $body
-            }
-            U::EqScalar(c) => {
-                let $f = move |x: f32| (x == c) as u8 as f32;
-                $body
-            }
-            U::GtScalar(c) => {
-                let $f = move |x: f32| (x > c) as u8 as f32;
-                $body
-            }
-            U::LtScalar(c) => {
-                let $f = move |x: f32| (x < c) as u8 as f32;
-                $body
-            }
-            other => {
-                let $f = move |x: f32| other.apply(x);
-                $body
-            }
-        }
-    }};
-}
-
-/// Like [`with_unary_fn`] for the binary ops.
-macro_rules! with_binary_fn {
-    ($op:expr, |$f:ident| $body:expr) => {{
-        use $crate::backend::BinaryOp as B;
-        match $op {
-            B::Add => {
-                let $f = |a: f32, b: f32| a + b;
-                $body
-            }
-            B::Sub => {
-                let $f = |a: f32, b: f32| a - b;
-                $body
-            }
-            B::Mul => {
-                let $f = |a: f32, b: f32| a * b;
-                $body
-            }
-            B::Div => {
-                let $f = |a: f32, b: f32| a / b;
-                $body
-            }
-            B::Maximum => {
-                let $f = |a: f32, b: f32| B::Maximum.apply(a, b);
-                $body
-            }
-            B::Minimum => {
-                let $f = |a: f32, b: f32| B::Minimum.apply(a, b);
-                $body
-            }
-            B::Eq => {
-                let $f = |a: f32, b: f32| (a == b) as u8 as f32;
-                $body
-            }
-            B::Gt => {
-                let $f = |a: f32, b: f32| (a > b) as u8 as f32;
-                $body
-            }
-            B::Lt => {
-                let $f = |a: f32, b: f32| (a < b) as u8 as f32;
-                $body
-            }
-            B::ReluBackward => {
-                let $f = |a: f32, b: f32| B::ReluBackward.apply(a, b);
-                $body
-            }
-            B::SigmoidBackward => {
-                let $f = |a: f32, b: f32| a * b * (1.0 - b);
-                $body
-            }
-            B::TanhBackward => {
-                let $f = |a: f32, b: f32| a * (1.0 - b * b);
-                $body
-            }
-            B::LeakyReluBackward(s) => {
-                let $f = move |a: f32, b: f32| B::LeakyReluBackward(s).apply(a, b);
-                $body
-            }
-            other => {
-                let $f = move |a: f32, b: f32| other.apply(a, b);
-                $body
-            }
-        }
-    }};
-}
-
-/// A flat buffer of f32 on one device.
+/// A tensor's data on one device: a flat buffer that layouts look into.
 #[derive(Clone, Debug)]
 pub enum Storage {
-    /// A buffer in main memory.
-    Cpu(Vec<f32>),
+    /// A buffer in main memory, computed by the CPU backend.
+    Cpu(CpuStorage),
+}
+
+/// Every interface a backend implements: the whole set of operations the crate runs.
+pub trait BackendStorage:
+    PrimitiveOps
+    + ConvOps
+    + IndexOps
+    + LinearOps
+    + LossOps
+    + MatmulOps
+    + NormOps
+    + OptimOps
+    + PoolOps
+    + RandomOps
+    + RecurrentOps
+    + ReduceOps
+{
+}
+
+impl<T> BackendStorage for T where
+    T: PrimitiveOps
+        + ConvOps
+        + IndexOps
+        + LinearOps
+        + LossOps
+        + MatmulOps
+        + NormOps
+        + OptimOps
+        + PoolOps
+        + RandomOps
+        + RecurrentOps
+        + ReduceOps
+{
+}
+
+/// Runs `$body` on the backend that holds `$lead`, with the other named storages (and the
+/// optional ones after `?`) rebound to that backend's type, and `$wrap` bound to the
+/// constructor that turns that backend's storage back into a [`Storage`]. Inputs on another
+/// device are an error naming both devices, as in PyTorch.
+macro_rules! on_device {
+    ($op:expr, |$wrap:ident| [$lead:ident $(, $other:ident)*] $(? [$($opt:ident),*])? => $body:expr) => {{
+        match $lead {
+            $crate::backend::Storage::Cpu($lead) => {
+                #[allow(unused_variables)]
+                let $wrap = $crate::backend::Storage::Cpu;
+                $(
+                    #[allow(unreachable_patterns)]
+                    let $other = match $other {
+                        $crate::backend::Storage::Cpu(s) => s,
+                        s => $crate::backend::device_mismatch($op, $crate::core::Device::Cpu, s.device()),
+                    };
+                )*
+                $($(
+                    #[allow(unreachable_patterns)]
+                    let $opt = $opt.map(|o| match o {
+                        $crate::backend::Storage::Cpu(s) => s,
+                        s => $crate::backend::device_mismatch($op, $crate::core::Device::Cpu, s.device()),
+                    });
+                )*)?
+                $crate::backend::expect_device($body)
+            }
+        }
+    }};
+}
+pub(crate) use on_device;
+
+/// The error for inputs on two devices (a programming error, as PyTorch raises).
+#[cold]
+#[track_caller]
+pub(crate) fn device_mismatch(op: &str, a: Device, b: Device) -> ! {
+    panic!("{op}: expected all tensors to be on the same device, but found at least two devices, {a} and {b}")
+}
+
+/// Surfaces a device failure (out of memory, a lost device) at the boundary, with the
+/// message that names the device and what was asked for.
+#[track_caller]
+pub(crate) fn expect_device<T>(result: BackendResult<T>) -> T {
+    match result {
+        Ok(v) => v,
+        Err(e) => panic!("{e}"),
+    }
 }
 
 impl Storage {
     /// The device holding the data.
     pub fn device(&self) -> Device {
         match self {
-            Storage::Cpu(_) => Device::Cpu,
+            Storage::Cpu(s) => s.device(),
         }
     }
 
     /// The buffer's length in elements.
     pub fn len(&self) -> usize {
         match self {
-            Storage::Cpu(v) => v.len(),
+            Storage::Cpu(s) => s.len(),
         }
     }
 
     /// True for an empty buffer.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Host-side view of the data.
-    pub fn as_slice(&self) -> &[f32] {
-        match self {
-            Storage::Cpu(v) => v,
-        }
-    }
-
-    /// Mutable host-side view of the data.
-    pub fn as_mut_slice(&mut self) -> &mut [f32] {
-        match self {
-            Storage::Cpu(v) => v,
-        }
-    }
-
-    /// Applies a pointwise function; the result is row-major.
-    pub fn unary(&self, layout: &Layout, op: UnaryOp) -> Storage {
-        match self {
-            Storage::Cpu(v) => Storage::Cpu(with_unary_fn!(op, |f| cpu::elementwise::unary_map(
-                v, layout, f
-            ))),
-        }
-    }
-
-    /// Applies a broadcasting pointwise function of two operands; the result is row-major.
-    pub fn binary(
-        &self,
-        la: &Layout,
-        rhs: &Storage,
-        lb: &Layout,
-        out_dims: &[usize],
-        op: BinaryOp,
-    ) -> Storage {
-        match (self, rhs) {
-            (Storage::Cpu(a), Storage::Cpu(b)) => Storage::Cpu(with_binary_fn!(op, |f| {
-                cpu::elementwise::binary_map(a, la, b, lb, out_dims, f)
-            })),
-        }
-    }
-
-    /// A row-major copy of what `layout` sees.
-    pub fn contiguous(&self, layout: &Layout) -> Storage {
-        match self {
-            Storage::Cpu(v) => Storage::Cpu(cpu::strided::to_contiguous(v, layout)),
-        }
     }
 }

@@ -5,6 +5,7 @@
 
 mod conv;
 mod device;
+mod dtype;
 mod layout;
 mod ops;
 mod pool;
@@ -12,6 +13,7 @@ mod rnn;
 
 pub use conv::ConvGeometry;
 pub use device::Device;
+pub use dtype::DType;
 pub use layout::{broadcast_shapes, normalize_dim, try_broadcast_shapes, Layout, Shape};
 pub use ops::{erf, BinaryOp, UnaryOp};
 pub use pool::{AvgDivisor, PoolGeometry};

@@ -4,12 +4,10 @@
 
 use super::{Layout, Tensor};
 use crate::autograd::Op;
-use crate::core::ConvGeometry;
-use crate::backend::cpu::conv::{
-    conv2d_backward as conv2d_backward_kernel, conv2d_forward,
-};
+use crate::backend::cpu::conv::{conv2d_backward as conv2d_backward_kernel, conv2d_forward};
 use crate::backend::cpu::strided::contiguous_cow;
 use crate::backend::Storage;
+use crate::core::ConvGeometry;
 use crate::error::{FerriteError, Result};
 use std::str::FromStr;
 

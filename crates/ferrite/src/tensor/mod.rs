@@ -15,15 +15,16 @@ mod reduce;
 pub mod rnn;
 mod view;
 
+pub use crate::core::{broadcast_shapes, normalize_dim, try_broadcast_shapes, Layout, Shape};
 pub use batch_norm::BatchNormSaved;
 pub use conv::{Conv1dOptions, Conv2dOptions, ConvOptions, Padding, Size};
-pub use crate::core::{broadcast_shapes, normalize_dim, try_broadcast_shapes, Layout, Shape};
 pub use pool::Pool2dOptions;
 pub use random::{manual_seed, with_rng, Generator};
 pub use rnn::{CellActivation, GruSaved, LstmSaved, RecurrentOutput, RnnSaved};
 
 use crate::autograd::{self, Node, Op};
-use crate::backend::{Device, Storage};
+use crate::backend::Storage;
+use crate::core::{DType, Device};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -119,7 +120,7 @@ impl Tensor {
     pub(crate) fn from_data(data: Vec<f32>, dims: impl Into<Shape>) -> Tensor {
         let layout = Layout::contiguous(dims);
         debug_assert_eq!(layout.numel(), data.len());
-        Self::from_storage(Storage::Cpu(data), layout)
+        Self::from_storage(Storage::from_host(data, Device::Cpu), layout)
     }
 
     /// Wraps the result of `op` on `inputs`, recording it when any input needs a gradient.
@@ -187,6 +188,11 @@ impl Tensor {
         self.storage().device()
     }
 
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.storage().dtype()
+    }
+
     /// A unique id for this handle's tensor (views get their own).
     pub fn id(&self) -> usize {
         self.0.id
@@ -199,8 +205,7 @@ impl Tensor {
 
     /// The elements in row-major order.
     pub fn to_vec(&self) -> Vec<f32> {
-        let s = self.storage();
-        crate::backend::cpu::strided::to_contiguous(s.as_slice(), self.layout())
+        self.storage().to_host(self.layout())
     }
 
     /// The elements as a nested `Vec` of rows (2-D tensors).
@@ -226,7 +231,7 @@ impl Tensor {
             "item: a Tensor with {} elements cannot be converted to a scalar",
             self.numel()
         );
-        self.storage().as_slice()[self.0.layout.offset]
+        self.storage().to_host(self.layout())[0]
     }
 
     /// Marks this tensor as a leaf whose gradient is wanted, and returns it.
@@ -311,17 +316,6 @@ impl Tensor {
         autograd::backward(self, Tensor::ones_like(self), true);
     }
 
-    /// Overwrites this tensor's elements in place with `f(old)`, without recording history.
-    /// Used by optimizers; the tensor must be contiguous (parameters are).
-    pub fn update_(&self, f: impl Fn(&mut [f32])) {
-        let range = self
-            .layout()
-            .contiguous_range()
-            .expect("update_: in-place updates need a contiguous tensor");
-        let mut s = self.storage_mut();
-        f(&mut s.as_mut_slice()[range]);
-    }
-
     /// True when this handle is the only one on its tensor and its storage, and it sees the
     /// whole buffer row-major: its data can then be reused or changed in place unseen.
     pub(crate) fn owns_whole_buffer(&self) -> bool {
@@ -342,18 +336,9 @@ impl Tensor {
             self.dims(),
             other.dims()
         );
-        let range = self
-            .layout()
-            .contiguous_range()
-            .expect("add_assign: needs a contiguous destination");
         let src = other.storage();
-        let mut dst = self.storage_mut();
-        crate::backend::cpu::elementwise::zip_assign(
-            &mut dst.as_mut_slice()[range],
-            src.as_slice(),
-            other.layout(),
-            |a, b| a + b,
-        );
+        self.storage_mut()
+            .add_assign(self.layout(), &src, other.layout());
     }
 
     /// Copies `src` (same number of elements) into this tensor's storage in place.
@@ -365,9 +350,15 @@ impl Tensor {
             self.dims(),
             src.dims()
         );
-        let data = src.to_vec();
-        let mut s = self.storage_mut();
-        crate::backend::cpu::index::assign_strided(s.as_mut_slice(), self.layout(), &data);
+        // A source sharing this storage is copied out first (the two locks would collide).
+        let src = if Arc::ptr_eq(&self.0.storage, &src.0.storage) {
+            src.detach().contiguous_owned()
+        } else {
+            src.clone()
+        };
+        let from = src.storage();
+        self.storage_mut()
+            .assign(self.layout(), &from, src.layout());
     }
 }
 

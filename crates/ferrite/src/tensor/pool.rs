@@ -5,9 +5,9 @@ use super::conv::Size;
 use super::{Layout, Tensor};
 use crate::autograd::Op;
 use crate::backend::cpu::pool;
-use crate::core::{AvgDivisor, PoolGeometry};
 use crate::backend::cpu::strided::contiguous_cow;
 use crate::backend::Storage;
+use crate::core::{AvgDivisor, PoolGeometry};
 use crate::error::{FerriteError, Result};
 use std::sync::Arc;
 

@@ -2,7 +2,7 @@
 
 use super::parallel;
 use super::strided::for_each_strided;
-use crate::tensor::Layout;
+use crate::core::Layout;
 
 /// Above this many elements contiguous maps are split across threads.
 const PARALLEL_MIN: usize = 1 << 17;

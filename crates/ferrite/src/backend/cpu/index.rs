@@ -2,7 +2,7 @@
 //! All take row-major (contiguous) sources; callers make them so first.
 
 use super::strided::for_each_strided;
-use crate::tensor::Layout;
+use crate::core::Layout;
 
 /// Splits `dims` around `dim` into (outer count, size of `dim`, inner block size).
 fn split_at_dim(dims: &[usize], dim: usize) -> (usize, usize, usize) {
@@ -110,7 +110,7 @@ pub fn cat(parts: &[(&[f32], &[usize])], dim: usize) -> Vec<f32> {
 }
 
 /// Writes the row-major `src` into the elements of `dst` that `view` addresses.
-pub fn assign_strided(dst: &mut [f32], view: &Layout, src: &[f32]) {
+pub fn assign_strided<T: Copy>(dst: &mut [T], view: &Layout, src: &[T]) {
     if let Some(r) = view.contiguous_range() {
         dst[r].copy_from_slice(&src[..view.numel()]);
         return;

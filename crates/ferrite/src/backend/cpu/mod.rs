@@ -20,4 +20,8 @@ pub mod reduce;
 pub mod rnn;
 #[cfg(target_arch = "x86_64")]
 pub mod sgemm;
+mod storage;
 pub mod strided;
+
+pub use storage::CpuStorage;
+pub(crate) use storage::{try_filled, try_zeroed};

@@ -1,7 +1,7 @@
 //! Reductions: over everything, over a set of dimensions, and lane by lane along one dimension.
 
 use super::strided::for_each_strided;
-use crate::tensor::Layout;
+use crate::core::Layout;
 
 /// Which fold a reduction applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

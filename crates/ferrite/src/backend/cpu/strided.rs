@@ -1,6 +1,6 @@
 //! Walking strided layouts: the one loop every non-contiguous kernel is built on.
 
-use crate::tensor::Layout;
+use crate::core::Layout;
 
 /// Calls `f` with the storage offsets of each of `K` operands for every index of `dims`,
 /// in row-major order. The innermost dimension runs as a tight loop.
@@ -54,12 +54,12 @@ pub fn for_each_strided<const K: usize>(
 }
 
 /// Copies the elements a layout sees into a new row-major buffer.
-pub fn to_contiguous(src: &[f32], layout: &Layout) -> Vec<f32> {
+pub fn to_contiguous<T: Copy + Default>(src: &[T], layout: &Layout) -> Vec<T> {
     if let Some(r) = layout.contiguous_range() {
         return src[r].to_vec();
     }
     // Writing through an index into a sized buffer (not `push`) keeps the inner loop tight.
-    let mut out = vec![0.0; layout.numel()];
+    let mut out = vec![T::default(); layout.numel()];
     let mut n = 0;
     for_each_strided(layout.dims(), [&layout.strides], [layout.offset], |[o]| {
         out[n] = src[o];
@@ -69,7 +69,10 @@ pub fn to_contiguous(src: &[f32], layout: &Layout) -> Vec<f32> {
 }
 
 /// Borrows the data as one row-major slice when possible, else copies it.
-pub fn contiguous_cow<'a>(src: &'a [f32], layout: &Layout) -> std::borrow::Cow<'a, [f32]> {
+pub fn contiguous_cow<'a, T: Copy + Default>(
+    src: &'a [T],
+    layout: &Layout,
+) -> std::borrow::Cow<'a, [T]> {
     match layout.contiguous_range() {
         Some(r) => std::borrow::Cow::Borrowed(&src[r]),
         None => std::borrow::Cow::Owned(to_contiguous(src, layout)),

@@ -1,0 +1,4 @@
+//! The fully connected layer `x·Wᵀ + b` and its bias gradient.
+
+/// The fully connected layer `x·Wᵀ + b` and its bias gradient.
+pub trait LinearOps: Sized {}

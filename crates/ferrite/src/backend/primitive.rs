@@ -1,0 +1,168 @@
+//! The primitive operations every backend implements: moving data to and from the host,
+//! fills, pointwise maps with broadcasting, strided copies and in-place accumulation. Each
+//! `Storage` method dispatches to the backend that holds the data.
+
+use super::{on_device, BackendResult, Storage};
+use crate::core::{BinaryOp, DType, Device, Layout, UnaryOp};
+
+/// Data movement and pointwise work. Results are row-major buffers of the output's shape.
+pub trait PrimitiveOps: Sized {
+    /// The device holding the data.
+    fn device(&self) -> Device;
+    /// The buffer's length in elements.
+    fn len(&self) -> usize;
+    /// The element type.
+    fn dtype(&self) -> DType;
+    /// A float buffer holding `data`, copied from the host.
+    fn from_host(data: Vec<f32>) -> BackendResult<Self>;
+    /// An index buffer holding `data`, copied from the host.
+    fn from_host_i64(data: Vec<i64>) -> BackendResult<Self>;
+    /// What `layout` sees of a float buffer, row-major, copied to the host.
+    fn to_host(&self, layout: &Layout) -> BackendResult<Vec<f32>>;
+    /// What `layout` sees of an index buffer, row-major, copied to the host.
+    fn to_host_i64(&self, layout: &Layout) -> BackendResult<Vec<i64>>;
+    /// `numel` copies of `value`.
+    fn full(numel: usize, value: f32) -> BackendResult<Self>;
+    /// `op(x)` of each element `layout` sees.
+    fn unary(&self, layout: &Layout, op: UnaryOp) -> BackendResult<Self>;
+    /// `op(a, b)` over the broadcast shape `out_dims`.
+    fn binary(
+        &self,
+        la: &Layout,
+        rhs: &Self,
+        lb: &Layout,
+        out_dims: &[usize],
+        op: BinaryOp,
+    ) -> BackendResult<Self>;
+    /// A row-major copy of what `layout` sees.
+    fn contiguous(&self, layout: &Layout) -> BackendResult<Self>;
+    /// `cond ≠ 0 ? a : b` over `out_dims` (all three broadcast).
+    fn where_cond(
+        cond: (&Self, &Layout),
+        a: (&Self, &Layout),
+        b: (&Self, &Layout),
+        out_dims: &[usize],
+    ) -> BackendResult<Self>;
+    /// `mask ≠ 0 ? value : x`, with `mask_view` already broadcast to `layout`'s shape.
+    fn masked_fill(
+        &self,
+        layout: &Layout,
+        mask: &Self,
+        mask_view: &Layout,
+        value: f32,
+    ) -> BackendResult<Self>;
+    /// In place: the elements `view` addresses become `src` (seen through `src_layout`, same
+    /// shape).
+    fn assign(&mut self, view: &Layout, src: &Self, src_layout: &Layout) -> BackendResult<()>;
+    /// In place: the elements `view` addresses gain `src` (same shape).
+    fn add_assign(&mut self, view: &Layout, src: &Self, src_layout: &Layout) -> BackendResult<()>;
+}
+
+impl Storage {
+    /// A buffer holding `data` on `device`.
+    pub fn from_host(data: Vec<f32>, device: Device) -> Storage {
+        match device {
+            Device::Cpu => Storage::Cpu(super::expect_device(super::cpu::CpuStorage::from_host(
+                data,
+            ))),
+        }
+    }
+
+    /// An index buffer holding `data` on `device`.
+    pub fn from_host_i64(data: Vec<i64>, device: Device) -> Storage {
+        match device {
+            Device::Cpu => Storage::Cpu(super::expect_device(
+                super::cpu::CpuStorage::from_host_i64(data),
+            )),
+        }
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        let s = self;
+        on_device!("dtype", |_wrap| [s] => Ok(s.dtype()))
+    }
+
+    /// What `layout` sees of an index buffer, row-major, on the host.
+    pub fn to_host_i64(&self, layout: &Layout) -> Vec<i64> {
+        let s = self;
+        on_device!("to_host_i64", |_wrap| [s] => s.to_host_i64(layout))
+    }
+
+    /// `numel` copies of `value` on `device`.
+    pub fn full(numel: usize, value: f32, device: Device) -> Storage {
+        match device {
+            Device::Cpu => Storage::Cpu(super::expect_device(super::cpu::CpuStorage::full(
+                numel, value,
+            ))),
+        }
+    }
+
+    /// What `layout` sees, row-major, on the host.
+    pub fn to_host(&self, layout: &Layout) -> Vec<f32> {
+        let s = self;
+        on_device!("to_host", |_wrap| [s] => s.to_host(layout))
+    }
+
+    /// Applies a pointwise function; the result is row-major.
+    pub fn unary(&self, layout: &Layout, op: UnaryOp) -> Storage {
+        let s = self;
+        on_device!("unary", |wrap| [s] => s.unary(layout, op).map(wrap))
+    }
+
+    /// Applies a broadcasting pointwise function of two operands; the result is row-major.
+    pub fn binary(
+        &self,
+        la: &Layout,
+        rhs: &Storage,
+        lb: &Layout,
+        out_dims: &[usize],
+        op: BinaryOp,
+    ) -> Storage {
+        let s = self;
+        on_device!("binary", |wrap| [s, rhs] => s.binary(la, rhs, lb, out_dims, op).map(wrap))
+    }
+
+    /// A row-major copy of what `layout` sees.
+    pub fn contiguous(&self, layout: &Layout) -> Storage {
+        let s = self;
+        on_device!("contiguous", |wrap| [s] => s.contiguous(layout).map(wrap))
+    }
+
+    /// `cond ≠ 0 ? a : b` over `out_dims`.
+    pub fn where_cond(
+        cond: (&Storage, &Layout),
+        a: (&Storage, &Layout),
+        b: (&Storage, &Layout),
+        out_dims: &[usize],
+    ) -> Storage {
+        let (c, sa, sb) = (cond.0, a.0, b.0);
+        on_device!("where", |wrap| [c, sa, sb] => {
+            super::PrimitiveOps::where_cond((c, cond.1), (sa, a.1), (sb, b.1), out_dims).map(wrap)
+        })
+    }
+
+    /// `mask ≠ 0 ? value : x`, with `mask_view` already broadcast to `layout`'s shape.
+    pub fn masked_fill(
+        &self,
+        layout: &Layout,
+        mask: &Storage,
+        mask_view: &Layout,
+        value: f32,
+    ) -> Storage {
+        let s = self;
+        on_device!("masked_fill", |wrap| [s, mask] => s.masked_fill(layout, mask, mask_view, value).map(wrap))
+    }
+
+    /// In place: the elements `view` addresses become `src`.
+    pub fn assign(&mut self, view: &Layout, src: &Storage, src_layout: &Layout) {
+        let s = self;
+        on_device!("copy_", |_wrap| [s, src] => s.assign(view, src, src_layout))
+    }
+
+    /// In place: the elements `view` addresses gain `src`.
+    pub fn add_assign(&mut self, view: &Layout, src: &Storage, src_layout: &Layout) {
+        let s = self;
+        on_device!("add_", |_wrap| [s, src] => s.add_assign(view, src, src_layout))
+    }
+}
