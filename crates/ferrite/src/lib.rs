@@ -53,6 +53,10 @@
 //! # Ok::<(), ferrite::FerriteError>(())
 //! ```
 
+// Every unsafe operation sits in an `unsafe {}` block with its own `// SAFETY:` argument,
+// also inside `unsafe fn`s, whose callers only promise the preconditions in `# Safety`.
+#![deny(unsafe_op_in_unsafe_fn)]
+
 pub mod autograd;
 pub mod backend;
 pub mod core;

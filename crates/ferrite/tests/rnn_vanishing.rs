@@ -64,7 +64,9 @@ fn tanh_rnn_gradient_vanishes_far_faster_than_lstm() {
         .find(|(n, _)| n == "bias_ih_l0")
         .unwrap()
         .1;
-    bias_ih.update_(|b| b[HIDDEN..2 * HIDDEN].fill(1.0));
+    bias_ih
+        .narrow(0, HIDDEN, HIDDEN)
+        .copy_(&ferrite::Tensor::ones([HIDDEN]));
     let rnn_norms = input_gradient_norms(|x| rnn.forward(x));
     let lstm_norms = input_gradient_norms(|x| lstm.forward(x));
     println!("step  |dL/dx_t| tanh RNN   |dL/dx_t| LSTM");

@@ -43,24 +43,15 @@ pub fn backward(
         // d narrow = the gradient placed in its window, zeros elsewhere
         Op::Narrow { dim, start } => one(g.embed_in_zeros(x.dims(), *dim, *start)),
         Op::Contiguous => one(g.clone()),
+        // d to(device) = g moved back
+        Op::ToDevice(source) => one(g.to(source)),
         // d index_select = index_add of g at the same indices
         Op::IndexSelect { dim, indices } => one(g.index_add_into(x.dims(), *dim, indices)),
         // d gather = scatter_add of g at the same index
-        Op::Gather {
-            dim,
-            index,
-            index_dims,
-        } => one(Tensor::zeros(x.dims()).scatter_add_raw(*dim, index, index_dims, g)),
+        Op::Gather { dim, index } => one(x.zeros_like().scatter_add_raw(*dim, index, g)),
         // d scatter_add: base gets g, src gets g gathered at the index
-        Op::ScatterAdd {
-            dim,
-            index,
-            index_dims,
-        } => {
-            vec![
-                Some(g.clone()),
-                needs[1].then(|| g.gather_raw(*dim, index, index_dims)),
-            ]
+        Op::ScatterAdd { dim, index } => {
+            vec![Some(g.clone()), needs[1].then(|| g.gather_raw(*dim, index))]
         }
         // d masked_fill = g where the mask is 0
         Op::MaskedFill(mask) => one(g.masked_fill(mask, 0.0)),
@@ -95,14 +86,12 @@ pub fn backward(
             keepdim,
             argmax,
         } => {
-            let mut index_dims = x.dims().to_vec();
-            index_dims[*dim] = 1;
             let gk = if *keepdim {
                 g.clone()
             } else {
                 g.unsqueeze(*dim as isize)
             };
-            one(Tensor::zeros(x.dims()).scatter_add_raw(*dim, argmax, &index_dims, &gk))
+            one(x.zeros_like().scatter_add_raw(*dim, argmax, &gk))
         }
         // d max_all = g shared evenly among the elements equal to the max
         Op::MaxMinAll => {
@@ -181,7 +170,10 @@ pub fn backward(
             let gw = needs[1].then(|| g.t().matmul(x));
             let mut grads = vec![gx, gw];
             if inputs.len() == 3 {
-                grads.push(needs[2].then(|| crate::nn::linear_bias_grad(g)));
+                grads.push(needs[2].then(|| {
+                    let db = g.storage().linear_bias_grad(g.layout());
+                    Tensor::from_storage(db, crate::core::Layout::contiguous([g.dims()[1]]))
+                }));
             }
             grads
         }
@@ -223,9 +215,11 @@ fn unary_backward(u: UnaryOp, x: &Tensor, y: &Tensor, g: &Tensor) -> Tensor {
         // d |x| = g·sign(x)
         UnaryOp::Abs => g * &x.sign(),
         // d sign = 0; d comparisons = 0
-        UnaryOp::Sign | UnaryOp::EqScalar(_) | UnaryOp::GtScalar(_) | UnaryOp::LtScalar(_) => {
-            g.zeros_like()
-        }
+        UnaryOp::Sign
+        | UnaryOp::EqScalar(_)
+        | UnaryOp::GtScalar(_)
+        | UnaryOp::LtScalar(_)
+        | UnaryOp::FiniteOrZero => g.zeros_like(),
         // d σ = g·y(1 − y)
         UnaryOp::Sigmoid => g.binary_op(y, BinaryOp::SigmoidBackward),
         // d tanh = g(1 − y²)

@@ -1,6 +1,7 @@
 //! Checking gradients against central finite differences.
 
-use crate::backend::cpu::strided::for_each_strided;
+use crate::backend::Storage;
+use crate::core::{Layout, Shape};
 use crate::{Generator, Tensor};
 use std::fmt;
 
@@ -31,10 +32,7 @@ impl std::error::Error for GradcheckError {}
 
 /// Storage offsets of every logical element of `t`, row-major.
 fn element_offsets(t: &Tensor) -> Vec<usize> {
-    let l = t.layout();
-    let mut offs = Vec::with_capacity(l.numel());
-    for_each_strided(l.dims(), [&l.strides], [l.offset], |[o]| offs.push(o));
-    offs
+    t.layout().element_offsets()
 }
 
 /// The output reduced to one number with fixed random weights, in f64.
@@ -90,16 +88,27 @@ pub fn gradcheck_with(
             .map(|g| g.to_vec())
             .unwrap_or_else(|| vec![0.0; t.numel()]);
         for (e, off) in element_offsets(t).into_iter().enumerate() {
-            let original = t.storage().as_slice()[off];
+            // The one element at storage offset `off`, read and written through the backend.
+            let element = Layout {
+                shape: Shape(vec![]),
+                strides: vec![],
+                offset: off,
+            };
+            let scalar = Layout::contiguous(Shape(vec![]));
+            let set = |v: f32| {
+                let value = Storage::from_host(vec![v], t.device());
+                t.storage_mut().assign(&element, &value, &scalar);
+            };
+            let original = t.storage().to_host(&element)[0];
             let eval = |v: f32| {
-                t.storage_mut().as_mut_slice()[off] = v;
+                set(v);
                 let _g = crate::no_grad();
                 weighted(&f(inputs), &weights)
             };
             let (up, down) = (original + eps, original - eps);
             let plus = eval(up);
             let minus = eval(down);
-            t.storage_mut().as_mut_slice()[off] = original;
+            set(original);
             // The step actually taken, exact in f64: x ± ε rounds to f32, so it is not 2ε.
             let numeric = (plus - minus) / (up as f64 - down as f64);
             let a = analytic[e] as f64;

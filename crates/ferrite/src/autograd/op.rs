@@ -24,23 +24,14 @@ pub enum Op {
     Narrow { dim: usize, start: usize },
     /// A row-major copy.
     Contiguous,
-    /// Entries `indices` along `dim`.
-    IndexSelect {
-        dim: usize,
-        indices: Arc<Vec<usize>>,
-    },
-    /// `out[p] = x[p with dim := index[p]]`.
-    Gather {
-        dim: usize,
-        index: Arc<Vec<usize>>,
-        index_dims: Vec<usize>,
-    },
+    /// A copy on another device; the source's device is kept for the gradient.
+    ToDevice(crate::core::Device),
+    /// Entries `indices` (a 1-D i64 tensor) along `dim`.
+    IndexSelect { dim: usize, indices: Tensor },
+    /// `out[p] = x[p with dim := index[p]]`, `index` an i64 tensor shaped like the output.
+    Gather { dim: usize, index: Tensor },
     /// `out = base; out[p with dim := index[p]] += src[p]`: inputs `[base, src]`.
-    ScatterAdd {
-        dim: usize,
-        index: Arc<Vec<usize>>,
-        index_dims: Vec<usize>,
-    },
+    ScatterAdd { dim: usize, index: Tensor },
     /// Elements where the 0/1 mask is set replaced by a constant.
     MaskedFill(Tensor),
     /// Inputs joined along `dim`.
@@ -49,11 +40,12 @@ pub enum Op {
     Sum { mask: Vec<bool>, keepdim: bool },
     /// Mean over the flagged dimensions.
     Mean { mask: Vec<bool>, keepdim: bool },
-    /// Max or min over one dimension; the winning index of each lane is kept.
+    /// Max or min over one dimension; the winning index of each lane is kept (an i64 tensor
+    /// in the keepdim shape).
     MaxMinDim {
         dim: usize,
         keepdim: bool,
-        argmax: Arc<Vec<usize>>,
+        argmax: Tensor,
     },
     /// Max or min over all elements (the gradient is shared among ties).
     MaxMinAll,
@@ -96,10 +88,11 @@ pub enum Op {
     Rnn(Arc<crate::tensor::RnnSaved>),
     /// 2-D convolution (1-D ones run as 2-D ones of height 1): inputs `[x, w]` or `[x, w, b]`.
     Conv2d(ConvGeometry),
-    /// Max pooling; the arg-max of each window (index inside its plane) is kept.
+    /// Max pooling; the arg-max of each window (index inside its plane) is kept, as an index
+    /// tensor of the output's shape.
     MaxPool2d {
         geometry: PoolGeometry,
-        argmax: Arc<Vec<u32>>,
+        argmax: Tensor,
     },
     /// Average pooling with its divisor rule.
     AvgPool2d {

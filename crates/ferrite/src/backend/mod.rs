@@ -27,17 +27,16 @@ pub use conv::ConvOps;
 pub use error::{BackendError, BackendResult};
 pub use index::IndexOps;
 pub use linear::LinearOps;
-pub use loss::LossOps;
+pub use loss::{ClassDims, ClassIndexOptions, LossOps, LossOutput, LossRequest};
 pub use matmul::MatmulOps;
 pub use norm::NormOps;
-pub use optim::OptimOps;
+pub use optim::{AdagradStep, AdamStep, OptimOps, RmspropStep, SgdStep};
 pub use pool::PoolOps;
 pub use primitive::PrimitiveOps;
-pub use random::RandomOps;
+pub use random::{Generator, RandomOps};
 pub use recurrent::RecurrentOps;
 pub use reduce::ReduceOps;
 
-use crate::core::Layout;
 use cpu::CpuStorage;
 
 /// A tensor's data on one device: a flat buffer that layouts look into.

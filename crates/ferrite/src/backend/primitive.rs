@@ -11,6 +11,10 @@ pub trait PrimitiveOps: Sized {
     fn device(&self) -> Device;
     /// The buffer's length in elements.
     fn len(&self) -> usize;
+    /// True for an empty buffer.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// The element type.
     fn dtype(&self) -> DType;
     /// A float buffer holding `data`, copied from the host.
@@ -36,6 +40,9 @@ pub trait PrimitiveOps: Sized {
     ) -> BackendResult<Self>;
     /// A row-major copy of what `layout` sees.
     fn contiguous(&self, layout: &Layout) -> BackendResult<Self>;
+    /// A row-major copy of what `layout` sees, converted to `dtype` (floats to integers
+    /// truncate toward zero, as PyTorch's `.long()`).
+    fn to_dtype(&self, layout: &Layout, dtype: DType) -> BackendResult<Self>;
     /// `cond ≠ 0 ? a : b` over `out_dims` (all three broadcast).
     fn where_cond(
         cond: (&Self, &Layout),
@@ -51,6 +58,19 @@ pub trait PrimitiveOps: Sized {
         mask_view: &Layout,
         value: f32,
     ) -> BackendResult<Self>;
+    /// Rows `rows` of a row-major `(N, row)` float buffer seen through `layout`, appended to
+    /// the host buffer `out` (cleared first): how a data loader fills a batch buffer it reuses.
+    fn copy_rows_to_host(
+        &self,
+        layout: &Layout,
+        rows: &[usize],
+        out: &mut Vec<f32>,
+    ) -> BackendResult<()>;
+    /// Takes the buffer when it is a host float buffer (leaving an empty one), for reuse.
+    fn take_host_buffer(&mut self) -> Option<Vec<f32>>;
+    /// The address of the first element (PyTorch's `data_ptr()`): tells whether two
+    /// storages are one buffer.
+    fn data_ptr(&self) -> usize;
     /// In place: the elements `view` addresses become `src` (seen through `src_layout`, same
     /// shape).
     fn assign(&mut self, view: &Layout, src: &Self, src_layout: &Layout) -> BackendResult<()>;
@@ -129,6 +149,12 @@ impl Storage {
         on_device!("contiguous", |wrap| [s] => s.contiguous(layout).map(wrap))
     }
 
+    /// A row-major copy converted to `dtype`.
+    pub fn to_dtype(&self, layout: &Layout, dtype: DType) -> Storage {
+        let s = self;
+        on_device!("to_dtype", |wrap| [s] => s.to_dtype(layout, dtype).map(wrap))
+    }
+
     /// `cond ≠ 0 ? a : b` over `out_dims`.
     pub fn where_cond(
         cond: (&Storage, &Layout),
@@ -152,6 +178,26 @@ impl Storage {
     ) -> Storage {
         let s = self;
         on_device!("masked_fill", |wrap| [s, mask] => s.masked_fill(layout, mask, mask_view, value).map(wrap))
+    }
+
+    /// Rows `rows` of a `(N, row)` buffer appended to the cleared host buffer `out`.
+    pub fn copy_rows_to_host(&self, layout: &Layout, rows: &[usize], out: &mut Vec<f32>) {
+        let s = self;
+        on_device!("copy_rows_to_host", |_wrap| [s] => s.copy_rows_to_host(layout, rows, out))
+    }
+
+    /// Takes a host float buffer for reuse (`None` for device memory or other types).
+    pub fn take_host_buffer(&mut self) -> Option<Vec<f32>> {
+        match self {
+            Storage::Cpu(s) => s.take_host_buffer(),
+        }
+    }
+
+    /// The address of the first element.
+    pub fn data_ptr(&self) -> usize {
+        match self {
+            Storage::Cpu(s) => s.data_ptr(),
+        }
     }
 
     /// In place: the elements `view` addresses become `src`.

@@ -141,6 +141,35 @@ impl Layout {
         true
     }
 
+    /// The storage offset of every element, in row-major order.
+    pub fn element_offsets(&self) -> Vec<usize> {
+        let dims = self.dims();
+        let mut offsets = Vec::with_capacity(self.numel());
+        if dims.contains(&0) {
+            return offsets;
+        }
+        let mut index = vec![0usize; dims.len()];
+        let mut offset = self.offset;
+        loop {
+            offsets.push(offset);
+            // Odometer step: bump the last coordinate, carrying into earlier ones.
+            let mut d = dims.len();
+            loop {
+                if d == 0 {
+                    return offsets;
+                }
+                d -= 1;
+                index[d] += 1;
+                offset += self.strides[d];
+                if index[d] < dims[d] {
+                    break;
+                }
+                offset -= self.strides[d] * dims[d];
+                index[d] = 0;
+            }
+        }
+    }
+
     /// The range of storage this contiguous layout covers.
     pub fn contiguous_range(&self) -> Option<std::ops::Range<usize>> {
         if self.is_contiguous() {

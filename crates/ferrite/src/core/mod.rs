@@ -9,6 +9,7 @@ mod dtype;
 mod layout;
 mod ops;
 mod pool;
+mod reduce;
 mod rnn;
 
 pub use conv::ConvGeometry;
@@ -17,4 +18,5 @@ pub use dtype::DType;
 pub use layout::{broadcast_shapes, normalize_dim, try_broadcast_shapes, Layout, Shape};
 pub use ops::{erf, BinaryOp, UnaryOp};
 pub use pool::{AvgDivisor, PoolGeometry};
+pub use reduce::{ReduceKind, ScanKind};
 pub use rnn::{CellActivation, SeqDims};

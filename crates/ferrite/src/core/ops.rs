@@ -58,6 +58,8 @@ pub enum UnaryOp {
     Cos,
     /// erf x
     Erf,
+    /// x where finite, else 0 (the shift of stable exp-sums)
+    FiniteOrZero,
 }
 
 /// A function of two elements (broadcast against each other).
@@ -224,6 +226,13 @@ impl UnaryOp {
             UnaryOp::Sin => x.sin(),
             UnaryOp::Cos => x.cos(),
             UnaryOp::Erf => erf(x),
+            UnaryOp::FiniteOrZero => {
+                if x.is_finite() {
+                    x
+                } else {
+                    0.0
+                }
+            }
         }
     }
 }

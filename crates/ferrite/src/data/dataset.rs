@@ -163,26 +163,9 @@ impl TensorDataset {
     }
 }
 
-/// Appends rows `indices` of a contiguous `(N, row..)` tensor to `out`, one slice copy per row.
+/// Appends rows `indices` of a `(N, row..)` tensor to `out`, one slice copy per row.
 fn copy_rows(t: &Tensor, indices: &[usize], out: &mut Vec<f32>) {
-    let n = t.dims()[0];
-    let row = t.dims()[1..].iter().product::<usize>();
-    let storage = t.storage();
-    // `new` made the tensor contiguous, so its elements are one range of the storage.
-    let range = t
-        .layout()
-        .contiguous_range()
-        .expect("TensorDataset holds contiguous tensors");
-    let data = &storage.as_slice()[range];
-    out.clear();
-    out.reserve(indices.len() * row);
-    for &i in indices {
-        assert!(
-            i < n,
-            "TensorDataset: index {i} is out of range for {n} samples"
-        );
-        out.extend_from_slice(&data[i * row..(i + 1) * row]);
-    }
+    t.storage().copy_rows_to_host(t.layout(), indices, out);
 }
 
 impl Dataset for TensorDataset {

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use super::Dataset;
-use crate::backend::Storage;
 use crate::error::{FerriteError, Result};
 use crate::{Generator, Tensor};
 
@@ -149,9 +148,7 @@ fn reclaim_buffer(mut t: Tensor) -> Option<Vec<f32>> {
     // `get_mut` succeeds only for a unique owner (no other strong or weak handle).
     let inner = Arc::get_mut(&mut t.0)?;
     let storage = Arc::get_mut(&mut inner.storage)?.get_mut().ok()?;
-    match std::mem::replace(storage, Storage::Cpu(Vec::new())) {
-        Storage::Cpu(v) => Some(v),
-    }
+    storage.take_host_buffer()
 }
 
 /// The batches of one epoch of a [`DataLoader`].
@@ -262,11 +259,11 @@ mod tests {
         let mut loader = DataLoader::new(numbered(12), 4).unwrap();
         let mut it = loader.iter();
         let (x0, _) = it.next().unwrap();
-        let ptr = x0.storage().as_slice().as_ptr();
+        let ptr = x0.storage().data_ptr();
         drop(x0);
         let (x1, _) = it.next().unwrap();
         assert_eq!(
-            x1.storage().as_slice().as_ptr(),
+            x1.storage().data_ptr(),
             ptr,
             "the dropped batch's buffer is refilled"
         );

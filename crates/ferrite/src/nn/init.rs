@@ -22,8 +22,8 @@
 //! assert!(w.to_vec().iter().all(|v| v.abs() <= bound));
 //! ```
 
-use crate::backend::cpu::optim::fill_with;
-use crate::tensor::with_rng;
+use crate::backend::Storage;
+use crate::tensor::{with_rng, Layout};
 use crate::Tensor;
 
 /// The nonlinearity that follows a layer, which sets the gain of scaled initialisations.
@@ -96,12 +96,11 @@ pub fn uniform(t: &Tensor, low: f32, high: f32) {
         low <= high,
         "init::uniform: expects a [from, to) range, but found from={low} > to={high}"
     );
-    let values: Vec<f32> = with_rng(|g| {
-        (0..t.numel())
-            .map(|_| low + (high - low) * g.uniform())
-            .collect()
-    });
-    t.update_(|s| s.copy_from_slice(&values));
+    let device = t.device();
+    overwrite(
+        t,
+        with_rng(|g| Storage::uniform(t.numel(), low, high, g, device)),
+    );
 }
 
 /// Fills `t` with `N(mean, std²)`.
@@ -110,13 +109,25 @@ pub fn normal(t: &Tensor, mean: f32, std: f32) {
         std >= 0.0,
         "init::normal: expects std >= 0.0, but found std {std}"
     );
-    let values: Vec<f32> = with_rng(|g| (0..t.numel()).map(|_| mean + std * g.normal()).collect());
-    t.update_(|s| s.copy_from_slice(&values));
+    let device = t.device();
+    overwrite(
+        t,
+        with_rng(|g| Storage::normal(t.numel(), mean, std, g, device)),
+    );
 }
 
 /// Fills `t` with `value`.
 pub fn constant(t: &Tensor, value: f32) {
-    t.update_(|s| fill_with(s, || value));
+    t.copy_(&t.full_like(value));
+}
+
+/// Overwrites `t`'s elements, in row-major order, with the row-major buffer `values` (no
+/// history: initialisers write parameters as data).
+fn overwrite(t: &Tensor, values: Storage) {
+    t.copy_(&Tensor::from_storage(
+        values,
+        Layout::contiguous(t.shape().clone()),
+    ));
 }
 
 /// Fills `t` with zeros.

@@ -4,9 +4,6 @@
 use super::init;
 use super::Module;
 use crate::autograd::Op;
-use crate::backend::cpu::linear::{linear_forward, sum_rows};
-use crate::backend::cpu::matmul::MatRef;
-use crate::backend::Storage;
 use crate::tensor::Layout;
 use crate::Tensor;
 
@@ -55,45 +52,15 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
         return linear(&x.reshape([rows, k]), weight, bias).reshape(out_dims);
     }
     let m = x.dims()[0];
-    let mat = |t: &Tensor, data| {
-        let l = t.layout();
-        MatRef {
-            data,
-            offset: l.offset,
-            row_stride: l.strides[0],
-            col_stride: l.strides[1],
-        }
-    };
     let data = {
         let (xs, ws) = (x.storage(), weight.storage());
-        let bias_data = bias.map(|b| b.to_vec());
-        linear_forward(
-            m,
-            k,
-            n,
-            mat(x, xs.as_slice()),
-            mat(weight, ws.as_slice()),
-            bias_data.as_deref(),
-        )
+        let bs = bias.map(|b| b.storage());
+        let bias = bs.as_deref().zip(bias.map(Tensor::layout));
+        xs.linear(x.layout(), &ws, weight.layout(), bias)
     };
     let mut inputs = vec![x.clone(), weight.clone()];
     inputs.extend(bias.cloned());
-    Tensor::from_op(
-        Storage::Cpu(data),
-        Layout::contiguous([m, n]),
-        Op::Linear,
-        inputs,
-    )
-}
-
-/// The bias gradient of [`linear`]: the output gradient `g (rows, out)` summed over rows.
-pub(crate) fn linear_bias_grad(g: &Tensor) -> Tensor {
-    let (m, n) = (g.dims()[0], g.dims()[1]);
-    if let Some(r) = g.layout().contiguous_range() {
-        let s = g.storage();
-        return Tensor::from_vec(sum_rows(&s.as_slice()[r], m, n), [n]);
-    }
-    g.sum_dim(0, false)
+    Tensor::from_op(data, Layout::contiguous([m, n]), Op::Linear, inputs)
 }
 
 /// A fully connected layer: `y = x·Wᵀ + b`, weight `(out_features, in_features)`.

@@ -23,7 +23,6 @@ pub use conv::{Conv1d, Conv2d, ConvNd};
 pub use dropout::Dropout;
 pub use dropout2d::Dropout2d;
 pub use flatten::{Flatten, Identity};
-pub(crate) use linear::linear_bias_grad;
 pub use linear::{linear, Linear};
 pub use module::Module;
 pub use norm::{BatchNorm1d, BatchNorm2d, BatchNormOptions, BatchNormState};

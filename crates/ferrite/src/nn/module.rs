@@ -59,6 +59,25 @@ pub trait Module: Send + Sync {
         self.parameters().iter().map(|p| p.numel()).sum()
     }
 
+    /// Moves every parameter (with its gradient) and buffer to `device` in place, as
+    /// PyTorch's `model.to(device)`: optimizers built on these parameters keep working.
+    ///
+    /// ```
+    /// use ferrite::nn::{Linear, Module};
+    /// use ferrite::Device;
+    /// let fc = Linear::new(3, 2);
+    /// fc.to(&Device::Cpu);
+    /// assert!(fc.parameters().iter().all(|p| p.device() == Device::Cpu));
+    /// ```
+    fn to(&self, device: &crate::Device) {
+        for p in self.parameters() {
+            p.move_to_(device);
+        }
+        for (_, b) in self.named_buffers() {
+            b.move_to_(device);
+        }
+    }
+
     /// Clears the gradients of all parameters.
     fn zero_grad(&self) {
         for p in self.parameters() {

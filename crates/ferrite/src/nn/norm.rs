@@ -98,7 +98,8 @@ impl BatchNormState {
                 .num_batches_tracked
                 .as_ref()
                 .expect("tracked batch count");
-            tracked.update_(|n| n[0] += 1.0);
+            // In place and outside the graph: the counter is a buffer, not a parameter.
+            tracked.add_assign_detached(&tracked.ones_like());
             // momentum=None: cumulative average, the newest batch weighs 1/batches
             momentum = o.momentum.unwrap_or_else(|| 1.0 / tracked.item());
         }

@@ -1,7 +1,7 @@
 //! Adagrad: per-coordinate learning rates shrinking with the sum of squared gradients.
 
-use super::{build_groups, check, impl_group_access, update_param, Group, Optimizer, ParamGroup};
-use crate::backend::cpu::optim::adagrad_update;
+use super::{build_groups, check, impl_group_access, param_grad, Group, Optimizer, ParamGroup};
+use crate::backend::AdagradStep;
 use crate::error::Result;
 use crate::Tensor;
 
@@ -32,10 +32,12 @@ impl Default for AdagradConfig {
     }
 }
 
+/// Per-parameter state: the step count and the sum of squared gradients, on the
+/// parameter's device, made on its first step.
 #[derive(Default)]
 struct AdagradState {
     step: u32,
-    sum: Vec<f32>,
+    sum: Option<Tensor>,
 }
 
 /// `clr = lr / (1 + (t−1)·lr_decay); S += g²; p −= clr·g / (√S + eps)` (PyTorch's
@@ -90,14 +92,24 @@ impl Optimizer for Adagrad {
         for group in &mut self.groups {
             let (lr, wd) = (group.lr, group.weight_decay);
             for (p, st) in group.params.iter().zip(&mut group.state) {
-                update_param(p, |w, g| {
-                    if st.sum.is_empty() {
-                        st.sum = vec![c.initial_accumulator_value; w.len()];
-                    }
-                    st.step += 1;
-                    let clr = (lr as f64 / (1.0 + (st.step - 1) as f64 * c.lr_decay as f64)) as f32;
-                    adagrad_update(w, g, &mut st.sum, clr, c.eps, wd);
-                });
+                let Some(grad) = param_grad(p) else { continue };
+                let sum = st
+                    .sum
+                    .get_or_insert_with(|| p.full_like(c.initial_accumulator_value));
+                st.step += 1;
+                let clr = (lr as f64 / (1.0 + (st.step - 1) as f64 * c.lr_decay as f64)) as f32;
+                let step = AdagradStep {
+                    clr,
+                    eps: c.eps,
+                    weight_decay: wd,
+                };
+                let g = grad.storage();
+                p.storage_mut().adagrad_step(
+                    p.layout(),
+                    (&g, grad.layout()),
+                    &mut sum.storage_mut(),
+                    step,
+                );
             }
         }
     }

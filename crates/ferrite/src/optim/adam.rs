@@ -1,7 +1,7 @@
 //! Adam (with AMSGrad and L2 weight decay) and AdamW (decoupled weight decay).
 
-use super::{build_groups, check, impl_group_access, update_param, Group, Optimizer, ParamGroup};
-use crate::backend::cpu::optim::{adam_update, AdamStep};
+use super::{build_groups, check, impl_group_access, param_grad, Group, Optimizer, ParamGroup};
+use crate::backend::AdamStep;
 use crate::error::Result;
 use crate::Tensor;
 
@@ -60,13 +60,20 @@ impl Default for AdamWConfig {
     }
 }
 
-/// Per-parameter state: step count and moment buffers.
+/// Per-parameter state: step count and moment buffers on the parameter's device, made on
+/// its first step (PyTorch's `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq`).
 #[derive(Default)]
 struct AdamState {
     step: i32,
-    m: Vec<f32>,
-    v: Vec<f32>,
-    vmax: Vec<f32>,
+    moments: Option<Moments>,
+}
+
+/// Adam's buffers for one parameter.
+struct Moments {
+    exp_avg: Tensor,
+    exp_avg_sq: Tensor,
+    /// The running maximum of `exp_avg_sq`, with AMSGrad.
+    max_exp_avg_sq: Option<Tensor>,
 }
 
 fn check_adam(lr: f32, betas: (f32, f32), eps: f32) -> Result<()> {
@@ -96,30 +103,35 @@ fn adam_step(
     for group in groups {
         let (lr, wd) = (group.lr, group.weight_decay);
         for (p, st) in group.params.iter().zip(&mut group.state) {
-            update_param(p, |w, g| {
-                if st.m.is_empty() {
-                    st.m = vec![0.0; w.len()];
-                    st.v = vec![0.0; w.len()];
-                    if amsgrad {
-                        st.vmax = vec![0.0; w.len()];
-                    }
-                }
-                st.step += 1;
-                // Bias corrections in f64, as PyTorch computes them in Python floats.
-                let bc1 = 1.0 - (b1 as f64).powi(st.step);
-                let bc2 = 1.0 - (b2 as f64).powi(st.step);
-                let s = AdamStep {
-                    beta1: b1,
-                    beta2: b2,
-                    eps,
-                    l2: if decoupled { 0.0 } else { wd },
-                    step_size: (lr as f64 / bc1) as f32,
-                    bias_correction2_sqrt: bc2.sqrt() as f32,
-                    decay_factor: if decoupled { 1.0 - lr * wd } else { 1.0 },
-                };
-                let vmax = amsgrad.then_some(st.vmax.as_mut_slice());
-                adam_update(w, g, &mut st.m, &mut st.v, vmax, s);
+            let Some(grad) = param_grad(p) else { continue };
+            let moments = st.moments.get_or_insert_with(|| Moments {
+                exp_avg: p.zeros_like(),
+                exp_avg_sq: p.zeros_like(),
+                max_exp_avg_sq: amsgrad.then(|| p.zeros_like()),
             });
+            st.step += 1;
+            // Bias corrections in f64, as PyTorch computes them in Python floats.
+            let bc1 = 1.0 - (b1 as f64).powi(st.step);
+            let bc2 = 1.0 - (b2 as f64).powi(st.step);
+            let s = AdamStep {
+                beta1: b1,
+                beta2: b2,
+                eps,
+                l2: if decoupled { 0.0 } else { wd },
+                step_size: (lr as f64 / bc1) as f32,
+                bias_correction2_sqrt: bc2.sqrt() as f32,
+                decay_factor: if decoupled { 1.0 - lr * wd } else { 1.0 },
+            };
+            let g = grad.storage();
+            let mut vmax = moments.max_exp_avg_sq.as_ref().map(|t| t.storage_mut());
+            p.storage_mut().adam_step(
+                p.layout(),
+                (&g, grad.layout()),
+                &mut moments.exp_avg.storage_mut(),
+                &mut moments.exp_avg_sq.storage_mut(),
+                vmax.as_deref_mut(),
+                s,
+            );
         }
     }
 }

@@ -1,7 +1,6 @@
 //! Gradient clipping: by the global norm of all gradients, or elementwise by value.
 
-use crate::backend::cpu::optim::{clamp_symmetric, pow_abs_sum, scale};
-use crate::backend::cpu::strided::contiguous_cow;
+use crate::backend::Storage;
 use crate::Tensor;
 
 /// Scales every gradient by `min(max_norm / (total + 1e-6), 1)`, where `total` is the
@@ -26,10 +25,7 @@ pub fn clip_grad_norm(params: &[Tensor], max_norm: f32, norm_type: f32) -> f32 {
     }
     let partial: Vec<f64> = grads
         .iter()
-        .map(|g| {
-            let s = g.storage();
-            pow_abs_sum(&contiguous_cow(s.as_slice(), g.layout()), norm_type)
-        })
+        .map(|g| g.storage().pow_abs_sum(g.layout(), norm_type))
         .collect();
     let total = if norm_type.is_infinite() {
         partial.iter().copied().fold(0.0, f64::max)
@@ -38,7 +34,7 @@ pub fn clip_grad_norm(params: &[Tensor], max_norm: f32, norm_type: f32) -> f32 {
     } as f32;
     let coef = (max_norm / (total + 1e-6)).min(1.0);
     for (p, g) in params.iter().filter(|p| p.grad().is_some()).zip(&grads) {
-        rewrite_grad(p, g, |s| scale(s, coef));
+        rewrite_grad(p, g, |s, l| s.scale_(l, coef));
     }
     total
 }
@@ -48,19 +44,19 @@ pub fn clip_grad_norm(params: &[Tensor], max_norm: f32, norm_type: f32) -> f32 {
 pub fn clip_grad_value(params: &[Tensor], clip_value: f32) {
     for p in params {
         if let Some(g) = p.grad() {
-            rewrite_grad(p, &g, |s| clamp_symmetric(s, clip_value));
+            rewrite_grad(p, &g, |s, l| s.clamp_abs_(l, clip_value));
         }
     }
 }
 
-/// Applies `f` to the gradient's elements in place, or to a fresh copy when the gradient is
-/// not contiguous.
-fn rewrite_grad(p: &Tensor, g: &Tensor, f: impl Fn(&mut [f32])) {
+/// Applies the in-place op `f` to the gradient's storage, or to a fresh copy (then made
+/// `p`'s gradient) when the gradient is not contiguous.
+fn rewrite_grad(p: &Tensor, g: &Tensor, f: impl Fn(&mut Storage, &crate::tensor::Layout)) {
     if g.is_contiguous() {
-        g.update_(f);
+        f(&mut g.storage_mut(), g.layout());
     } else {
         let fresh = g.contiguous_owned();
-        fresh.update_(f);
+        f(&mut fresh.storage_mut(), fresh.layout());
         p.set_grad(Some(fresh));
     }
 }

@@ -36,10 +36,9 @@ pub use scheduler::{
 };
 pub use sgd::{Sgd, SgdConfig};
 
-use crate::backend::cpu::strided::contiguous_cow;
 use crate::error::{FerriteError, Result};
 use crate::Tensor;
-use std::cell::RefCell;
+use std::sync::Arc;
 
 /// Updates parameters from their gradients.
 pub trait Optimizer: Send {
@@ -168,10 +167,11 @@ pub(crate) fn check(ok: bool, name: &str, message: String) -> Result<()> {
     }
 }
 
-/// Runs `f(param, grad)` in place on `p` through [`Tensor::update_`] (no graph), when `p`
-/// has a gradient. Returns whether it ran.
-pub(crate) fn update_param(p: &Tensor, f: impl FnMut(&mut [f32], &[f32])) -> bool {
-    let Some(grad) = p.grad() else { return false };
+/// The gradient an update of `p` reads, or `None` when `p` has none. A gradient sharing the
+/// parameter's storage (set by hand) is copied first: the update reads it while it writes
+/// the parameter, and the two locks would collide.
+pub(crate) fn param_grad(p: &Tensor) -> Option<Tensor> {
+    let grad = p.grad()?;
     assert_eq!(
         grad.dims(),
         p.dims(),
@@ -179,12 +179,11 @@ pub(crate) fn update_param(p: &Tensor, f: impl FnMut(&mut [f32], &[f32])) -> boo
         grad.dims(),
         p.dims()
     );
-    let storage = grad.storage();
-    let g = contiguous_cow(storage.as_slice(), grad.layout());
-    // update_ takes an `Fn`; the kernel mutates optimizer state, hence the RefCell.
-    let f = RefCell::new(f);
-    p.update_(|w| (f.borrow_mut())(w, &g));
-    true
+    Some(if Arc::ptr_eq(&grad.0.storage, &p.0.storage) {
+        grad.contiguous_owned()
+    } else {
+        grad
+    })
 }
 
 /// The shared `Optimizer` plumbing of optimizers holding `groups: Vec<Group<_>>`.

@@ -1,8 +1,8 @@
 //! RMSprop: gradients divided by a running root-mean-square, optionally centered and with
 //! momentum.
 
-use super::{build_groups, check, impl_group_access, update_param, Group, Optimizer, ParamGroup};
-use crate::backend::cpu::optim::{rmsprop_update, RmspropStep};
+use super::{build_groups, check, impl_group_access, param_grad, Group, Optimizer, ParamGroup};
+use crate::backend::RmspropStep;
 use crate::error::Result;
 use crate::Tensor;
 
@@ -37,17 +37,21 @@ impl Default for RmsPropConfig {
     }
 }
 
-#[derive(Default)]
-struct RmsState {
-    square_avg: Vec<f32>,
-    grad_avg: Vec<f32>,
-    momentum: Vec<f32>,
+/// RMSprop's buffers for one parameter (PyTorch's names), on the parameter's device, made on
+/// its first step.
+struct RmsBuffers {
+    /// The running mean of g².
+    square_avg: Tensor,
+    /// The running mean of g, when centered.
+    grad_avg: Option<Tensor>,
+    /// The update buffer, with momentum.
+    momentum_buffer: Option<Tensor>,
 }
 
 /// `v = αv + (1−α)g²; centered: v −= ḡ²; avg = √v + eps; momentum: buf = μ·buf + g/avg,
 /// p −= lr·buf; else p −= lr·g/avg` (PyTorch's `torch.optim.RMSprop`).
 pub struct RmsProp {
-    groups: Vec<Group<RmsState>>,
+    groups: Vec<Group<Option<RmsBuffers>>>,
     config: RmsPropConfig,
 }
 
@@ -99,20 +103,23 @@ impl Optimizer for RmsProp {
                 momentum: c.momentum,
             };
             for (p, st) in group.params.iter().zip(&mut group.state) {
-                update_param(p, |w, g| {
-                    if st.square_avg.is_empty() {
-                        st.square_avg = vec![0.0; w.len()];
-                        if c.centered {
-                            st.grad_avg = vec![0.0; w.len()];
-                        }
-                        if c.momentum > 0.0 {
-                            st.momentum = vec![0.0; w.len()];
-                        }
-                    }
-                    let grad_avg = c.centered.then_some(st.grad_avg.as_mut_slice());
-                    let momentum = (c.momentum > 0.0).then_some(st.momentum.as_mut_slice());
-                    rmsprop_update(w, g, &mut st.square_avg, grad_avg, momentum, s);
+                let Some(grad) = param_grad(p) else { continue };
+                let b = st.get_or_insert_with(|| RmsBuffers {
+                    square_avg: p.zeros_like(),
+                    grad_avg: c.centered.then(|| p.zeros_like()),
+                    momentum_buffer: (c.momentum > 0.0).then(|| p.zeros_like()),
                 });
+                let g = grad.storage();
+                let mut grad_avg = b.grad_avg.as_ref().map(|t| t.storage_mut());
+                let mut momentum = b.momentum_buffer.as_ref().map(|t| t.storage_mut());
+                p.storage_mut().rmsprop_step(
+                    p.layout(),
+                    (&g, grad.layout()),
+                    &mut b.square_avg.storage_mut(),
+                    grad_avg.as_deref_mut(),
+                    momentum.as_deref_mut(),
+                    s,
+                );
             }
         }
     }

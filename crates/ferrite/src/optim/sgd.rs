@@ -1,7 +1,7 @@
 //! Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay.
 
-use super::{build_groups, check, impl_group_access, update_param, Group, Optimizer, ParamGroup};
-use crate::backend::cpu::optim::sgd_update;
+use super::{build_groups, check, impl_group_access, param_grad, Group, Optimizer, ParamGroup};
+use crate::backend::SgdStep;
 use crate::error::Result;
 use crate::Tensor;
 
@@ -46,7 +46,9 @@ impl Default for SgdConfig {
 /// assert!(Sgd::new(vec![w], -1.0).is_err());
 /// ```
 pub struct Sgd {
-    groups: Vec<Group<Option<Vec<f32>>>>,
+    /// Per parameter: the momentum buffer on the parameter's device, made on its first step
+    /// when momentum is on.
+    groups: Vec<Group<Option<Tensor>>>,
     config: SgdConfig,
 }
 
@@ -93,27 +95,23 @@ impl Optimizer for Sgd {
         for group in &mut self.groups {
             let (lr, wd) = (group.lr, group.weight_decay);
             for (p, state) in group.params.iter().zip(&mut group.state) {
-                update_param(p, |w, g| {
-                    let first = state.is_none();
-                    let buf = match state {
-                        Some(b) => b.as_mut_slice(),
-                        None if c.momentum != 0.0 => {
-                            state.insert(vec![0.0; w.len()]).as_mut_slice()
-                        }
-                        None => &mut [],
-                    };
-                    sgd_update(
-                        w,
-                        g,
-                        buf,
-                        lr,
-                        c.momentum,
-                        c.dampening,
-                        wd,
-                        c.nesterov,
-                        first,
-                    );
-                });
+                let Some(grad) = param_grad(p) else { continue };
+                let first_step = state.is_none();
+                if first_step && c.momentum != 0.0 {
+                    *state = Some(p.zeros_like());
+                }
+                let step = SgdStep {
+                    lr,
+                    momentum: c.momentum,
+                    dampening: c.dampening,
+                    weight_decay: wd,
+                    nesterov: c.nesterov,
+                    first_step,
+                };
+                let g = grad.storage();
+                let mut buf = state.as_ref().map(|b| b.storage_mut());
+                p.storage_mut()
+                    .sgd_step(p.layout(), (&g, grad.layout()), buf.as_deref_mut(), step);
             }
         }
     }

@@ -2,7 +2,6 @@
 
 use super::{normalize_dim, Layout, Tensor};
 use crate::autograd::Op;
-use crate::backend::cpu::reduce::map_lanes;
 use crate::backend::UnaryOp;
 
 impl Tensor {
@@ -49,36 +48,14 @@ impl Tensor {
             self.rank(),
             if log { "log_softmax" } else { "softmax" },
         );
-        let n = self.dims().get(d).copied().unwrap_or(1);
-        let data = {
-            let s = self.storage();
-            map_lanes(s.as_slice(), self.layout(), d, n, |lane, out| {
-                // Subtracting the max keeps every exponent ≤ 0.
-                let m = lane.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let m = if m.is_finite() { m } else { 0.0 };
-                let mut sum = 0.0f32;
-                for (o, &x) in out.iter_mut().zip(lane) {
-                    *o = (x - m).exp();
-                    sum += *o;
-                }
-                if log {
-                    let lse = sum.ln();
-                    for (o, &x) in out.iter_mut().zip(lane) {
-                        *o = x - m - lse;
-                    }
-                } else {
-                    let inv = 1.0 / sum;
-                    out.iter_mut().for_each(|o| *o *= inv);
-                }
-            })
-        };
+        let storage = self.storage().softmax(self.layout(), d, log);
         let op = if log {
             Op::LogSoftmax { dim: d }
         } else {
             Op::Softmax { dim: d }
         };
         Tensor::from_op(
-            crate::backend::Storage::Cpu(data),
+            storage,
             Layout::contiguous(self.shape().clone()),
             op,
             vec![self.clone()],

@@ -3,25 +3,19 @@
 
 use super::{Layout, Tensor};
 use crate::autograd::Op;
-use crate::backend::cpu::norm;
-use crate::backend::cpu::strided::contiguous_cow;
 use crate::backend::Storage;
 use std::sync::Arc;
 
 /// What the backward of a batch normalisation needs: the statistics it used.
 #[derive(Debug)]
 pub struct BatchNormSaved {
-    /// Per-channel mean used (batch mean in training, running mean in evaluation).
-    pub mean: Vec<f32>,
-    /// Per-channel `1/√(var + eps)` used.
-    pub invstd: Vec<f32>,
+    /// Per-channel mean used `(C)` (batch mean in training, a copy of the running mean in
+    /// evaluation).
+    pub mean: Tensor,
+    /// Per-channel `1/√(var + eps)` used `(C)`.
+    pub invstd: Tensor,
     /// True when the statistics came from the batch (their gradient flows through).
     pub training: bool,
-}
-
-/// `(n, c, s)`: the data seen as batch × channels × positions.
-fn ncs(dims: &[usize]) -> (usize, usize, usize) {
-    (dims[0], dims[1], dims[2..].iter().product())
 }
 
 impl Tensor {
@@ -61,7 +55,9 @@ impl Tensor {
             "batch_norm: expected input of shape (N, C, *), got {:?}",
             self.dims()
         );
-        let (n, c, s) = ncs(self.dims());
+        let c = self.dims()[1];
+        // Values per channel: batch × positions.
+        let count: usize = self.dims()[0] * self.dims()[2..].iter().product::<usize>();
         for (name, t) in [
             ("weight", weight),
             ("bias", bias),
@@ -78,56 +74,66 @@ impl Tensor {
             }
         }
         let xs = self.storage();
-        let x = contiguous_cow(xs.as_slice(), self.layout());
         let (mean, var) = if training {
             assert!(
-                n * s > 1,
+                count > 1,
                 "batch_norm: Expected more than 1 value per channel when training, got input size {:?}",
                 self.dims()
             );
-            let (mean, var) = norm::channel_mean_var(&x, n, c, s);
+            let (mean, var) = xs.batch_norm_stats(self.layout());
+            let stat = Layout::contiguous([c]);
             if let (Some(rm), Some(rv)) = (running_mean, running_var) {
-                let unbias = (n * s) as f32 / (n * s - 1) as f32;
-                rm.update_(|r| {
-                    r.iter_mut()
-                        .zip(&mean)
-                        .for_each(|(r, &m)| *r = (1.0 - momentum) * *r + momentum * m)
-                });
-                rv.update_(|r| {
-                    r.iter_mut()
-                        .zip(&var)
-                        .for_each(|(r, &v)| *r = (1.0 - momentum) * *r + momentum * v * unbias)
-                });
+                let unbias = count as f32 / (count - 1) as f32;
+                rm.storage_mut()
+                    .running_stat_update(rm.layout(), (&mean, &stat), momentum, 1.0);
+                rv.storage_mut()
+                    .running_stat_update(rv.layout(), (&var, &stat), momentum, unbias);
             }
-            (mean, var)
+            (
+                Tensor::from_storage(mean, stat.clone()),
+                Tensor::from_storage(var, stat),
+            )
         } else {
             let (rm, rv) = running_mean.zip(running_var).unwrap_or_else(|| {
                 panic!(
                     "batch_norm: running_mean and running_var must be defined in evaluation mode"
                 )
             });
-            (rm.to_vec(), rv.to_vec())
+            // A copy: the running statistics may change in place before the backward pass.
+            (rm.contiguous_owned(), rv.clone())
         };
-        let invstd: Vec<f32> = var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-        let gamma = weight.map(|w| w.to_vec());
-        let scale: Vec<f32> = match &gamma {
-            Some(gm) => gm.iter().zip(&invstd).map(|(g, i)| g * i).collect(),
-            None => invstd.clone(),
+        let (data, invstd) = {
+            let (ms, vs) = (mean.storage(), var.storage());
+            let ws = weight.map(|w| w.storage());
+            let bs = bias.map(|b| b.storage());
+            xs.batch_norm(
+                self.layout(),
+                (&ms, mean.layout()),
+                (&vs, var.layout()),
+                ws.as_deref().zip(weight.map(|w| w.layout())),
+                bs.as_deref().zip(bias.map(|b| b.layout())),
+                eps,
+            )
         };
-        let shift = bias.map_or_else(|| vec![0.0; c], |b| b.to_vec());
-        let data = norm::channel_affine(&x, c, s, &mean, &scale, &shift);
         drop(xs);
         let saved = BatchNormSaved {
             mean,
-            invstd,
+            invstd: Tensor::from_storage(invstd, Layout::contiguous([c])),
             training,
         };
         let mut inputs = vec![self.clone()];
-        // Missing affine parameters stand in as constants so the inputs are always [x, γ, β].
-        inputs.push(weight.cloned().unwrap_or_else(|| Tensor::ones([c])));
-        inputs.push(bias.cloned().unwrap_or_else(|| Tensor::zeros([c])));
+        // Missing affine parameters stand in as constants (on the input's device) so the
+        // inputs are always [x, γ, β].
+        let constant = |value| {
+            Tensor::from_storage(
+                Storage::full(c, value, self.device()),
+                Layout::contiguous([c]),
+            )
+        };
+        inputs.push(weight.cloned().unwrap_or_else(|| constant(1.0)));
+        inputs.push(bias.cloned().unwrap_or_else(|| constant(0.0)));
         Tensor::from_op(
-            Storage::Cpu(data),
+            data,
             Layout::contiguous(self.shape().clone()),
             Op::BatchNorm(Arc::new(saved)),
             inputs,
@@ -142,43 +148,25 @@ pub(crate) fn batch_norm_backward(
     g: &Tensor,
     needs: &[bool],
 ) -> Vec<Option<Tensor>> {
-    let x = &inputs[0];
-    let (n, c, s) = ncs(x.dims());
-    let (xs, gs) = (x.storage(), g.storage());
-    let xc = contiguous_cow(xs.as_slice(), x.layout());
-    let gc = contiguous_cow(gs.as_slice(), g.layout());
-    let (sum_g, sum_gx) = norm::channel_grad_sums(&gc, &xc, n, c, s, &saved.mean, &saved.invstd);
-    let gamma = inputs[1].to_vec();
-    let dx = needs[0].then(|| {
-        let data = if saved.training {
-            norm::batch_norm_input_grad_train(
-                &gc,
-                &xc,
-                n,
-                c,
-                s,
-                &saved.mean,
-                &saved.invstd,
-                Some(&gamma),
-                &sum_g,
-                &sum_gx,
-            )
-        } else {
-            // Fixed statistics: dx = g·γ·invstd
-            let scale: Vec<f32> = gamma
-                .iter()
-                .zip(&saved.invstd)
-                .map(|(g, i)| g * i)
-                .collect();
-            norm::channel_affine(&gc, c, s, &vec![0.0; c], &scale, &vec![0.0; c])
-        };
-        Tensor::from_vec(data, x.dims())
-    });
-    let shape = |t: &Tensor| t.dims().to_vec();
+    let (x, gamma) = (&inputs[0], &inputs[1]);
+    let (dx, dw, db) = {
+        let (xs, gs, ws) = (x.storage(), g.storage(), gamma.storage());
+        let (ms, is) = (saved.mean.storage(), saved.invstd.storage());
+        gs.batch_norm_backward(
+            g.layout(),
+            (&xs, x.layout()),
+            (&ms, saved.mean.layout()),
+            (&is, saved.invstd.layout()),
+            (&ws, gamma.layout()),
+            saved.training,
+            needs[0],
+        )
+    };
+    let channels = |t: &Tensor| Layout::contiguous(t.dims());
     vec![
-        dx,
-        needs[1].then(|| Tensor::from_vec(sum_gx, shape(&inputs[1]))),
-        needs[2].then(|| Tensor::from_vec(sum_g, shape(&inputs[2]))),
+        dx.map(|d| Tensor::from_storage(d, Layout::contiguous(x.dims()))),
+        needs[1].then(|| Tensor::from_storage(dw, channels(&inputs[1]))),
+        needs[2].then(|| Tensor::from_storage(db, channels(&inputs[2]))),
     ]
 }
 

@@ -4,9 +4,6 @@
 
 use super::{Layout, Tensor};
 use crate::autograd::Op;
-use crate::backend::cpu::conv::{conv2d_backward as conv2d_backward_kernel, conv2d_forward};
-use crate::backend::cpu::strided::contiguous_cow;
-use crate::backend::Storage;
 use crate::core::ConvGeometry;
 use crate::error::{FerriteError, Result};
 use std::str::FromStr;
@@ -323,19 +320,13 @@ fn conv_run(
 ) -> Tensor {
     let data = {
         let (xs, ws) = (x.storage(), w.storage());
-        let xc = contiguous_cow(xs.as_slice(), x.layout());
-        let wc = contiguous_cow(ws.as_slice(), w.layout());
-        let b = bias.map(|b| b.to_vec());
-        conv2d_forward(&xc, &wc, b.as_deref(), &geo)
+        let bs = bias.map(|b| b.storage());
+        let b = bs.as_deref().zip(bias.map(|b| b.layout()));
+        xs.conv2d(x.layout(), (&ws, w.layout()), b, &geo)
     };
     let mut inputs = vec![x.clone(), w.clone()];
     inputs.extend(bias.cloned());
-    Tensor::from_op(
-        Storage::Cpu(data),
-        Layout::contiguous(out_dims),
-        Op::Conv2d(geo),
-        inputs,
-    )
+    Tensor::from_op(data, Layout::contiguous(out_dims), Op::Conv2d(geo), inputs)
 }
 
 impl Tensor {
@@ -422,17 +413,21 @@ pub(crate) fn conv2d_backward(
     let need_b = inputs.len() == 3 && needs[2];
     let (dx, dw, db) = {
         let (xs, ws, gs) = (x.storage(), w.storage(), g.storage());
-        let xc = contiguous_cow(xs.as_slice(), x.layout());
-        let wc = contiguous_cow(ws.as_slice(), w.layout());
-        let gc = contiguous_cow(gs.as_slice(), g.layout());
-        conv2d_backward_kernel(&xc, &wc, &gc, geo, [needs[0], needs[1], need_b])
+        gs.conv2d_backward(
+            g.layout(),
+            (&xs, x.layout()),
+            (&ws, w.layout()),
+            geo,
+            [needs[0], needs[1], need_b],
+        )
     };
+    let like = |t: &Tensor| Layout::contiguous(t.dims());
     let mut grads = vec![
-        dx.map(|d| Tensor::from_vec(d, x.dims())),
-        dw.map(|d| Tensor::from_vec(d, w.dims())),
+        dx.map(|d| Tensor::from_storage(d, like(x))),
+        dw.map(|d| Tensor::from_storage(d, like(w))),
     ];
     if inputs.len() == 3 {
-        grads.push(db.map(|d| Tensor::from_vec(d, inputs[2].dims())));
+        grads.push(db.map(|d| Tensor::from_storage(d, like(&inputs[2]))));
     }
     grads
 }

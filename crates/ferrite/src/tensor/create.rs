@@ -1,6 +1,8 @@
 //! Creating tensors: constants, ranges, identity, data from the caller, random samples.
 
-use super::{with_rng, Generator, Shape, Tensor};
+use super::{with_rng, Generator, Layout, Shape, Tensor};
+use crate::backend::Storage;
+use crate::core::Device;
 
 impl Tensor {
     /// A tensor of `shape` from row-major `data`. Panics if the lengths differ.
@@ -43,8 +45,13 @@ impl Tensor {
 
     /// A tensor of `shape` filled with `value`.
     pub fn full(shape: impl Into<Shape>, value: f32) -> Tensor {
-        let shape = shape.into();
-        Tensor::from_data(vec![value; shape.numel()], shape)
+        Tensor::full_on(shape.into(), value, Device::Cpu)
+    }
+
+    /// A row-major tensor of `shape` filled with `value` on `device`.
+    fn full_on(shape: Shape, value: f32, device: Device) -> Tensor {
+        let storage = Storage::full(shape.numel(), value, device);
+        Tensor::from_storage(storage, Layout::contiguous(shape))
     }
 
     /// Zeros of `shape`.
@@ -57,19 +64,19 @@ impl Tensor {
         Tensor::full(shape, 1.0)
     }
 
-    /// Zeros with the shape of `self`.
+    /// Zeros with the shape and device of `self`.
     pub fn zeros_like(&self) -> Tensor {
-        Tensor::zeros(self.shape().clone())
+        self.full_like(0.0)
     }
 
-    /// Ones with the shape of `self`.
+    /// Ones with the shape and device of `self`.
     pub fn ones_like(&self) -> Tensor {
-        Tensor::ones(self.shape().clone())
+        self.full_like(1.0)
     }
 
-    /// `value` with the shape of `self`.
+    /// `value` with the shape and device of `self`.
     pub fn full_like(&self, value: f32) -> Tensor {
-        Tensor::full(self.shape().clone(), value)
+        Tensor::full_on(self.shape().clone(), value, self.device())
     }
 
     /// `start, start + step, ...` below `end` (PyTorch's `arange`).
@@ -124,30 +131,28 @@ impl Tensor {
 
     /// Uniform samples in [0, 1) from `gen`.
     pub fn rand_with(shape: impl Into<Shape>, gen: &mut Generator) -> Tensor {
-        let shape = shape.into();
-        let data = (0..shape.numel()).map(|_| gen.uniform()).collect();
-        Tensor::from_data(data, shape)
+        Tensor::uniform_with(shape.into(), 0.0, 1.0, gen)
     }
 
     /// Standard normal samples from `gen`.
     pub fn randn_with(shape: impl Into<Shape>, gen: &mut Generator) -> Tensor {
         let shape = shape.into();
-        let data = (0..shape.numel()).map(|_| gen.normal()).collect();
-        Tensor::from_data(data, shape)
+        let storage = Storage::normal(shape.numel(), 0.0, 1.0, gen, Device::Cpu);
+        Tensor::from_storage(storage, Layout::contiguous(shape))
     }
 
     /// Uniform samples in [low, high) from the global generator.
     pub fn uniform(shape: impl Into<Shape>, low: f32, high: f32) -> Tensor {
-        with_rng(|g| {
-            let shape = shape.into();
-            let data = (0..shape.numel())
-                .map(|_| low + (high - low) * g.uniform())
-                .collect();
-            Tensor::from_data(data, shape)
-        })
+        with_rng(|g| Tensor::uniform_with(shape.into(), low, high, g))
     }
 
-    /// A random permutation of `0..n` as a float tensor, from the global generator.
+    /// Uniform samples in [low, high) from `gen`, drawn in order and stored row-major.
+    fn uniform_with(shape: Shape, low: f32, high: f32, gen: &mut Generator) -> Tensor {
+        let storage = Storage::uniform(shape.numel(), low, high, gen, Device::Cpu);
+        Tensor::from_storage(storage, Layout::contiguous(shape))
+    }
+
+    /// A random permutation of `0..n`, from the global generator.
     pub fn randperm(n: usize) -> Vec<usize> {
         with_rng(|g| g.permutation(n))
     }

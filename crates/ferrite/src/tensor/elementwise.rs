@@ -13,13 +13,24 @@ impl Tensor {
         let out = Tensor::from_storage(storage, Layout::contiguous(self.shape().clone()));
         let differentiable = !matches!(
             op,
-            UnaryOp::Sign | UnaryOp::EqScalar(_) | UnaryOp::GtScalar(_) | UnaryOp::LtScalar(_)
+            UnaryOp::Sign
+                | UnaryOp::EqScalar(_)
+                | UnaryOp::GtScalar(_)
+                | UnaryOp::LtScalar(_)
+                | UnaryOp::FiniteOrZero
         );
         if differentiable {
             out.attach(Op::Unary(op), vec![self.clone()])
         } else {
             out
         }
+    }
+
+    /// Applies a pointwise function without recording it (post-processing inside ops that
+    /// record themselves).
+    pub(crate) fn map_detached(&self, op: UnaryOp) -> Tensor {
+        let storage = self.storage().unary(self.layout(), op);
+        Tensor::from_storage(storage, Layout::contiguous(self.shape().clone()))
     }
 
     /// Applies a broadcasting pointwise function of two tensors, recording it for autograd.

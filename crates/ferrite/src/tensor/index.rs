@@ -3,26 +3,42 @@
 
 use super::{normalize_dim, Layout, Tensor};
 use crate::autograd::Op;
-use crate::backend::cpu::strided::contiguous_cow;
-use crate::backend::cpu::{elementwise, index as kernels};
 use crate::backend::Storage;
-use std::sync::Arc;
+use crate::core::DType;
 
-/// Reads a tensor of integer-valued floats as indices below `bound`, naming `op` on failure.
-pub(crate) fn to_indices(t: &Tensor, bound: usize, op: &str) -> Vec<usize> {
-    t.to_vec()
-        .into_iter()
-        .map(|v| {
-            assert!(
-                v >= 0.0 && v.fract() == 0.0 && (v as usize) < bound,
-                "{op}: index {v} is out of bounds for dimension with size {bound}"
-            );
-            v as usize
-        })
-        .collect()
+/// An index tensor (dtype i64, on `like`'s device) for `index`, whose values must be integers
+/// in `0..bound`: i64 tensors as they are, and integer-valued float tensors converted. Any
+/// other value panics naming `op`, as PyTorch raises.
+pub(crate) fn to_index_tensor(index: &Tensor, bound: usize, op: &str, like: &Tensor) -> Tensor {
+    let values: Vec<i64> = match index.dtype() {
+        DType::I64 => index.storage().to_host_i64(index.layout()),
+        _ => index
+            .to_vec()
+            .into_iter()
+            .map(|v| {
+                assert!(
+                    v >= 0.0 && v.fract() == 0.0 && (v as usize) < bound,
+                    "{op}: index {v} is out of bounds for dimension with size {bound}"
+                );
+                v as i64
+            })
+            .collect(),
+    };
+    if let Some(&bad) = values.iter().find(|&&v| v < 0 || v as usize >= bound) {
+        panic!("{op}: index {bad} is out of bounds for dimension with size {bound}");
+    }
+    Tensor::from_indices(values, index.dims().to_vec(), like)
 }
 
 impl Tensor {
+    /// A row-major i64 tensor of `dims` holding `values`, on `like`'s device.
+    pub(crate) fn from_indices(values: Vec<i64>, dims: Vec<usize>, like: &Tensor) -> Tensor {
+        Tensor::from_storage(
+            Storage::from_host_i64(values, like.device()),
+            Layout::contiguous(dims),
+        )
+    }
+
     /// Entries `indices` along `dim` (PyTorch's `index_select`, or `x[idx]` for dim 0).
     pub fn index_select(&self, dim: isize, indices: &[usize]) -> Tensor {
         let d = normalize_dim(dim, self.rank(), "index_select");
@@ -30,41 +46,39 @@ impl Tensor {
         if let Some(&bad) = indices.iter().find(|&&i| i >= size) {
             panic!("index_select: index {bad} is out of bounds for dimension {d} with size {size}");
         }
-        let data = {
-            // Borrow the buffer when the layout is row-major; copy only strided views.
-            let s = self.storage();
-            let src = contiguous_cow(s.as_slice(), self.layout());
-            kernels::index_select(&src, self.dims(), d, indices)
-        };
+        let index = Tensor::from_indices(
+            indices.iter().map(|&i| i as i64).collect(),
+            vec![indices.len()],
+            self,
+        );
+        let storage = self
+            .storage()
+            .index_select(self.layout(), d, &index.storage());
         let mut dims = self.dims().to_vec();
         dims[d] = indices.len();
         Tensor::from_op(
-            Storage::Cpu(data),
+            storage,
             Layout::contiguous(dims),
             Op::IndexSelect {
                 dim: d,
-                indices: Arc::new(indices.to_vec()),
+                indices: index,
             },
             vec![self.clone()],
         )
     }
 
-    /// Zeros of `dims` with the rows of `self` added at `indices` along `dim`.
-    pub(crate) fn index_add_into(&self, dims: &[usize], dim: usize, indices: &[usize]) -> Tensor {
-        let data = {
-            let s = self.storage();
-            kernels::index_add(
-                dims,
-                dim,
-                indices,
-                &contiguous_cow(s.as_slice(), self.layout()),
-            )
-        };
-        Tensor::from_data(data, dims.to_vec())
+    /// Zeros of `dims` with the blocks of `self` added at `indices` (an i64 tensor) along
+    /// `dim`.
+    pub(crate) fn index_add_into(&self, dims: &[usize], dim: usize, indices: &Tensor) -> Tensor {
+        let storage = self
+            .storage()
+            .index_add(self.layout(), dims, dim, &indices.storage());
+        Tensor::from_storage(storage, Layout::contiguous(dims.to_vec()))
     }
 
     /// `out[i][j] = self[i][index[i][j]]` for `dim = 1` (and likewise for any dim).
-    /// `index` holds integer values and has the same rank as `self`.
+    /// `index` holds integer values (i64, or integer-valued floats) and has the same rank as
+    /// `self`.
     pub fn gather(&self, dim: isize, index: &Tensor) -> Tensor {
         let d = normalize_dim(dim, self.rank(), "gather");
         assert_eq!(
@@ -82,30 +96,17 @@ impl Tensor {
                 self.dims()
             );
         }
-        let idx = to_indices(index, self.dims()[d], "gather");
-        let out = self.gather_raw(d, &idx, index.dims());
-        out.attach(
-            Op::Gather {
-                dim: d,
-                index: Arc::new(idx),
-                index_dims: index.dims().to_vec(),
-            },
-            vec![self.clone()],
-        )
+        let index = to_index_tensor(index, self.dims()[d], "gather", self);
+        let out = self.gather_raw(d, &index);
+        out.attach(Op::Gather { dim: d, index }, vec![self.clone()])
     }
 
-    pub(crate) fn gather_raw(&self, dim: usize, index: &[usize], index_dims: &[usize]) -> Tensor {
-        let data = {
-            let s = self.storage();
-            kernels::gather(
-                &contiguous_cow(s.as_slice(), self.layout()),
-                self.dims(),
-                dim,
-                index,
-                index_dims,
-            )
-        };
-        Tensor::from_data(data, index_dims.to_vec())
+    /// [`Tensor::gather`] with a checked i64 index and no history.
+    pub(crate) fn gather_raw(&self, dim: usize, index: &Tensor) -> Tensor {
+        let storage = self
+            .storage()
+            .gather(self.layout(), dim, (&index.storage(), index.layout()));
+        Tensor::from_storage(storage, Layout::contiguous(index.dims().to_vec()))
     }
 
     /// A copy of `self` with `src` added at the positions `index` names along `dim`.
@@ -118,61 +119,45 @@ impl Tensor {
             src.dims(),
             self.dims()
         );
-        let idx = to_indices(index, self.dims()[d], "scatter_add");
-        let out = self.scatter_add_raw(d, &idx, index.dims(), src);
+        let index = to_index_tensor(index, self.dims()[d], "scatter_add", self);
+        let out = self.scatter_add_raw(d, &index, src);
         out.attach(
-            Op::ScatterAdd {
-                dim: d,
-                index: Arc::new(idx),
-                index_dims: index.dims().to_vec(),
-            },
+            Op::ScatterAdd { dim: d, index },
             vec![self.clone(), src.clone()],
         )
     }
 
-    pub(crate) fn scatter_add_raw(
-        &self,
-        dim: usize,
-        index: &[usize],
-        index_dims: &[usize],
-        src: &Tensor,
-    ) -> Tensor {
-        let data = {
-            let s = src.storage();
-            let src = contiguous_cow(s.as_slice(), src.layout());
-            kernels::scatter_add(self.to_vec(), self.dims(), dim, index, index_dims, &src)
-        };
-        Tensor::from_data(data, self.dims().to_vec())
+    /// [`Tensor::scatter_add`] with a checked i64 index and no history.
+    pub(crate) fn scatter_add_raw(&self, dim: usize, index: &Tensor, src: &Tensor) -> Tensor {
+        let storage = self.storage().scatter_add(
+            self.layout(),
+            dim,
+            (&index.storage(), index.layout()),
+            (&src.storage(), src.layout()),
+        );
+        Tensor::from_storage(storage, Layout::contiguous(self.dims().to_vec()))
+    }
+
+    /// The values of an i64 tensor as floats (`tensor.float()` in PyTorch).
+    pub(crate) fn indices_as_float(&self) -> Tensor {
+        let storage = self.storage().to_dtype(self.layout(), DType::F32);
+        Tensor::from_storage(storage, Layout::contiguous(self.dims().to_vec()))
     }
 
     /// `self` with `value` wherever `mask` (0/1, broadcastable to `self`) is non-zero.
     pub fn masked_fill(&self, mask: &Tensor, value: f32) -> Tensor {
         let dims = self.dims().to_vec();
         let mask_layout = mask.layout().clone();
-        let data = {
-            let s = self.storage();
-            let m = mask.storage();
+        let storage = {
             let mask_view = Layout {
                 strides: mask_layout.broadcast_strides(&dims, "masked_fill"),
                 shape: dims.clone().into(),
                 offset: mask_layout.offset,
             };
-            elementwise::binary_map(
-                s.as_slice(),
-                self.layout(),
-                m.as_slice(),
-                &mask_view,
-                &dims,
-                |x, k| {
-                    if k != 0.0 {
-                        value
-                    } else {
-                        x
-                    }
-                },
-            )
+            self.storage()
+                .masked_fill(self.layout(), &mask.storage(), &mask_view, value)
         };
-        let out = Tensor::from_data(data, dims);
+        let out = Tensor::from_storage(storage, Layout::contiguous(dims));
         out.attach(Op::MaskedFill(mask.detach()), vec![self.clone()])
     }
 
@@ -183,19 +168,16 @@ impl Tensor {
             b.dims(),
             "where",
         );
-        let data = {
+        let storage = {
             let (c, sa, sb) = (cond.storage(), a.storage(), b.storage());
-            elementwise::ternary_map(
-                [
-                    (c.as_slice(), cond.layout()),
-                    (sa.as_slice(), a.layout()),
-                    (sb.as_slice(), b.layout()),
-                ],
+            Storage::where_cond(
+                (&c, cond.layout()),
+                (&sa, a.layout()),
+                (&sb, b.layout()),
                 &dims,
-                |k, x, y| if k != 0.0 { x } else { y },
             )
         };
-        let out = Tensor::from_data(data, dims.clone());
+        let out = Tensor::from_storage(storage, Layout::contiguous(dims.clone()));
         if !(crate::autograd::is_grad_enabled()
             && (a.requires_grad_flag() || b.requires_grad_flag()))
         {
@@ -227,25 +209,19 @@ impl Tensor {
                 t.dims()
             );
         }
-        let data = {
-            // Row-major inputs are read in place; only strided views are copied first.
+        let storage = {
             let guards: Vec<_> = tensors.iter().map(|t| t.storage()).collect();
-            let views: Vec<_> = guards
+            let parts: Vec<(&Storage, &Layout)> = guards
                 .iter()
                 .zip(tensors)
-                .map(|(g, t)| contiguous_cow(g.as_slice(), t.layout()))
+                .map(|(g, t)| (&**g, t.layout()))
                 .collect();
-            let parts: Vec<(&[f32], &[usize])> = views
-                .iter()
-                .zip(tensors)
-                .map(|(v, t)| (&v[..], t.dims()))
-                .collect();
-            kernels::cat(&parts, d)
+            Storage::cat(&parts, d)
         };
         let mut dims = first.dims().to_vec();
         dims[d] = tensors.iter().map(|t| t.dims()[d]).sum();
         Tensor::from_op(
-            Storage::Cpu(data),
+            storage,
             Layout::contiguous(dims),
             Op::Cat { dim: d },
             tensors.to_vec(),

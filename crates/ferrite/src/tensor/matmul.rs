@@ -2,8 +2,6 @@
 
 use super::{broadcast_shapes, Layout, Tensor};
 use crate::autograd::Op;
-use crate::backend::cpu::matmul::batched_gemm;
-use crate::backend::Storage;
 
 impl Tensor {
     /// The matrix product with PyTorch's `matmul` rules: a 1-D operand is treated as a row
@@ -41,44 +39,14 @@ impl Tensor {
             "matmul: shapes {ad:?} and {bd:?} cannot be multiplied ({m}x{k} and {k2}x{n})"
         );
         let batch = broadcast_shapes(&ad[..ad.len() - 2], &bd[..bd.len() - 2], "matmul");
-        let offsets = |t: &Tensor| -> Vec<usize> {
-            let l = t.layout();
-            let r = l.dims().len();
-            let batch_layout = Layout {
-                shape: l.dims()[..r - 2].to_vec().into(),
-                strides: l.strides[..r - 2].to_vec(),
-                offset: l.offset,
-            };
-            let strides = batch_layout.broadcast_strides(&batch, "matmul");
-            let mut offs = Vec::new();
-            crate::backend::cpu::strided::for_each_strided(&batch, [&strides], [l.offset], |[o]| {
-                offs.push(o)
-            });
-            offs
-        };
-        let (la, lb) = (self.layout(), rhs.layout());
-        let mat_strides = |l: &Layout| {
-            let r = l.strides.len();
-            (l.strides[r - 2], l.strides[r - 1])
-        };
-        let data = {
+        let storage = {
             let (sa, sb) = (self.storage(), rhs.storage());
-            batched_gemm(
-                m,
-                n,
-                k,
-                sa.as_slice(),
-                &offsets(self),
-                mat_strides(la),
-                sb.as_slice(),
-                &offsets(rhs),
-                mat_strides(lb),
-            )
+            sa.matmul(self.layout(), &sb, rhs.layout(), &batch)
         };
         let mut dims = batch;
         dims.extend([m, n]);
         Tensor::from_op(
-            Storage::Cpu(data),
+            storage,
             Layout::contiguous(dims),
             Op::MatMul,
             vec![self.clone(), rhs.clone()],

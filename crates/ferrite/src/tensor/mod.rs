@@ -193,6 +193,48 @@ impl Tensor {
         self.storage().dtype()
     }
 
+    /// This tensor on `device`: itself when it is already there (as PyTorch's `to`), else a
+    /// copy that keeps the history, so gradients flow back to the source device.
+    ///
+    /// ```
+    /// use ferrite::{Device, Tensor};
+    /// let t = Tensor::ones([2]);
+    /// let same = t.to(&Device::Cpu);
+    /// assert_eq!(same.id(), t.id());
+    /// ```
+    pub fn to(&self, device: &Device) -> Tensor {
+        if self.device() == *device {
+            return self.clone();
+        }
+        let storage = Storage::from_host(self.storage().to_host(self.layout()), *device);
+        Tensor::from_op(
+            storage,
+            Layout::contiguous(self.shape().clone()),
+            autograd::Op::ToDevice(self.device()),
+            vec![self.clone()],
+        )
+    }
+
+    /// Moves this tensor's data to `device` in place, keeping its identity, gradient flag and
+    /// handles (how a model's parameters move). A no-op when it is already there.
+    pub(crate) fn move_to_(&self, device: &Device) {
+        if self.device() == *device {
+            return;
+        }
+        let moved = Storage::from_host(self.storage().to_host(self.layout()), *device);
+        let full = Layout::contiguous(self.shape().clone());
+        // Same shape, row-major: the layout stays valid only for contiguous tensors, which
+        // parameters and buffers are.
+        assert!(
+            self.layout() == &full,
+            "to: only contiguous tensors move in place (parameters and buffers are)"
+        );
+        *self.storage_mut() = moved;
+        if let Some(g) = self.grad() {
+            g.move_to_(device);
+        }
+    }
+
     /// A unique id for this handle's tensor (views get their own).
     pub fn id(&self) -> usize {
         self.0.id

@@ -4,12 +4,9 @@
 use super::conv::Size;
 use super::{Layout, Tensor};
 use crate::autograd::Op;
-use crate::backend::cpu::pool;
-use crate::backend::cpu::strided::contiguous_cow;
 use crate::backend::Storage;
 use crate::core::{AvgDivisor, PoolGeometry};
 use crate::error::{FerriteError, Result};
-use std::sync::Arc;
 
 /// Window, stride (the window by default), padding, dilation and rounding of a 2-D pooling,
 /// built with chained setters (PyTorch's `MaxPool2d`/`AvgPool2d` arguments).
@@ -223,7 +220,7 @@ impl Tensor {
     /// Max pooling over windows of `(N, C, H, W)` or `(C, H, W)` (PyTorch's `F.max_pool2d`);
     /// the gradient goes to each window's arg-max.
     pub fn max_pool2d(&self, options: &Pool2dOptions) -> Tensor {
-        self.max_pool2d_with_indices(options).0
+        batched("max_pool2d", self, |x| max_pool2d_run(x, options).0)
     }
 
     /// Max pooling and, as whole numbers in f32, the index `y·W + x` inside its plane of each
@@ -231,26 +228,16 @@ impl Tensor {
     pub fn max_pool2d_with_indices(&self, options: &Pool2dOptions) -> (Tensor, Tensor) {
         let mut indices = None;
         let out = batched("max_pool2d", self, |x| {
-            let geo = options.geometry("max_pool2d", x.dims(), true);
-            let (data, argmax) = {
-                let s = x.storage();
-                pool::max_pool2d_forward(&contiguous_cow(s.as_slice(), x.layout()), &geo)
-            };
-            let dims = pooled_dims(x, geo.out_size);
-            indices = Some(Tensor::from_vec(
-                argmax.iter().map(|&a| a as f32).collect(),
-                dims.clone(),
+            let (out, argmax) = max_pool2d_run(x, options);
+            // The public indices are f32, as the rest of the tensor API; plane positions
+            // below 2^24 are exact. Only this entry point pays for the conversion.
+            let positions = argmax.storage().to_host_i64(argmax.layout());
+            let positions = positions.into_iter().map(|a| a as f32).collect();
+            indices = Some(Tensor::from_storage(
+                Storage::from_host(positions, argmax.device()),
+                argmax.layout().clone(),
             ));
-            let op = Op::MaxPool2d {
-                geometry: geo,
-                argmax: Arc::new(argmax),
-            };
-            Tensor::from_op(
-                Storage::Cpu(data),
-                Layout::contiguous(dims),
-                op,
-                vec![x.clone()],
-            )
+            out
         });
         let mut indices = indices.expect("max_pool2d computed its indices");
         if self.rank() == 3 {
@@ -275,16 +262,13 @@ impl Tensor {
         batched("avg_pool2d", self, |x| {
             let geo = options.geometry("avg_pool2d", x.dims(), false);
             let divisor = options.divisor();
-            let data = {
-                let s = x.storage();
-                pool::avg_pool2d_forward(&contiguous_cow(s.as_slice(), x.layout()), &geo, divisor)
-            };
+            let data = x.storage().avg_pool2d(x.layout(), &geo, divisor);
             let op = Op::AvgPool2d {
                 geometry: geo,
                 divisor,
             };
             Tensor::from_op(
-                Storage::Cpu(data),
+                data,
                 Layout::contiguous(pooled_dims(x, geo.out_size)),
                 op,
                 vec![x.clone()],
@@ -309,14 +293,12 @@ impl Tensor {
                 out_size.iter().all(|&o| o > 0) && d[2] > 0 && d[3] > 0,
                 "adaptive_avg_pool2d: output size {out_size:?} and input size {d:?} must be non-empty"
             );
-            let data = {
-                let s = x.storage();
-                let xc = contiguous_cow(s.as_slice(), x.layout());
-                pool::adaptive_avg_pool2d_forward(&xc, d[0] * d[1], [d[2], d[3]], out_size)
-            };
+            let data =
+                x.storage()
+                    .adaptive_avg_pool2d(x.layout(), d[0] * d[1], [d[2], d[3]], out_size);
             let op = Op::AdaptiveAvgPool2d { out_size };
             Tensor::from_op(
-                Storage::Cpu(data),
+                data,
                 Layout::contiguous(pooled_dims(x, out_size)),
                 op,
                 vec![x.clone()],
@@ -325,20 +307,38 @@ impl Tensor {
     }
 }
 
+/// Max pooling of the 4-D `x`: the output, recorded with its arg-max, and the arg-max itself
+/// (an index tensor of the output's shape).
+fn max_pool2d_run(x: &Tensor, options: &Pool2dOptions) -> (Tensor, Tensor) {
+    let geo = options.geometry("max_pool2d", x.dims(), true);
+    let (data, argmax) = x.storage().max_pool2d(x.layout(), &geo);
+    let layout = Layout::contiguous(pooled_dims(x, geo.out_size));
+    let argmax = Tensor::from_storage(argmax, layout.clone());
+    let op = Op::MaxPool2d {
+        geometry: geo,
+        argmax: argmax.clone(),
+    };
+    (Tensor::from_op(data, layout, op, vec![x.clone()]), argmax)
+}
+
 /// The input gradient of a pooling recorded in `op`, for input `x` and output gradient `g`.
 pub(crate) fn pool_backward(op: &Op, x: &Tensor, g: &Tensor) -> Tensor {
-    let s = g.storage();
-    let gc = contiguous_cow(s.as_slice(), g.layout());
+    let gs = g.storage();
     let data = match op {
-        Op::MaxPool2d { geometry, argmax } => pool::max_pool2d_backward(&gc, argmax, geometry),
-        Op::AvgPool2d { geometry, divisor } => pool::avg_pool2d_backward(&gc, geometry, *divisor),
+        Op::MaxPool2d { geometry, argmax } => {
+            let a = argmax.storage();
+            gs.max_pool2d_backward(g.layout(), (&a, argmax.layout()), geometry)
+        }
+        Op::AvgPool2d { geometry, divisor } => {
+            gs.avg_pool2d_backward(g.layout(), geometry, *divisor)
+        }
         Op::AdaptiveAvgPool2d { out_size } => {
             let d = x.dims();
-            pool::adaptive_avg_pool2d_backward(&gc, d[0] * d[1], [d[2], d[3]], *out_size)
+            gs.adaptive_avg_pool2d_backward(g.layout(), d[0] * d[1], [d[2], d[3]], *out_size)
         }
         other => unreachable!("pool_backward called for {}", other.name()),
     };
-    Tensor::from_vec(data, x.dims())
+    Tensor::from_storage(data, Layout::contiguous(x.dims()))
 }
 
 #[cfg(test)]

@@ -2,8 +2,7 @@
 
 use super::{normalize_dim, Tensor};
 use crate::autograd::Op;
-use crate::backend::cpu::reduce::{map_lanes, reduce_dims, ReduceKind};
-use std::sync::Arc;
+use crate::core::{Layout, ReduceKind, ScanKind, UnaryOp};
 
 /// The mask of reduced dimensions for `dims` (empty: all of them).
 fn dims_mask(t: &Tensor, dims: &[isize], op: &str) -> Vec<bool> {
@@ -27,17 +26,17 @@ fn reduced_dims(dims: &[usize], mask: &[bool], keepdim: bool) -> Vec<usize> {
 }
 
 impl Tensor {
-    fn reduce_raw(&self, mask: &[bool], keepdim: bool, kind: ReduceKind) -> (Vec<f32>, Vec<usize>) {
-        let data = {
-            let s = self.storage();
-            reduce_dims(s.as_slice(), self.layout(), mask, kind)
-        };
-        (data, reduced_dims(self.dims(), mask, keepdim))
+    /// The fold `kind` over `mask`, without history, in the keepdim or reduced shape.
+    fn reduce_raw(&self, mask: &[bool], keepdim: bool, kind: ReduceKind) -> Tensor {
+        let storage = self.storage().reduce(self.layout(), mask, kind);
+        Tensor::from_storage(
+            storage,
+            Layout::contiguous(reduced_dims(self.dims(), mask, keepdim)),
+        )
     }
 
     pub(crate) fn sum_mask(&self, mask: &[bool], keepdim: bool) -> Tensor {
-        let (data, dims) = self.reduce_raw(mask, keepdim, ReduceKind::Sum);
-        Tensor::from_data(data, dims).attach(
+        self.reduce_raw(mask, keepdim, ReduceKind::Sum).attach(
             Op::Sum {
                 mask: mask.to_vec(),
                 keepdim,
@@ -47,7 +46,7 @@ impl Tensor {
     }
 
     pub(crate) fn mean_mask(&self, mask: &[bool], keepdim: bool) -> Tensor {
-        let (mut data, dims) = self.reduce_raw(mask, keepdim, ReduceKind::Sum);
+        let sum = self.reduce_raw(mask, keepdim, ReduceKind::Sum);
         let n: usize = self
             .dims()
             .iter()
@@ -55,9 +54,7 @@ impl Tensor {
             .filter(|(_, &m)| m)
             .map(|(&d, _)| d)
             .product();
-        let inv = 1.0 / n as f32;
-        data.iter_mut().for_each(|v| *v *= inv);
-        Tensor::from_data(data, dims).attach(
+        sum.map_detached(UnaryOp::MulScalar(1.0 / n as f32)).attach(
             Op::Mean {
                 mask: mask.to_vec(),
                 keepdim,
@@ -93,8 +90,8 @@ impl Tensor {
 
     fn max_min_all(&self, kind: ReduceKind, op: &str) -> Tensor {
         assert!(self.numel() > 0, "{op}: expected a non-empty tensor");
-        let (data, dims) = self.reduce_raw(&vec![true; self.rank()], false, kind);
-        Tensor::from_data(data, dims).attach(Op::MaxMinAll, vec![self.clone()])
+        self.reduce_raw(&vec![true; self.rank()], false, kind)
+            .attach(Op::MaxMinAll, vec![self.clone()])
     }
 
     /// Largest element.
@@ -106,24 +103,6 @@ impl Tensor {
         self.max_min_all(ReduceKind::Min, "min")
     }
 
-    fn arg_lanes(&self, dim: usize, largest: bool) -> (Vec<f32>, Vec<usize>) {
-        let s = self.storage();
-        let mut idx = Vec::new();
-        let values = map_lanes(s.as_slice(), self.layout(), dim, 1, |lane, out| {
-            let mut best = 0;
-            for (i, &v) in lane.iter().enumerate() {
-                let b = lane[best];
-                // The first extreme wins; NaN counts as the extreme, as in PyTorch.
-                if !b.is_nan() && (v.is_nan() || if largest { v > b } else { v < b }) {
-                    best = i;
-                }
-            }
-            out[0] = lane[best];
-            idx.push(best);
-        });
-        (values, idx)
-    }
-
     fn max_min_dim(&self, dim: isize, keepdim: bool, largest: bool) -> (Tensor, Tensor) {
         let name = if largest { "max" } else { "min" };
         let d = normalize_dim(dim, self.rank(), name);
@@ -131,18 +110,23 @@ impl Tensor {
             self.dims().get(d).copied().unwrap_or(1) > 0,
             "{name}: cannot reduce an empty dimension"
         );
-        let (values, idx) = self.arg_lanes(d, largest);
+        let (values, idx) = self.storage().arg_reduce(self.layout(), d, largest);
         let mut mask = vec![false; self.rank()];
         if !mask.is_empty() {
             mask[d] = true;
         }
         let dims = reduced_dims(self.dims(), &mask, keepdim);
-        let indices = Tensor::from_data(idx.iter().map(|&i| i as f32).collect(), dims.clone());
-        let values = Tensor::from_data(values, dims).attach(
+        // The lanes' indices in the keepdim shape, saved for the gradient's scatter.
+        let argmax = Tensor::from_storage(
+            idx,
+            Layout::contiguous(reduced_dims(self.dims(), &mask, true)),
+        );
+        let indices = argmax.indices_as_float().reshape(dims.clone());
+        let values = Tensor::from_storage(values, Layout::contiguous(dims)).attach(
             Op::MaxMinDim {
                 dim: d,
                 keepdim,
-                argmax: Arc::new(idx),
+                argmax,
             },
             vec![self.clone()],
         );
@@ -182,12 +166,10 @@ impl Tensor {
                 .filter(|(_, &m)| m)
                 .map(|(&d, _)| d)
                 .product();
-            let (mut data, _) = centered.reduce_raw(mask, keepdim, ReduceKind::Sum);
-            let denom = (n as f32 - correction).max(0.0);
-            data.iter_mut().for_each(|v| *v /= denom);
-            data
+            let denom = Tensor::scalar((n as f32 - correction).max(0.0));
+            &centered.reduce_raw(mask, keepdim, ReduceKind::Sum) / &denom
         };
-        Tensor::from_data(data, reduced_dims(self.dims(), mask, keepdim)).attach(
+        data.attach(
             Op::Var {
                 mask: mask.to_vec(),
                 keepdim,
@@ -228,46 +210,33 @@ impl Tensor {
 
     /// Product of all elements.
     pub fn prod(&self) -> Tensor {
-        let (data, dims) = self.reduce_raw(&vec![true; self.rank()], false, ReduceKind::Prod);
-        Tensor::from_data(data, dims).attach(
-            Op::Prod {
-                dim: None,
-                keepdim: false,
-            },
-            vec![self.clone()],
-        )
+        self.reduce_raw(&vec![true; self.rank()], false, ReduceKind::Prod)
+            .attach(
+                Op::Prod {
+                    dim: None,
+                    keepdim: false,
+                },
+                vec![self.clone()],
+            )
     }
     /// Product over `dim`.
     pub fn prod_dim(&self, dim: isize, keepdim: bool) -> Tensor {
         let d = normalize_dim(dim, self.rank(), "prod");
-        let (data, dims) =
-            self.reduce_raw(&dims_mask(self, &[dim], "prod"), keepdim, ReduceKind::Prod);
-        Tensor::from_data(data, dims).attach(
-            Op::Prod {
-                dim: Some(d),
-                keepdim,
-            },
-            vec![self.clone()],
-        )
+        self.reduce_raw(&dims_mask(self, &[dim], "prod"), keepdim, ReduceKind::Prod)
+            .attach(
+                Op::Prod {
+                    dim: Some(d),
+                    keepdim,
+                },
+                vec![self.clone()],
+            )
     }
     /// For each element, the product of the other elements of its lane along `dim`.
     pub(crate) fn exclusive_prod(&self, dim: usize) -> Tensor {
-        let s = self.storage();
-        let n = self.dims()[dim];
-        let data = map_lanes(s.as_slice(), self.layout(), dim, n, |lane, out| {
-            // prefix · suffix products avoid dividing by zero.
-            let mut acc = 1.0;
-            for i in 0..lane.len() {
-                out[i] = acc;
-                acc *= lane[i];
-            }
-            acc = 1.0;
-            for i in (0..lane.len()).rev() {
-                out[i] *= acc;
-                acc *= lane[i];
-            }
-        });
-        Tensor::from_data(data, self.dims().to_vec())
+        let storage = self
+            .storage()
+            .scan(self.layout(), dim, ScanKind::ExclusiveProd);
+        Tensor::from_storage(storage, Layout::contiguous(self.dims().to_vec()))
     }
 
     fn norm_mask(&self, p: f32, mask: &[bool], keepdim: bool) -> Tensor {
@@ -279,12 +248,14 @@ impl Tensor {
             } else {
                 self.abs().pow_scalar(p)
             };
-            let (mut data, _) = powered.reduce_raw(mask, keepdim, ReduceKind::Sum);
-            data.iter_mut()
-                .for_each(|v| *v = if p == 2.0 { v.sqrt() } else { v.powf(1.0 / p) });
-            data
+            let sum = powered.reduce_raw(mask, keepdim, ReduceKind::Sum);
+            sum.map_detached(if p == 2.0 {
+                UnaryOp::Sqrt
+            } else {
+                UnaryOp::PowScalar(1.0 / p)
+            })
         };
-        Tensor::from_data(data, reduced_dims(self.dims(), mask, keepdim)).attach(
+        data.attach(
             Op::Norm {
                 p,
                 mask: mask.to_vec(),
@@ -306,15 +277,8 @@ impl Tensor {
     /// The max over `mask` (keepdim), with non-finite maxima replaced by 0 so that
     /// subtracting it never makes NaN: the shift of stable exp-sums.
     fn finite_max_mask(&self, mask: &[bool]) -> Tensor {
-        let (maxes, _) = self.reduce_raw(mask, true, ReduceKind::Max);
-        let keep_dims = reduced_dims(self.dims(), mask, true);
-        Tensor::from_data(
-            maxes
-                .iter()
-                .map(|&v| if v.is_finite() { v } else { 0.0 })
-                .collect(),
-            keep_dims,
-        )
+        self.reduce_raw(mask, true, ReduceKind::Max)
+            .map_detached(UnaryOp::FiniteOrZero)
     }
 
     /// `e^(x − m) / Σ e^(x − m)` over the dimensions in `mask` (records no graph): the
@@ -332,13 +296,11 @@ impl Tensor {
             let _g = crate::no_grad();
             // log Σ eˣ = m + log Σ e^(x − m), with m the max (finite for any finite input).
             let m = self.finite_max_mask(mask);
-            let (sums, _) = (self - &m).exp().reduce_raw(mask, keepdim, ReduceKind::Sum);
-            sums.iter()
-                .zip(m.to_vec())
-                .map(|(&s, mv)| s.ln() + mv)
-                .collect::<Vec<f32>>()
+            let sums = (self - &m).exp().reduce_raw(mask, keepdim, ReduceKind::Sum);
+            let m = m.reshape(sums.dims().to_vec());
+            &sums.map_detached(UnaryOp::Log) + &m
         };
-        Tensor::from_data(data, reduced_dims(self.dims(), mask, keepdim)).attach(
+        data.detach().attach(
             Op::LogSumExp {
                 mask: mask.to_vec(),
                 keepdim,
@@ -359,16 +321,7 @@ impl Tensor {
     /// Running sum along `dim`. Computed on data: the result records no gradient.
     pub fn cumsum(&self, dim: isize) -> Tensor {
         let d = normalize_dim(dim, self.rank(), "cumsum");
-        let n = self.dims()[d];
-        let s = self.storage();
-        let data = map_lanes(s.as_slice(), self.layout(), d, n, |lane, out| {
-            let mut acc = 0.0;
-            for (o, &v) in out.iter_mut().zip(lane) {
-                acc += v;
-                *o = acc;
-            }
-        });
-        drop(s);
-        Tensor::from_data(data, self.dims().to_vec())
+        let storage = self.storage().scan(self.layout(), d, ScanKind::CumSum);
+        Tensor::from_storage(storage, Layout::contiguous(self.dims().to_vec()))
     }
 }

@@ -8,24 +8,26 @@
 
 use super::{Layout, Tensor};
 use crate::autograd::Op;
-use crate::backend::cpu::rnn::{self as kernels, SeqDims};
 use crate::backend::Storage;
+use crate::core::SeqDims;
 use std::sync::Arc;
 
 pub use crate::core::CellActivation;
 
-/// What the LSTM op's backward needs: the activated gates and every cell state.
+/// What the LSTM op's backward needs: the activated gates and every cell state, on the
+/// device that computed them (row-major buffers only the backend reads).
 pub struct LstmSaved {
     dims: SeqDims,
     activation: CellActivation,
-    gates: Vec<f32>,
-    cells: Vec<f32>,
+    gates: Storage,
+    cells: Storage,
 }
 
-/// What the GRU op's backward needs: `r, z, n` and the recurrent part of `n` of every step.
+/// What the GRU op's backward needs: `r, z, n` and the recurrent part of `n` of every step,
+/// on the device that computed them.
 pub struct GruSaved {
     dims: SeqDims,
-    gates: Vec<f32>,
+    gates: Storage,
 }
 
 /// What the Elman RNN op's backward needs (its output holds the rest).
@@ -161,8 +163,15 @@ impl Tensor {
             h0.dims()
         );
         let fwd = {
-            let (x, w, h, c) = (xproj.to_vec(), w_hh.to_vec(), h0.to_vec(), c0.to_vec());
-            kernels::lstm_forward(&x, &w, &h, &c, d, activation)
+            let (x, w, h, c) = (xproj.storage(), w_hh.storage(), h0.storage(), c0.storage());
+            x.lstm_forward(
+                xproj.layout(),
+                (&w, w_hh.layout()),
+                (&h, h0.layout()),
+                (&c, c0.layout()),
+                d,
+                activation,
+            )
         };
         let len = fwd.out.len();
         let saved = LstmSaved {
@@ -172,7 +181,7 @@ impl Tensor {
             cells: fwd.cells,
         };
         let packed = Tensor::from_op(
-            Storage::Cpu(fwd.out),
+            fwd.out,
             Layout::contiguous([len]),
             Op::Lstm(Arc::new(saved)),
             vec![xproj.clone(), w_hh.clone(), h0.clone(), c0.clone()],
@@ -214,11 +223,22 @@ impl Tensor {
             b_hh.dims()
         );
         let (out, gates) = {
-            let (x, w, b, h) = (xproj.to_vec(), w_hh.to_vec(), b_hh.to_vec(), h0.to_vec());
-            kernels::gru_forward(&x, &w, &b, &h, d)
+            let (x, w, b, h) = (
+                xproj.storage(),
+                w_hh.storage(),
+                b_hh.storage(),
+                h0.storage(),
+            );
+            x.gru_forward(
+                xproj.layout(),
+                (&w, w_hh.layout()),
+                (&b, b_hh.layout()),
+                (&h, h0.layout()),
+                d,
+            )
         };
         let output = Tensor::from_op(
-            Storage::Cpu(out),
+            out,
             Layout::contiguous(seq_shape(&d, d.hidden)),
             Op::Gru(Arc::new(GruSaved { dims: d, gates })),
             vec![xproj.clone(), w_hh.clone(), b_hh.clone(), h0.clone()],
@@ -245,11 +265,17 @@ impl Tensor {
     ) -> RecurrentOutput {
         let d = seq_dims("rnn", xproj, 1, w_hh, h0, batch_first, reverse);
         let out = {
-            let (x, w, h) = (xproj.to_vec(), w_hh.to_vec(), h0.to_vec());
-            kernels::rnn_forward(&x, &w, &h, d, activation)
+            let (x, w, h) = (xproj.storage(), w_hh.storage(), h0.storage());
+            x.rnn_forward(
+                xproj.layout(),
+                (&w, w_hh.layout()),
+                (&h, h0.layout()),
+                d,
+                activation,
+            )
         };
         let output = Tensor::from_op(
-            Storage::Cpu(out),
+            out,
             Layout::contiguous(seq_shape(&d, d.hidden)),
             Op::Rnn(Arc::new(RnnSaved {
                 dims: d,
@@ -266,12 +292,19 @@ impl Tensor {
     }
 }
 
-/// Wraps the kernel's gradients as tensors shaped like the op's inputs, where wanted.
-fn wrap(grads: Vec<(Vec<f32>, &Tensor)>, needs: &[bool]) -> Vec<Option<Tensor>> {
+/// Wraps the backend's gradients as tensors shaped like the op's inputs, where wanted.
+fn wrap<const K: usize>(
+    grads: [Storage; K],
+    inputs: &[Tensor],
+    needs: &[bool],
+) -> Vec<Option<Tensor>> {
     grads
         .into_iter()
+        .zip(inputs)
         .zip(needs)
-        .map(|((data, input), &need)| need.then(|| Tensor::from_data(data, input.dims().to_vec())))
+        .map(|((data, input), &need)| {
+            need.then(|| Tensor::from_storage(data, Layout::contiguous(input.dims())))
+        })
         .collect()
 }
 
@@ -283,29 +316,21 @@ pub(crate) fn lstm_sequence_backward(
     g: &Tensor,
     needs: &[bool],
 ) -> Vec<Option<Tensor>> {
+    let (w_hh, h0) = (&inputs[1], &inputs[2]);
     let grads = {
-        let (w, h0, gout) = (inputs[1].to_vec(), inputs[2].to_vec(), g.to_vec());
-        let ys = y.storage();
-        kernels::lstm_backward(
-            &gout,
-            &w,
-            &h0,
-            ys.as_slice(),
+        let (gs, ws, hs, ys) = (g.storage(), w_hh.storage(), h0.storage(), y.storage());
+        gs.lstm_backward(
+            g.layout(),
+            (&ws, w_hh.layout()),
+            (&hs, h0.layout()),
+            (&ys, y.layout()),
             &saved.gates,
             &saved.cells,
             saved.dims,
             saved.activation,
         )
     };
-    wrap(
-        vec![
-            (grads.dxproj, &inputs[0]),
-            (grads.dw_hh, &inputs[1]),
-            (grads.dh0, &inputs[2]),
-            (grads.dc0, &inputs[3]),
-        ],
-        needs,
-    )
+    wrap(grads, inputs, needs)
 }
 
 /// Backward of [`Tensor::gru_sequence`]: gradients for `[xproj, w_hh, b_hh, h0]`.
@@ -316,20 +341,19 @@ pub(crate) fn gru_sequence_backward(
     g: &Tensor,
     needs: &[bool],
 ) -> Vec<Option<Tensor>> {
+    let (w_hh, h0) = (&inputs[1], &inputs[3]);
     let grads = {
-        let (w, h0, gout) = (inputs[1].to_vec(), inputs[3].to_vec(), g.to_vec());
-        let ys = y.storage();
-        kernels::gru_backward(&gout, &w, &h0, ys.as_slice(), &saved.gates, saved.dims)
+        let (gs, ws, hs, ys) = (g.storage(), w_hh.storage(), h0.storage(), y.storage());
+        gs.gru_backward(
+            g.layout(),
+            (&ws, w_hh.layout()),
+            (&hs, h0.layout()),
+            (&ys, y.layout()),
+            &saved.gates,
+            saved.dims,
+        )
     };
-    wrap(
-        vec![
-            (grads.dxproj, &inputs[0]),
-            (grads.dw_hh, &inputs[1]),
-            (grads.db_hh, &inputs[2]),
-            (grads.dh0, &inputs[3]),
-        ],
-        needs,
-    )
+    wrap(grads, inputs, needs)
 }
 
 /// Backward of [`Tensor::rnn_sequence`]: gradients for `[xproj, w_hh, h0]`.
@@ -340,19 +364,19 @@ pub(crate) fn rnn_sequence_backward(
     g: &Tensor,
     needs: &[bool],
 ) -> Vec<Option<Tensor>> {
+    let (w_hh, h0) = (&inputs[1], &inputs[2]);
     let grads = {
-        let (w, h0, gout) = (inputs[1].to_vec(), inputs[2].to_vec(), g.to_vec());
-        let ys = y.storage();
-        kernels::rnn_backward(&gout, &w, &h0, ys.as_slice(), saved.dims, saved.activation)
+        let (gs, ws, hs, ys) = (g.storage(), w_hh.storage(), h0.storage(), y.storage());
+        gs.rnn_backward(
+            g.layout(),
+            (&ws, w_hh.layout()),
+            (&hs, h0.layout()),
+            (&ys, y.layout()),
+            saved.dims,
+            saved.activation,
+        )
     };
-    wrap(
-        vec![
-            (grads.dxproj, &inputs[0]),
-            (grads.dw_hh, &inputs[1]),
-            (grads.dh0, &inputs[2]),
-        ],
-        needs,
-    )
+    wrap(grads, inputs, needs)
 }
 
 #[cfg(test)]

@@ -258,12 +258,13 @@ impl Tensor {
 
     /// A fresh row-major copy with its own storage and no history.
     pub fn contiguous_owned(&self) -> Tensor {
-        Tensor::from_data(self.to_vec(), self.shape().clone())
+        let storage = self.storage().contiguous(self.layout());
+        Tensor::from_storage(storage, Layout::contiguous(self.shape().clone()))
     }
 
     /// A copy with its own storage that keeps the history (PyTorch's `clone()`).
     pub fn deep_clone(&self) -> Tensor {
-        let storage = Storage::Cpu(self.to_vec());
+        let storage = self.storage().contiguous(self.layout());
         Tensor::from_op(
             storage,
             Layout::contiguous(self.shape().clone()),
@@ -278,11 +279,8 @@ impl Tensor {
         let mut window = full.clone();
         window.shape.0[dim] = self.dims()[dim];
         window.offset = start * full.strides[dim];
-        let mut data = vec![0.0; full.numel()];
-        let s = self.storage();
-        let src = crate::backend::cpu::strided::contiguous_cow(s.as_slice(), self.layout());
-        crate::backend::cpu::index::assign_strided(&mut data, &window, &src);
-        drop(s);
-        Tensor::from_data(data, full_dims.to_vec())
+        let mut data = Storage::full(full.numel(), 0.0, self.device());
+        data.assign(&window, &self.storage(), self.layout());
+        Tensor::from_storage(data, full)
     }
 }

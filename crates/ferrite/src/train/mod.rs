@@ -19,8 +19,8 @@
 //! impl Optimizer for Sgd {
 //!     fn step(&mut self) {
 //!         for p in &self.0 {
-//!             let g = p.grad().unwrap().to_vec();
-//!             p.update_(|w| w.iter_mut().zip(&g).for_each(|(w, g)| *w -= self.1 * g));
+//!             let g = p.grad().unwrap();
+//!             p.copy_(&(&p.detach() - &(&g * self.1)));
 //!         }
 //!     }
 //!     fn zero_grad(&self) { self.0.iter().for_each(|p| p.zero_grad()) }

@@ -357,7 +357,7 @@ mod tests {
     fn snapshot_and_restore_undo_later_changes() {
         let a = affine(1.0);
         let snap = snapshot_state(&a);
-        a.weight.update_(|w| w.iter_mut().for_each(|v| *v = 9.0));
+        a.weight.copy_(&a.weight.full_like(9.0));
         restore_state(&a, &snap);
         assert_eq!(a.weight.to_vec(), vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0]);
     }

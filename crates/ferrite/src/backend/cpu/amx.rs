@@ -16,7 +16,8 @@
 //! product with a subnormal input, or with ±∞ or NaN (where `∞·0` of a zero part would give
 //! NaN, not ±∞), runs on the f32 kernel instead; what remains is that the `lo` part of a
 //! value below about `2⁻¹¹⁰` is lost (a relative error of at most `2⁻¹⁶` on such values) and
-//! that results below `2⁻¹²⁶` flush to zero. `FERRITE_AMX=0` turns the path off.
+//! that results below `2⁻¹²⁶` flush to zero. `FERRITE_ISA=avx512` (or the older `FERRITE_AMX=0`)
+//! turns the path off; see [`super::isa`].
 //!
 //! Layout: a 32×32 block of C lives in four 16×16 f32 tiles while the kernel walks k in
 //! chunks of 32. Per chunk, A's rows are packed as three 32×32 bf16 parts (each two tiles
@@ -24,11 +25,11 @@
 //! row `k/2` of a B tile holds, for each of 16 columns, the bf16 pair `(B[k][j], B[k+1][j])`.
 
 use super::avx512::{lanes, transpose16};
-use super::sgemm::{split_over_threads, Destination, Operand};
+use super::isa::{isa, Isa};
+use super::sgemm::{split_over_threads, Destination, Operand, Share};
 use std::arch::asm;
 use std::arch::x86_64::*;
 use std::cell::RefCell;
-use std::sync::OnceLock;
 
 /// Depth of k per packed panel (a multiple of 32): the micro-panels of A and B of one
 /// kernel call (32 × KC × 3 parts each) stay in L2, and C is read and written K/KC times.
@@ -45,30 +46,18 @@ const CHUNK: usize = 6 * TILE;
 /// operand costs more than the faster multiply saves (measured: 160³ gains, 128³ loses).
 const MIN_WORK: usize = 160 * 160 * 160;
 
-/// True when the tile unit can run here: the processor has AMX-BF16, the kernel granted
-/// this process the tile state, and `FERRITE_AMX` is not `0` (checked once).
-pub fn available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        if std::env::var("FERRITE_AMX").is_ok_and(|v| v.trim() == "0") {
-            return false;
-        }
-        if !is_x86_feature_detected!("avx512f") || !is_x86_feature_detected!("avx512bw") {
-            return false;
-        }
-        // CPUID leaf 7: EDX bit 22 is AMX-BF16, bit 24 AMX-TILE.
-        let edx = __cpuid_count(7, 0).edx;
-        if edx & (1 << 22) == 0 || edx & (1 << 24) == 0 {
-            return false;
-        }
-        request_tile_state()
-    })
+/// True when the tile products may run: [`isa`] is [`Isa::Amx`], which it is only when the
+/// processor has AVX-512F/BW, AMX-TILE and AMX-BF16, the operating system granted this
+/// process the tile state, and neither `FERRITE_ISA` nor `FERRITE_AMX=0` lowers the level.
+pub(crate) fn available() -> bool {
+    isa() == Isa::Amx
 }
 
 /// Asks Linux for the tile-data state component (`arch_prctl(ARCH_REQ_XCOMP_PERM,
-/// XFEATURE_XTILEDATA)`), without which the first tile instruction faults.
+/// XFEATURE_XTILEDATA)`), without which the first tile instruction faults. Called once, by
+/// [`isa`], when the processor has the tile unit.
 #[cfg(target_os = "linux")]
-fn request_tile_state() -> bool {
+pub(super) fn request_tile_state() -> bool {
     const SYS_ARCH_PRCTL: i64 = 158;
     const ARCH_REQ_XCOMP_PERM: i64 = 0x1023;
     const XFEATURE_XTILEDATA: i64 = 18;
@@ -88,15 +77,16 @@ fn request_tile_state() -> bool {
     result == 0
 }
 
+/// Other systems: the tile state is not requested, so the tile unit is not used.
 #[cfg(not(target_os = "linux"))]
-fn request_tile_state() -> bool {
+pub(super) fn request_tile_state() -> bool {
     false
 }
 
 /// Whether an `m×k · k×n` product is large enough to gain from the tile unit. Each packed
 /// element of A serves n columns and each of B m rows: with fewer than about 96, packing
 /// dominates (measured on 64×1024×1024 and 1024×64×1024); so does C's traffic for k < 64.
-pub fn worthwhile(m: usize, n: usize, k: usize) -> bool {
+pub(crate) fn worthwhile(m: usize, n: usize, k: usize) -> bool {
     m >= 96 && n >= 96 && k >= 64 && m * n * k >= MIN_WORK
 }
 
@@ -138,6 +128,9 @@ impl TileConfig {
 /// (low half zero), and the mask of lanes the tile unit cannot take exactly: ±∞, NaN and
 /// subnormals (which it reads as zero). NaN keeps a quiet NaN in `hi`; ±∞ and NaN have zero
 /// `mid` and `lo`.
+///
+/// # Safety
+/// The processor must have AVX-512F.
 #[inline]
 #[target_feature(enable = "avx512f")]
 unsafe fn split(x: __m512) -> ([__m512i; 3], __mmask16) {
@@ -186,6 +179,9 @@ fn split_scalar(x: f32) -> [u16; 3] {
 
 /// Per part, lane q: the bf16 pair (depth 2q, depth 2q+1), from the parts of 16 even and
 /// 16 odd depths (each in the high halves of its lanes).
+///
+/// # Safety
+/// The processor must have AVX-512F.
 #[inline]
 #[target_feature(enable = "avx512f")]
 unsafe fn pairs(even: [__m512i; 3], odd: [__m512i; 3]) -> [__m512i; 3] {
@@ -194,6 +190,9 @@ unsafe fn pairs(even: [__m512i; 3], odd: [__m512i; 3]) -> [__m512i; 3] {
 
 /// Per part, the bf16 values of 32 consecutive depths in order (lane q holds the pair
 /// 2q, 2q+1), from the parts of depths 0..16 and 16..32.
+///
+/// # Safety
+/// The processor must have AVX-512F.
 #[inline]
 #[target_feature(enable = "avx512f")]
 unsafe fn in_order(first: [__m512i; 3], second: [__m512i; 3]) -> [__m512i; 3] {
@@ -206,20 +205,33 @@ unsafe fn in_order(first: [__m512i; 3], second: [__m512i; 3]) -> [__m512i; 3] {
 
 /// The parts of 32 consecutive depths read from `src` (the first `depth` of them, the rest
 /// zero), in order, and the mask of values the tile unit cannot take exactly.
+///
+/// # Safety
+/// The processor must have AVX-512F; `src` must be valid for `depth` reads.
 #[inline]
 #[target_feature(enable = "avx512f")]
 unsafe fn read_depths(src: *const f32, depth: usize) -> ([__m512i; 3], __mmask16) {
-    let (x0, s0) = split(_mm512_maskz_loadu_ps(lanes(depth), src));
-    let (x1, s1) = split(_mm512_maskz_loadu_ps(
-        lanes(depth.saturating_sub(16)),
-        src.add(16),
-    ));
-    (in_order(x0, x1), s0 | s1)
+    // SAFETY: the masked loads read only the first `depth` values from `src`; wrapping_add
+    // because `src + 16` may lie past the row when depth ≤ 16 (it is then never read).
+    let (first, second) = unsafe {
+        (
+            _mm512_maskz_loadu_ps(lanes(depth), src),
+            _mm512_maskz_loadu_ps(lanes(depth.saturating_sub(16)), src.wrapping_add(16)),
+        )
+    };
+    // SAFETY: this function runs with AVX-512F enabled.
+    let ((x0, s0), (x1, s1)) = unsafe { (split(first), split(second)) };
+    // SAFETY: as above.
+    (unsafe { in_order(x0, x1) }, s0 | s1)
 }
 
 /// The parts of the depth pairs (2q, 2q+1) of 16 lanes, the first `width` of which are read
 /// from `even` and `odd` (None: a depth past the panel, all zero), and the mask of values
 /// the tile unit cannot take exactly.
+///
+/// # Safety
+/// The processor must have AVX-512F; `even` and `odd`, where given, must be valid for
+/// `width` reads.
 #[inline]
 #[target_feature(enable = "avx512f")]
 unsafe fn read_pairs(
@@ -228,12 +240,17 @@ unsafe fn read_pairs(
     width: usize,
 ) -> ([__m512i; 3], __mmask16) {
     let read = |p: Option<*const f32>| match p {
-        Some(p) if width > 0 => _mm512_maskz_loadu_ps(lanes(width), p),
+        // SAFETY: the masked load reads only the first `width` values, which the caller
+        // promises are valid.
+        Some(p) if width > 0 => unsafe { _mm512_maskz_loadu_ps(lanes(width), p) },
         _ => _mm512_setzero_ps(),
     };
-    let (even, s0) = split(read(even));
-    let (odd, s1) = split(read(odd));
-    (pairs(even, odd), s0 | s1)
+    // SAFETY: this function runs with AVX-512F enabled.
+    unsafe {
+        let (even, s0) = split(read(even));
+        let (odd, s1) = split(read(odd));
+        (pairs(even, odd), s0 | s1)
+    }
 }
 
 /// Sets row (or column) `i` of each part's 16 vectors.
@@ -245,22 +262,33 @@ fn put(parts: &mut [[__m512i; 16]; 3], i: usize, values: [__m512i; 3]) {
 
 /// Stores 16 lines of 32 bf16 each, one part's 16 rows of a tile, turned 16×16 (as 32-bit
 /// pairs) on the way when `turn` is set.
+///
+/// # Safety
+/// The processor must have AVX-512F; `dst` must be valid for 16·32 writes.
 #[inline]
 #[target_feature(enable = "avx512f")]
 unsafe fn store_tile(mut rows: [__m512i; 16], turn: bool, dst: *mut u16) {
     if turn {
-        // SAFETY (of the cast): both are 16 32-bit lanes.
-        let as_ps = &mut *(&mut rows as *mut [__m512i; 16] as *mut [__m512; 16]);
-        transpose16(as_ps);
+        // SAFETY: `__m512i` and `__m512` are both 64 bytes of plain bits with the same
+        // alignment, so the array may be viewed as either; AVX-512F is enabled here.
+        unsafe {
+            let as_ps = &mut *(&mut rows as *mut [__m512i; 16] as *mut [__m512; 16]);
+            transpose16(as_ps);
+        }
     }
     for (r, v) in rows.iter().enumerate() {
-        _mm512_storeu_si512(dst.add(32 * r) as *mut __m512i, *v);
+        // SAFETY: line r of 32 values lies inside the 16·32 the caller promises.
+        unsafe { _mm512_storeu_si512(dst.add(32 * r) as *mut __m512i, *v) };
     }
 }
 
 /// The scalar packing of any strides: `value(r, d)` is the element of tile row r (< 16) at
 /// depth d (< 32) or None outside the matrix; `at(r, d)` where its bf16 part 0 goes (parts
 /// 1 and 2 follow 2·TILE apart). Returns false when a value is ±∞, NaN or subnormal.
+///
+/// # Safety
+/// `dst` must be valid for writes at `p·2·TILE + at(r, d)` for every part p < 3, r < 16 and
+/// d < 32.
 unsafe fn pack_scalar(
     value: impl Fn(usize, usize) -> Option<f32>,
     at: impl Fn(usize, usize) -> usize,
@@ -277,7 +305,8 @@ unsafe fn pack_scalar(
                 None => [0; 3],
             };
             for (p, &v) in parts.iter().enumerate() {
-                *dst.add(p * 2 * TILE + at(r, d)) = v;
+                // SAFETY: the caller promises this position is valid.
+                unsafe { *dst.add(p * 2 * TILE + at(r, d)) = v };
             }
         }
     }
@@ -288,47 +317,56 @@ unsafe fn pack_scalar(
 /// micro-panel of `⌈kc/32⌉` chunks at `dst`: chunk c, part p, row r, depth d is at
 /// `c·CHUNK + p·2·TILE + (r/16)·TILE + (r%16)·32 + d`. Row-major and column-major A are
 /// read as vectors; false when a value is ±∞, NaN or subnormal.
+///
+/// # Safety
+/// The processor must have AVX-512F/BW; rows `i0..i0+rows` at depths `p0..p0+kc` must lie
+/// inside A, and `dst` must hold `⌈kc/32⌉·CHUNK` values.
 #[target_feature(enable = "avx512f,avx512bw")]
 unsafe fn pack_a(a: Operand, i0: usize, rows: usize, p0: usize, kc: usize, dst: *mut u16) -> bool {
     let mut special: __mmask16 = 0;
     let mut exact = true;
-    for c in 0..kc.div_ceil(32) {
-        let depth = (kc - 32 * c).min(32);
-        let d0 = p0 + 32 * c;
-        for half in 0..2 {
-            let tile = dst.add(c * CHUNK + half * TILE);
-            let height = rows.saturating_sub(16 * half).min(16);
-            let r0 = i0 + 16 * half;
-            let element = |r: usize, d: usize| {
-                r0 as isize * a.row_stride
-                    + r as isize * a.row_stride
-                    + (d0 + d) as isize * a.col_stride
-            };
-            let mut parts = [[_mm512_setzero_si512(); 16]; 3];
-            if a.col_stride == 1 {
-                for r in 0..height {
-                    let (values, s) = read_depths(a.ptr.offset(element(r, 0)), depth);
-                    special |= s;
-                    put(&mut parts, r, values);
+    // SAFETY: reads are of the block's real rows (r < height) and depths (masked to
+    // `depth`, or d < depth), which the caller promises lie inside A; writes stay inside
+    // chunk c < ⌈kc/32⌉ of `dst`; the features the helpers need are enabled here.
+    unsafe {
+        for c in 0..kc.div_ceil(32) {
+            let depth = (kc - 32 * c).min(32);
+            let d0 = p0 + 32 * c;
+            for half in 0..2 {
+                let tile = dst.add(c * CHUNK + half * TILE);
+                let height = rows.saturating_sub(16 * half).min(16);
+                let r0 = i0 + 16 * half;
+                let element = |r: usize, d: usize| {
+                    r0 as isize * a.row_stride
+                        + r as isize * a.row_stride
+                        + (d0 + d) as isize * a.col_stride
+                };
+                let mut parts = [[_mm512_setzero_si512(); 16]; 3];
+                if a.col_stride == 1 {
+                    for r in 0..height {
+                        let (values, s) = read_depths(a.ptr.offset(element(r, 0)), depth);
+                        special |= s;
+                        put(&mut parts, r, values);
+                    }
+                } else if a.row_stride == 1 {
+                    // Column-major: 16 rows of one depth are contiguous; pair depths, then turn.
+                    let column = |d: usize| (d < depth).then(|| a.ptr.offset(element(0, d)));
+                    for q in 0..16 {
+                        let (values, s) = read_pairs(column(2 * q), column(2 * q + 1), height);
+                        special |= s;
+                        put(&mut parts, q, values);
+                    }
+                } else {
+                    exact &= pack_scalar(
+                        |r, d| (r < height && d < depth).then(|| *a.ptr.offset(element(r, d))),
+                        |r, d| 32 * r + d,
+                        tile,
+                    );
+                    continue;
                 }
-            } else if a.row_stride == 1 {
-                // Column-major: 16 rows of one depth are contiguous; pair depths, then turn.
-                let column = |d: usize| (d < depth).then(|| a.ptr.offset(element(0, d)));
-                for q in 0..16 {
-                    let (values, s) = read_pairs(column(2 * q), column(2 * q + 1), height);
-                    special |= s;
-                    put(&mut parts, q, values);
+                for (p, part) in parts.into_iter().enumerate() {
+                    store_tile(part, a.col_stride != 1, tile.add(p * 2 * TILE));
                 }
-            } else {
-                exact &= pack_scalar(
-                    |r, d| (r < height && d < depth).then(|| *a.ptr.offset(element(r, d))),
-                    |r, d| 32 * r + d,
-                    tile,
-                );
-                continue;
-            }
-            for (p, part) in parts.into_iter().enumerate() {
-                store_tile(part, a.col_stride != 1, tile.add(p * 2 * TILE));
             }
         }
     }
@@ -339,48 +377,57 @@ unsafe fn pack_a(a: Operand, i0: usize, rows: usize, p0: usize, kc: usize, dst: 
 /// a micro-panel at `dst` in the pair-interleaved layout: chunk c, part p, column j and depth
 /// d = 2·q + s is at `c·CHUNK + p·2·TILE + (j/16)·TILE + q·32 + (j%16)·2 + s`. Row-major and
 /// column-major B are read as vectors; false when a value is ±∞, NaN or subnormal.
+///
+/// # Safety
+/// The processor must have AVX-512F/BW; depths `p0..p0+kc` of columns `j0..j0+cols` must
+/// lie inside B, and `dst` must hold `⌈kc/32⌉·CHUNK` values.
 #[target_feature(enable = "avx512f,avx512bw")]
 unsafe fn pack_b(b: Operand, j0: usize, cols: usize, p0: usize, kc: usize, dst: *mut u16) -> bool {
     let mut special: __mmask16 = 0;
     let mut exact = true;
-    for c in 0..kc.div_ceil(32) {
-        let depth = (kc - 32 * c).min(32);
-        let d0 = p0 + 32 * c;
-        for half in 0..2 {
-            let tile = dst.add(c * CHUNK + half * TILE);
-            let width = cols.saturating_sub(16 * half).min(16);
-            let first = j0 + 16 * half;
-            let element = |d: usize, j: usize| {
-                (d0 + d) as isize * b.row_stride
-                    + first as isize * b.col_stride
-                    + j as isize * b.col_stride
-            };
-            let mut parts = [[_mm512_setzero_si512(); 16]; 3];
-            if b.col_stride == 1 {
-                let row = |d: usize| (d < depth).then(|| b.ptr.offset(element(d, 0)));
-                for q in 0..16 {
-                    let (values, s) = read_pairs(row(2 * q), row(2 * q + 1), width);
-                    special |= s;
-                    put(&mut parts, q, values);
+    // SAFETY: reads are of the block's real columns (masked to `width`, or j < width) and
+    // depths (d < depth), which the caller promises lie inside B; writes stay inside chunk
+    // c < ⌈kc/32⌉ of `dst`; the features the helpers need are enabled here.
+    unsafe {
+        for c in 0..kc.div_ceil(32) {
+            let depth = (kc - 32 * c).min(32);
+            let d0 = p0 + 32 * c;
+            for half in 0..2 {
+                let tile = dst.add(c * CHUNK + half * TILE);
+                let width = cols.saturating_sub(16 * half).min(16);
+                let first = j0 + 16 * half;
+                let element = |d: usize, j: usize| {
+                    (d0 + d) as isize * b.row_stride
+                        + first as isize * b.col_stride
+                        + j as isize * b.col_stride
+                };
+                let mut parts = [[_mm512_setzero_si512(); 16]; 3];
+                if b.col_stride == 1 {
+                    let row = |d: usize| (d < depth).then(|| b.ptr.offset(element(d, 0)));
+                    for q in 0..16 {
+                        let (values, s) = read_pairs(row(2 * q), row(2 * q + 1), width);
+                        special |= s;
+                        put(&mut parts, q, values);
+                    }
+                } else if b.row_stride == 1 {
+                    // Column-major (a transposed weight): each column's depths are contiguous;
+                    // put them in order, then turn.
+                    for j in 0..width {
+                        let (values, s) = read_depths(b.ptr.offset(element(0, j)), depth);
+                        special |= s;
+                        put(&mut parts, j, values);
+                    }
+                } else {
+                    exact &= pack_scalar(
+                        |j, d| (j < width && d < depth).then(|| *b.ptr.offset(element(d, j))),
+                        |j, d| 32 * (d / 2) + 2 * j + d % 2,
+                        tile,
+                    );
+                    continue;
                 }
-            } else if b.row_stride == 1 {
-                // Column-major (a transposed weight): each column's depths are contiguous;
-                // put them in order, then turn.
-                for j in 0..width {
-                    let (values, s) = read_depths(b.ptr.offset(element(0, j)), depth);
-                    special |= s;
-                    put(&mut parts, j, values);
+                for (p, part) in parts.into_iter().enumerate() {
+                    store_tile(part, b.col_stride != 1, tile.add(p * 2 * TILE));
                 }
-            } else {
-                exact &= pack_scalar(
-                    |j, d| (j < width && d < depth).then(|| *b.ptr.offset(element(d, j))),
-                    |j, d| 32 * (d / 2) + 2 * j + d % 2,
-                    tile,
-                );
-                continue;
-            }
-            for (p, part) in parts.into_iter().enumerate() {
-                store_tile(part, b.col_stride != 1, tile.add(p * 2 * TILE));
             }
         }
     }
@@ -393,93 +440,101 @@ unsafe fn pack_b(b: Operand, j0: usize, cols: usize, p0: usize, kc: usize, dst: 
 ///
 /// # Safety
 /// The tile configuration of [`TileConfig::all_full`] must be loaded; `a` and `b` hold
-/// `chunks ≥ 1` packed chunks, 64-byte aligned; C is valid for 32 rows of 32 f32.
+/// `chunks ≥ 1` packed chunks, 64-byte aligned; C is valid for 32 rows of 32 f32; this
+/// process was granted the tile state ([`available`]).
 unsafe fn kernel(a: *const u16, b: *const u16, chunks: usize, c: *mut f32, ldc: usize, load: bool) {
-    let c16 = (c as *mut u8).add(16 * ldc);
-    if load {
+    // wrapping: row 16 of C, inside it as the caller promises.
+    let c16 = (c as *mut u8).wrapping_add(16 * ldc);
+    // SAFETY: the tile instructions run under the loaded configuration and the granted tile
+    // state; tile loads read 16 rows of 64 bytes of C (at c and c16, ldc apart), or of a
+    // packed chunk of A or B (1024 bytes per tile, six tiles per chunk, `chunks` chunks), and
+    // tile stores write the same 32×32 of C: all inside what the caller promises is valid.
+    unsafe {
+        if load {
+            asm!(
+                "tileloadd tmm0, [{c} + {ldc}*1]",
+                "tileloadd tmm1, [{c} + {ldc}*1 + 64]",
+                "tileloadd tmm2, [{c16} + {ldc}*1]",
+                "tileloadd tmm3, [{c16} + {ldc}*1 + 64]",
+                c = in(reg) c,
+                c16 = in(reg) c16,
+                ldc = in(reg) ldc,
+                options(nostack, readonly),
+            );
+        } else {
+            asm!(
+                "tilezero tmm0",
+                "tilezero tmm1",
+                "tilezero tmm2",
+                "tilezero tmm3",
+                options(nostack, nomem)
+            );
+        }
+        // Byte offsets in a chunk: hi at 0, mid at 2048, lo at 4096; the second tile +1024.
+        // The order reuses loaded tiles: A.hi·(B.hi, B.mid, B.lo), A.mid·(B.mid, B.hi), A.lo·B.hi.
         asm!(
-            "tileloadd tmm0, [{c} + {ldc}*1]",
-            "tileloadd tmm1, [{c} + {ldc}*1 + 64]",
-            "tileloadd tmm2, [{c16} + {ldc}*1]",
-            "tileloadd tmm3, [{c16} + {ldc}*1 + 64]",
+            "2:",
+            "tileloadd tmm4, [{a} + {s}*1]",
+            "tileloadd tmm5, [{a} + {s}*1 + 1024]",
+            "tileloadd tmm6, [{b} + {s}*1]",
+            "tileloadd tmm7, [{b} + {s}*1 + 1024]",
+            "tdpbf16ps tmm0, tmm4, tmm6",
+            "tdpbf16ps tmm1, tmm4, tmm7",
+            "tdpbf16ps tmm2, tmm5, tmm6",
+            "tdpbf16ps tmm3, tmm5, tmm7",
+            "tileloadd tmm6, [{b} + {s}*1 + 2048]",
+            "tileloadd tmm7, [{b} + {s}*1 + 3072]",
+            "tdpbf16ps tmm0, tmm4, tmm6",
+            "tdpbf16ps tmm1, tmm4, tmm7",
+            "tdpbf16ps tmm2, tmm5, tmm6",
+            "tdpbf16ps tmm3, tmm5, tmm7",
+            "tileloadd tmm6, [{b} + {s}*1 + 4096]",
+            "tileloadd tmm7, [{b} + {s}*1 + 5120]",
+            "tdpbf16ps tmm0, tmm4, tmm6",
+            "tdpbf16ps tmm1, tmm4, tmm7",
+            "tdpbf16ps tmm2, tmm5, tmm6",
+            "tdpbf16ps tmm3, tmm5, tmm7",
+            "tileloadd tmm4, [{a} + {s}*1 + 2048]",
+            "tileloadd tmm5, [{a} + {s}*1 + 3072]",
+            "tileloadd tmm6, [{b} + {s}*1 + 2048]",
+            "tileloadd tmm7, [{b} + {s}*1 + 3072]",
+            "tdpbf16ps tmm0, tmm4, tmm6",
+            "tdpbf16ps tmm1, tmm4, tmm7",
+            "tdpbf16ps tmm2, tmm5, tmm6",
+            "tdpbf16ps tmm3, tmm5, tmm7",
+            "tileloadd tmm6, [{b} + {s}*1]",
+            "tileloadd tmm7, [{b} + {s}*1 + 1024]",
+            "tdpbf16ps tmm0, tmm4, tmm6",
+            "tdpbf16ps tmm1, tmm4, tmm7",
+            "tdpbf16ps tmm2, tmm5, tmm6",
+            "tdpbf16ps tmm3, tmm5, tmm7",
+            "tileloadd tmm4, [{a} + {s}*1 + 4096]",
+            "tileloadd tmm5, [{a} + {s}*1 + 5120]",
+            "tdpbf16ps tmm0, tmm4, tmm6",
+            "tdpbf16ps tmm1, tmm4, tmm7",
+            "tdpbf16ps tmm2, tmm5, tmm6",
+            "tdpbf16ps tmm3, tmm5, tmm7",
+            "add {a}, 6144",
+            "add {b}, 6144",
+            "dec {n}",
+            "jnz 2b",
+            a = inout(reg) a => _,
+            b = inout(reg) b => _,
+            n = inout(reg) chunks => _,
+            s = in(reg) 64usize,
+            options(nostack, readonly),
+        );
+        asm!(
+            "tilestored [{c} + {ldc}*1], tmm0",
+            "tilestored [{c} + {ldc}*1 + 64], tmm1",
+            "tilestored [{c16} + {ldc}*1], tmm2",
+            "tilestored [{c16} + {ldc}*1 + 64], tmm3",
             c = in(reg) c,
             c16 = in(reg) c16,
             ldc = in(reg) ldc,
-            options(nostack, readonly),
-        );
-    } else {
-        asm!(
-            "tilezero tmm0",
-            "tilezero tmm1",
-            "tilezero tmm2",
-            "tilezero tmm3",
-            options(nostack, nomem)
+            options(nostack),
         );
     }
-    // Byte offsets in a chunk: hi at 0, mid at 2048, lo at 4096; the second tile +1024.
-    // The order reuses loaded tiles: A.hi·(B.hi, B.mid, B.lo), A.mid·(B.mid, B.hi), A.lo·B.hi.
-    asm!(
-        "2:",
-        "tileloadd tmm4, [{a} + {s}*1]",
-        "tileloadd tmm5, [{a} + {s}*1 + 1024]",
-        "tileloadd tmm6, [{b} + {s}*1]",
-        "tileloadd tmm7, [{b} + {s}*1 + 1024]",
-        "tdpbf16ps tmm0, tmm4, tmm6",
-        "tdpbf16ps tmm1, tmm4, tmm7",
-        "tdpbf16ps tmm2, tmm5, tmm6",
-        "tdpbf16ps tmm3, tmm5, tmm7",
-        "tileloadd tmm6, [{b} + {s}*1 + 2048]",
-        "tileloadd tmm7, [{b} + {s}*1 + 3072]",
-        "tdpbf16ps tmm0, tmm4, tmm6",
-        "tdpbf16ps tmm1, tmm4, tmm7",
-        "tdpbf16ps tmm2, tmm5, tmm6",
-        "tdpbf16ps tmm3, tmm5, tmm7",
-        "tileloadd tmm6, [{b} + {s}*1 + 4096]",
-        "tileloadd tmm7, [{b} + {s}*1 + 5120]",
-        "tdpbf16ps tmm0, tmm4, tmm6",
-        "tdpbf16ps tmm1, tmm4, tmm7",
-        "tdpbf16ps tmm2, tmm5, tmm6",
-        "tdpbf16ps tmm3, tmm5, tmm7",
-        "tileloadd tmm4, [{a} + {s}*1 + 2048]",
-        "tileloadd tmm5, [{a} + {s}*1 + 3072]",
-        "tileloadd tmm6, [{b} + {s}*1 + 2048]",
-        "tileloadd tmm7, [{b} + {s}*1 + 3072]",
-        "tdpbf16ps tmm0, tmm4, tmm6",
-        "tdpbf16ps tmm1, tmm4, tmm7",
-        "tdpbf16ps tmm2, tmm5, tmm6",
-        "tdpbf16ps tmm3, tmm5, tmm7",
-        "tileloadd tmm6, [{b} + {s}*1]",
-        "tileloadd tmm7, [{b} + {s}*1 + 1024]",
-        "tdpbf16ps tmm0, tmm4, tmm6",
-        "tdpbf16ps tmm1, tmm4, tmm7",
-        "tdpbf16ps tmm2, tmm5, tmm6",
-        "tdpbf16ps tmm3, tmm5, tmm7",
-        "tileloadd tmm4, [{a} + {s}*1 + 4096]",
-        "tileloadd tmm5, [{a} + {s}*1 + 5120]",
-        "tdpbf16ps tmm0, tmm4, tmm6",
-        "tdpbf16ps tmm1, tmm4, tmm7",
-        "tdpbf16ps tmm2, tmm5, tmm6",
-        "tdpbf16ps tmm3, tmm5, tmm7",
-        "add {a}, 6144",
-        "add {b}, 6144",
-        "dec {n}",
-        "jnz 2b",
-        a = inout(reg) a => _,
-        b = inout(reg) b => _,
-        n = inout(reg) chunks => _,
-        s = in(reg) 64usize,
-        options(nostack, readonly),
-    );
-    asm!(
-        "tilestored [{c} + {ldc}*1], tmm0",
-        "tilestored [{c} + {ldc}*1 + 64], tmm1",
-        "tilestored [{c16} + {ldc}*1], tmm2",
-        "tilestored [{c16} + {ldc}*1 + 64], tmm3",
-        c = in(reg) c,
-        c16 = in(reg) c16,
-        ldc = in(reg) ldc,
-        options(nostack),
-    );
 }
 
 /// A 32×32 f32 block, aligned for tile loads and stores.
@@ -488,6 +543,10 @@ struct Block([f32; 1024]);
 
 /// Runs the kernel on the `rows × cols` block of C at (i, j): in place when the block is
 /// whole and C's rows are contiguous, otherwise through a local 32×32 copy.
+///
+/// # Safety
+/// As [`kernel`] for `a` and `b`; the `rows × cols` (each ≤ 32) elements of C at (i, j)
+/// must be valid.
 #[allow(clippy::too_many_arguments)]
 unsafe fn block(
     a: *const u16,
@@ -500,22 +559,27 @@ unsafe fn block(
     cols: usize,
     load: bool,
 ) {
-    let at = c.ptr.add(i * c.row_stride + j * c.col_stride);
+    // SAFETY: (i, j) is element (0, 0) of the block, which the caller promises is valid.
+    let at = unsafe { c.shifted(i, j).ptr };
     if rows == 32 && cols == 32 && c.col_stride == 1 {
-        return kernel(a, b, chunks, at, 4 * c.row_stride, load);
+        // SAFETY: a whole block with contiguous rows: 32 rows of 32 f32, row_stride apart.
+        return unsafe { kernel(a, b, chunks, at, 4 * c.row_stride, load) };
     }
     let mut local = Block([0.0; 1024]);
     if load {
         for r in 0..rows {
             for s in 0..cols {
-                local.0[32 * r + s] = *at.add(r * c.row_stride + s * c.col_stride);
+                // SAFETY: (r, s) lies inside the block.
+                local.0[32 * r + s] = unsafe { *at.add(r * c.row_stride + s * c.col_stride) };
             }
         }
     }
-    kernel(a, b, chunks, local.0.as_mut_ptr(), 128, load);
+    // SAFETY: `local` is 32 rows of 32 f32 (128 bytes apart), 64-byte aligned.
+    unsafe { kernel(a, b, chunks, local.0.as_mut_ptr(), 128, load) };
     for r in 0..rows {
         for s in 0..cols {
-            *at.add(r * c.row_stride + s * c.col_stride) = local.0[32 * r + s];
+            // SAFETY: (r, s) lies inside the block.
+            unsafe { *at.add(r * c.row_stride + s * c.col_stride) = local.0[32 * r + s] };
         }
     }
 }
@@ -540,26 +604,35 @@ unsafe fn serial(
         let mut v = Vec::with_capacity(m * n);
         for i in 0..m {
             for j in 0..n {
-                v.push(*c.shifted(i, j).ptr);
+                // SAFETY: (i, j) is inside C, which the caller promises is valid.
+                v.push(unsafe { *c.shifted(i, j).ptr });
             }
         }
         v
     });
-    if tiles(m, n, k, a, b, c, accumulate) {
+    // SAFETY: the caller's promises are those of `tiles`; `available()` implies the
+    // processor has AVX-512F/BW.
+    if unsafe { tiles(m, n, k, a, b, c, accumulate) } {
         return;
     }
     if let Some(original) = original {
         for i in 0..m {
             for j in 0..n {
-                *c.shifted(i, j).ptr = original[i * n + j];
+                // SAFETY: as above.
+                unsafe { *c.shifted(i, j).ptr = original[i * n + j] };
             }
         }
     }
-    super::sgemm::sgemm(m, n, k, a, b, c, accumulate, 1);
+    // SAFETY: the caller's promises are the f32 kernel's, and `available()` (AMX) implies
+    // AVX-512F.
+    unsafe { super::sgemm::sgemm(m, n, k, a, b, c, accumulate, 1) };
 }
 
 /// The tile-unit product of [`serial`]; false (with C partly written) when an input is ±∞,
 /// NaN or subnormal.
+///
+/// # Safety
+/// As [`serial`].
 #[target_feature(enable = "avx512f,avx512bw")]
 unsafe fn tiles(
     m: usize,
@@ -572,8 +645,13 @@ unsafe fn tiles(
 ) -> bool {
     let mut exact = true;
     let config = TileConfig::all_full();
-    asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack, readonly));
-    PACKED.with(|bufs| {
+    // SAFETY: the tile state was granted (`available()`); the configuration is 64 valid bytes.
+    unsafe { asm!("ldtilecfg [{}]", in(reg) config.0.as_ptr(), options(nostack, readonly)) };
+    // SAFETY: the packing buffers hold (MC/32)·(KC/32) and (NC/32)·(KC/32) chunks, 64-byte
+    // aligned, and every panel offset stays inside them (t < MC/32 or NC/32, chunks ≤
+    // KC/32); every block is inside A, B and C (ic + ir < m, jc + jr < n, pc < k), which the
+    // caller promises are valid; the configuration is loaded for `block`'s kernel.
+    PACKED.with(|bufs| unsafe {
         let (abuf, bbuf) = &mut *bufs.borrow_mut();
         let pa = lines(abuf, (MC / 32) * (KC / 32) * CHUNK);
         let pb = lines(bbuf, (NC / 32) * (KC / 32) * CHUNK);
@@ -615,7 +693,8 @@ unsafe fn tiles(
         }
     });
     // Hands the tile state back, so that context switches stop saving it.
-    asm!("tilerelease", options(nostack, nomem));
+    // SAFETY: releasing the tile state has no precondition beyond AMX, which is present.
+    unsafe { asm!("tilerelease", options(nostack, nomem)) };
     exact
 }
 
@@ -623,10 +702,11 @@ unsafe fn tiles(
 /// `threads` threads of the backend pool.
 ///
 /// # Safety
-/// A, B and C must be valid for the given shapes and strides, C must not overlap A or B,
-/// and [`available`] must be true.
+/// A, B and C must be valid for the given shapes and strides, C's m×n elements must be
+/// distinct (threads write disjoint blocks of them) and overlap neither A nor B, and
+/// [`available`] must be true.
 #[allow(clippy::too_many_arguments)]
-pub unsafe fn sgemm_bf16x3(
+pub(crate) unsafe fn sgemm_bf16x3(
     m: usize,
     n: usize,
     k: usize,
@@ -638,7 +718,8 @@ pub unsafe fn sgemm_bf16x3(
 ) {
     if m == 0 || n == 0 || k == 0 {
         // Nothing to multiply: the f32 kernel clears (or keeps) C.
-        return super::sgemm::sgemm(m, n, k, a, b, c, accumulate, 1);
+        // SAFETY: the caller's promises are the f32 kernel's; AMX implies AVX-512F.
+        return unsafe { super::sgemm::sgemm(m, n, k, a, b, c, accumulate, 1) };
     }
     // Tiles store rows of C: a column-major C is computed as Cᵀ = Bᵀ·Aᵀ.
     let (m, n, a, b, c) = if c.col_stride != 1 && c.row_stride == 1 {
@@ -648,25 +729,48 @@ pub unsafe fn sgemm_bf16x3(
     };
     let threads = threads.max(1);
     if threads == 1 {
-        return serial(m, n, k, a, b, c, accumulate);
+        // SAFETY: the caller's promises, which the transpose keeps.
+        return unsafe { serial(m, n, k, a, b, c, accumulate) };
     }
+    let share: Share = &|m, n, a, b, c| {
+        // SAFETY: `split_over_threads` calls this only with blocks of the caller's valid
+        // product, the operands shifted to them.
+        unsafe { serial(m, n, k, a, b, c, accumulate) }
+    };
     // Each thread packs all of the operand it does not split: split the larger side.
-    split_over_threads(
-        (m, n),
-        (a, b, c),
-        threads,
-        n >= m,
-        (32, 32),
-        &|m, n, a, b, c| {
-            // SAFETY: each share is a block of the caller's valid product.
-            unsafe { serial(m, n, k, a, b, c, accumulate) }
-        },
-    );
+    // SAFETY: the caller's promises; the shares are disjoint blocks of C, whose elements
+    // are distinct, so no two threads write the same element.
+    unsafe { split_over_threads((m, n), (a, b, c), threads, n >= m, (32, 32), share) };
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::matmul::{gemm_into_strided, MatRef};
     use super::*;
+
+    /// Where a test product runs.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Path {
+        /// The tile unit ([`sgemm_bf16x3`]); only where [`available`].
+        Tiles,
+        /// The best f32 path [`isa`] allows: the AVX-512 kernel, or the portable one that
+        /// `matmul` takes without it.
+        F32,
+    }
+
+    /// The path the tile tests check: the tile unit, or where [`isa`] rules it out (no unit
+    /// here, or `FERRITE_ISA` below `amx`), the f32 path `matmul` falls back to.
+    fn tested_path() -> Path {
+        if available() {
+            Path::Tiles
+        } else {
+            assert!(
+                isa() < Isa::Amx,
+                "the tile unit is off, so isa() must say so"
+            );
+            Path::F32
+        }
+    }
 
     #[test]
     fn split_is_exact_and_keeps_non_finite_values() {
@@ -684,8 +788,10 @@ mod tests {
             let [h, m, l] = split_scalar(x);
             assert_eq!(bf(h) + bf(m) + bf(l), x as f64, "{x}");
             let mut lanes = [0u32; 16];
-            // SAFETY: the test runs the vector form only where AVX-512 exists.
-            if is_x86_feature_detected!("avx512f") {
+            // The vector form runs where the AVX-512 kernels do; the scalar form, checked
+            // above, is what the packing of odd strides uses everywhere.
+            if super::super::avx512::available() {
+                // SAFETY: `available()` says the processor has AVX-512F.
                 unsafe {
                     for (p, part) in split(_mm512_set1_ps(x)).0.into_iter().enumerate() {
                         _mm512_storeu_si512(lanes.as_mut_ptr() as *mut __m512i, part);
@@ -713,8 +819,7 @@ mod tests {
             .collect()
     }
 
-    /// Runs one product on the tile unit (or, with `f32_kernel`, on the AVX-512 f32 kernel)
-    /// and returns the largest error against an f64 triple loop, relative to Σ|a·b| of the
+    /// Runs one product on `path` and returns the largest error against an f64 triple loop, relative to Σ|a·b| of the
     /// element: the measure in which f32's own error bound is stated.
     #[allow(clippy::too_many_arguments)]
     fn worst_error(
@@ -725,7 +830,7 @@ mod tests {
         accumulate: bool,
         threads: usize,
         scale: f32,
-        f32_kernel: bool,
+        path: Path,
     ) -> f64 {
         // Buffers as long as the strides reach (strides of 2 leave gaps).
         let extent =
@@ -744,22 +849,23 @@ mod tests {
             row_stride: sc.0,
             col_stride: sc.1,
         };
-        // SAFETY: every buffer holds exactly its matrix; callers checked the processor.
-        unsafe {
-            if f32_kernel {
-                super::super::sgemm::sgemm(
-                    m,
-                    n,
-                    k,
-                    op(&a, sa),
-                    op(&b, sb),
-                    dst,
-                    accumulate,
-                    threads,
-                );
-            } else {
-                sgemm_bf16x3(m, n, k, op(&a, sa), op(&b, sb), dst, accumulate, threads);
-            }
+        let (lhs, rhs) = (op(&a, sa), op(&b, sb));
+        if path == Path::Tiles {
+            // SAFETY: every buffer holds exactly its matrix, C's layouts have distinct
+            // elements, and `tested_path` checked `available()`.
+            unsafe { sgemm_bf16x3(m, n, k, lhs, rhs, dst, accumulate, threads) };
+        } else if super::super::sgemm::available() {
+            // SAFETY: as above; `available()` says the processor has AVX-512F.
+            unsafe { super::super::sgemm::sgemm(m, n, k, lhs, rhs, dst, accumulate, threads) };
+        } else {
+            let mat = |data, s: (usize, usize)| MatRef {
+                data,
+                offset: 0,
+                row_stride: s.0,
+                col_stride: s.1,
+            };
+            let (lhs, rhs) = (mat(&a, sa), mat(&b, sb));
+            gemm_into_strided(&mut c, sc, accumulate, m, n, k, lhs, rhs, threads > 1);
         }
         let mut worst = 0.0f64;
         for i in 0..m {
@@ -784,9 +890,7 @@ mod tests {
 
     #[test]
     fn products_match_f64_to_f32_accuracy_for_every_shape_and_layout() {
-        if !available() {
-            return; // No tile unit here: products run on the f32 kernels.
-        }
+        let path = tested_path();
         // Partial tiles and chunks, several panels deep and wide, both thread splits.
         for &(m, n, k) in &[
             (32, 32, 32),
@@ -805,7 +909,7 @@ mod tests {
                 for accumulate in [false, true] {
                     for threads in [1, 2] {
                         let error =
-                            worst_error((m, n, k), sa, sb, sc, accumulate, threads, 1.0, false);
+                            worst_error((m, n, k), sa, sb, sc, accumulate, threads, 1.0, path);
                         // f32's own bound for a k-term sum is about k·2⁻²⁴ of Σ|a·b|; in
                         // practice (random rounding) the error is far below it.
                         assert!(
@@ -821,24 +925,39 @@ mod tests {
 
     #[test]
     fn accuracy_is_that_of_the_f32_kernel_at_every_scale() {
-        if !available() {
-            return;
-        }
+        let path = tested_path();
         for scale in [1.0, 1e-20, 1e18] {
             let shape = (128, 128, 1024);
             let rows = ((1024, 1), (128, 1), (128, 1));
-            let tiles = worst_error(shape, rows.0, rows.1, rows.2, false, 1, scale, false);
-            let fp32 = worst_error(shape, rows.0, rows.1, rows.2, false, 1, scale, true);
+            let tested = worst_error(shape, rows.0, rows.1, rows.2, false, 1, scale, path);
+            let fp32 = worst_error(shape, rows.0, rows.1, rows.2, false, 1, scale, Path::F32);
             assert!(
-                tiles < 2.0 * fp32.max(1e-7),
-                "scale {scale}: bf16x3 {tiles:e}, f32 {fp32:e}"
+                tested < 2.0 * fp32.max(1e-7),
+                "scale {scale}: tested path {tested:e}, f32 {fp32:e}"
+            );
+            // Where the tested path is the f32 one, the comparison above is trivial: hold it
+            // to f32's own bound too, at every scale.
+            assert!(
+                fp32 < 4e-7 * (shape.2 as f64).sqrt(),
+                "scale {scale}: f32 {fp32:e}"
             );
         }
     }
 
-    /// `C = A·B` for 64×64 matrices on the tile unit's entry point.
+    /// `C = A·B` for 64×64 matrices on the tile unit's entry point, or where [`isa`] rules
+    /// the unit out, on the path `matmul` takes instead.
     fn product_64(a: &[f32], b: &[f32]) -> Vec<f32> {
         let mut c = vec![0.0; 64 * 64];
+        let mat = |data| MatRef {
+            data,
+            offset: 0,
+            row_stride: 64,
+            col_stride: 1,
+        };
+        if tested_path() == Path::F32 {
+            gemm_into_strided(&mut c, (64, 1), false, 64, 64, 64, mat(a), mat(b), false);
+            return c;
+        }
         let op = |d: &[f32]| Operand {
             ptr: d.as_ptr(),
             row_stride: 64,
@@ -849,16 +968,14 @@ mod tests {
             row_stride: 64,
             col_stride: 1,
         };
-        // SAFETY: every buffer holds exactly its 64×64 matrix.
+        // SAFETY: every buffer holds exactly its 64×64 matrix; `tested_path` checked
+        // `available()`.
         unsafe { sgemm_bf16x3(64, 64, 64, op(a), op(b), dst, false, 1) };
         c
     }
 
     #[test]
     fn infinities_nans_and_subnormals_keep_their_f32_results() {
-        if !available() {
-            return;
-        }
         let b = values(64 * 64, 2, 1.0);
         let mut a = values(64 * 64, 1, 1.0);
         a[0] = f32::INFINITY; // row 0 of C: ±∞ (split into parts, ∞·0 would give NaN)

@@ -1,21 +1,22 @@
 //! Matrix products. Large ones run on the AMX tile unit where there is one ([`super::amx`],
 //! bf16×3 at f32 accuracy); others on processors with AVX-512 on Ferrite's own packed kernel
-//! ([`super::sgemm`]); elsewhere on the `gemm` crate. All read any row and column strides,
-//! so transposed views are multiplied without a copy.
+//! ([`super::sgemm`]); elsewhere on the `gemm` crate. [`super::isa::isa`] (the
+//! `FERRITE_ISA` switch) decides which may run. All read any row and column strides, so
+//! transposed views are multiplied without a copy.
 
 use super::parallel;
 
 /// A read-only strided matrix inside a buffer.
 #[derive(Clone, Copy)]
-pub struct MatRef<'a> {
+pub(crate) struct MatRef<'a> {
     /// The buffer.
-    pub data: &'a [f32],
+    pub(crate) data: &'a [f32],
     /// Position of element (0, 0).
-    pub offset: usize,
+    pub(crate) offset: usize,
     /// Step between rows, in elements.
-    pub row_stride: usize,
+    pub(crate) row_stride: usize,
     /// Step between columns, in elements.
-    pub col_stride: usize,
+    pub(crate) col_stride: usize,
 }
 
 /// Work (m·n·k) above which one product is split across threads.
@@ -23,7 +24,7 @@ const PARALLEL_WORK: usize = 64 * 64 * 64;
 
 /// `dst (m×n, row-major) = [dst +] lhs (m×k) · rhs (k×n)`.
 #[allow(clippy::too_many_arguments)]
-pub fn gemm_into(
+pub(crate) fn gemm_into(
     dst: &mut [f32],
     accumulate: bool,
     m: usize,
@@ -36,10 +37,50 @@ pub fn gemm_into(
     gemm_into_strided(dst, (n, 1), accumulate, m, n, k, lhs, rhs, parallel);
 }
 
+/// Position of the last element of an `rows × cols` matrix at `offset` with `strides`, or
+/// None when it does not fit in a `usize` (so it cannot lie inside any buffer).
+fn last_element(offset: usize, rows: usize, cols: usize, strides: (usize, usize)) -> Option<usize> {
+    let down = (rows - 1).checked_mul(strides.0)?;
+    let across = (cols - 1).checked_mul(strides.1)?;
+    offset.checked_add(down)?.checked_add(across)
+}
+
+/// Whether the `m × n` positions `i·rs + j·cs` are all distinct. Two positions meet when
+/// `a·rs = b·cs` for some `0 < a < m`, `0 < b < n`; with g = gcd(rs, cs) the smallest
+/// solution is `(a, b) = (cs/g, rs/g)`, so the layout is one-to-one exactly when a zero
+/// stride does not repeat a row or column and that solution lies outside the matrix.
+/// Interleaved but one-to-one layouts (rows 3 apart, columns 2 apart, 2×2) are allowed.
+fn distinct_positions(m: usize, n: usize, (rs, cs): (usize, usize)) -> bool {
+    if m == 0 || n == 0 {
+        return true;
+    }
+    if m == 1 || n == 1 {
+        // A single row or column: only its own stride matters.
+        return (m <= 1 || rs > 0) && (n <= 1 || cs > 0);
+    }
+    if rs == 0 || cs == 0 {
+        return false;
+    }
+    let gcd = {
+        let (mut x, mut y) = (rs, cs);
+        while y != 0 {
+            (x, y) = (y, x % y);
+        }
+        x
+    };
+    cs / gcd >= m || rs / gcd >= n
+}
+
 /// `dst = [dst +] lhs (m×k) · rhs (k×n)` with element (i, j) of the destination at
 /// `i·dst_strides.0 + j·dst_strides.1` (a column-major destination is `(1, m)`).
+///
+/// # Panics
+/// When an operand does not fit its buffer, and when the destination strides make two
+/// elements of the result share a position (a zero stride, or rows and columns that
+/// interleave onto each other): such a product has no single answer, and its threads would
+/// write the same memory.
 #[allow(clippy::too_many_arguments)]
-pub fn gemm_into_strided(
+pub(crate) fn gemm_into_strided(
     dst: &mut [f32],
     dst_strides: (usize, usize),
     accumulate: bool,
@@ -53,15 +94,22 @@ pub fn gemm_into_strided(
     if m == 0 || n == 0 {
         return;
     }
+    // Checked arithmetic: a wrapped product of huge strides must not pass as in bounds.
     assert!(
-        (m - 1) * dst_strides.0 + (n - 1) * dst_strides.1 < dst.len(),
+        last_element(0, m, n, dst_strides).is_some_and(|last| last < dst.len()),
         "gemm_into: destination too small"
     );
+    assert!(
+        distinct_positions(m, n, dst_strides),
+        "gemm_into: destination strides {dst_strides:?} make elements of the {m}x{n} result \
+         overlap"
+    );
     if k > 0 {
-        let last_l = lhs.offset + (m - 1) * lhs.row_stride + (k - 1) * lhs.col_stride;
-        let last_r = rhs.offset + (k - 1) * rhs.row_stride + (n - 1) * rhs.col_stride;
+        let last_l = last_element(lhs.offset, m, k, (lhs.row_stride, lhs.col_stride));
+        let last_r = last_element(rhs.offset, k, n, (rhs.row_stride, rhs.col_stride));
         assert!(
-            last_l < lhs.data.len() && last_r < rhs.data.len(),
+            last_l.is_some_and(|l| l < lhs.data.len())
+                && last_r.is_some_and(|r| r < rhs.data.len()),
             "gemm_into: operand out of bounds"
         );
     }
@@ -84,8 +132,10 @@ pub fn gemm_into_strided(
             row_stride: dst_strides.0,
             col_stride: dst_strides.1,
         };
-        // SAFETY: every element read or written was bounds-checked above; dst is borrowed
-        // exclusively, so it overlaps neither operand; the processor was checked.
+        // SAFETY: every element read or written was bounds-checked above, and the elements
+        // written are distinct (checked above), so threads write disjoint memory; dst is
+        // borrowed exclusively, so it overlaps neither operand; `available()` (from `isa()`)
+        // guarantees the processor has what the kernel needs.
         unsafe {
             if super::amx::worthwhile(m, n, k) && super::amx::available() {
                 super::amx::sgemm_bf16x3(
@@ -119,7 +169,8 @@ pub fn gemm_into_strided(
     } else {
         gemm::Parallelism::None
     };
-    // SAFETY: the bounds of all three operands were checked above; dst is exclusively borrowed.
+    // SAFETY: the bounds of all three operands were checked above, and dst's elements are
+    // distinct; dst is exclusively borrowed.
     unsafe {
         gemm::gemm(
             m,
@@ -147,7 +198,7 @@ pub fn gemm_into_strided(
 
 /// A batch of products: `dst[b] = lhs[b] · rhs[b]`, each operand addressed by a batch offset.
 #[allow(clippy::too_many_arguments)]
-pub fn batched_gemm(
+pub(crate) fn batched_gemm(
     m: usize,
     n: usize,
     k: usize,
@@ -235,5 +286,144 @@ mod tests {
         );
         assert_eq!(c, [26., 30., 38., 44.]);
         let _ = (a, b);
+    }
+
+    fn mat(data: &[f32], row_stride: usize, col_stride: usize) -> MatRef<'_> {
+        MatRef {
+            data,
+            offset: 0,
+            row_stride,
+            col_stride,
+        }
+    }
+
+    #[test]
+    fn distinct_positions_is_exact() {
+        // Brute force over small shapes and strides.
+        for m in 0..5 {
+            for n in 0..5 {
+                for rs in 0..7 {
+                    for cs in 0..7 {
+                        let mut seen = std::collections::HashSet::new();
+                        let one_to_one =
+                            (0..m).all(|i| (0..n).all(|j| seen.insert(i * rs + j * cs)));
+                        assert_eq!(
+                            distinct_positions(m, n, (rs, cs)),
+                            one_to_one,
+                            "{m}x{n} strides ({rs}, {cs})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Large enough to be split across threads (m·n·k ≥ PARALLEL_WORK): with strides (0, 1)
+    /// every row of C is the same memory, which threads would write at once.
+    #[test]
+    #[should_panic(expected = "overlap")]
+    fn a_destination_whose_rows_coincide_is_rejected() {
+        let (m, n, k) = (64, 64, 64);
+        let a = vec![1.0; m * k];
+        let b = vec![1.0; k * n];
+        let mut c = vec![0.0; n];
+        gemm_into_strided(
+            &mut c,
+            (0, 1),
+            true,
+            m,
+            n,
+            k,
+            mat(&a, k, 1),
+            mat(&b, n, 1),
+            true,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "overlap")]
+    fn interleaved_rows_and_columns_that_collide_are_rejected() {
+        // Rows 2 apart, columns 1 apart, 3 columns: (0, 2) and (1, 0) share position 2.
+        let (a, b) = ([1.0; 6], [1.0; 6]);
+        let mut c = vec![0.0; 16];
+        gemm_into_strided(
+            &mut c,
+            (2, 1),
+            false,
+            2,
+            3,
+            2,
+            mat(&a, 2, 1),
+            mat(&b, 3, 1),
+            false,
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "too small")]
+    fn strides_whose_extent_overflows_are_rejected() {
+        let (a, b) = ([1.0; 4], [1.0; 4]);
+        let mut c = vec![0.0; 4];
+        let huge = usize::MAX / 2 + 1;
+        gemm_into_strided(
+            &mut c,
+            (huge, 1),
+            false,
+            3,
+            2,
+            2,
+            mat(&a, 2, 1),
+            mat(&b, 2, 1),
+            false,
+        );
+    }
+
+    /// A one-to-one layout whose rows and columns interleave (rows 3 apart, columns 2 apart)
+    /// is a valid destination, serial or split across threads, and matches the definition.
+    #[test]
+    fn interleaved_but_distinct_destinations_match_the_definition() {
+        let (m, n, k) = (2, 2, 3);
+        let a: Vec<f32> = (0..m * k).map(|v| v as f32).collect();
+        let b: Vec<f32> = (0..k * n).map(|v| (v as f32) - 2.0).collect();
+        for parallel in [false, true] {
+            let mut c = vec![10.0; 6];
+            let (lhs, rhs) = (mat(&a, k, 1), mat(&b, n, 1));
+            gemm_into_strided(&mut c, (3, 2), true, m, n, k, lhs, rhs, parallel);
+            for i in 0..m {
+                for j in 0..n {
+                    let want: f32 = 10.0 + (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum::<f32>();
+                    assert_eq!(c[3 * i + 2 * j], want, "C[{i},{j}]");
+                }
+            }
+            // Position 1 belongs to no element and stays untouched.
+            assert_eq!(c[1], 10.0);
+        }
+    }
+
+    /// A large interleaved-but-distinct layout on the threaded path (m·n·k ≥ PARALLEL_WORK)
+    /// gives the serial path's numbers.
+    #[test]
+    fn threaded_and_serial_products_agree_on_a_strided_destination() {
+        let (m, n, k) = (70, 90, 80);
+        let a: Vec<f32> = (0..m * k)
+            .map(|v| ((v * 37) % 101) as f32 / 101.0 - 0.5)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|v| ((v * 53) % 97) as f32 / 97.0 - 0.5)
+            .collect();
+        // Rows n + 3 apart (padded), columns 1 apart; and a column-major destination.
+        for strides in [(n + 3, 1), (1, m)] {
+            let len = (m - 1) * strides.0 + (n - 1) * strides.1 + 1;
+            let run = |parallel| {
+                let mut c = vec![0.5; len];
+                let (lhs, rhs) = (mat(&a, k, 1), mat(&b, n, 1));
+                gemm_into_strided(&mut c, strides, true, m, n, k, lhs, rhs, parallel);
+                c
+            };
+            let (serial, threaded) = (run(false), run(true));
+            for (s, t) in serial.iter().zip(&threaded) {
+                assert!((s - t).abs() <= 1e-5, "{strides:?}: {s} vs {t}");
+            }
+        }
     }
 }

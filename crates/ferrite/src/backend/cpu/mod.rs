@@ -9,6 +9,7 @@ pub mod conv;
 pub mod conv_direct;
 pub mod elementwise;
 pub mod index;
+pub(crate) mod isa;
 pub mod linear;
 pub mod loss;
 pub mod matmul;
@@ -24,4 +25,3 @@ mod storage;
 pub mod strided;
 
 pub use storage::CpuStorage;
-pub(crate) use storage::{try_filled, try_zeroed};

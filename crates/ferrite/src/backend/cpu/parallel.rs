@@ -24,8 +24,11 @@ struct Job {
     panicked: AtomicBool,
 }
 
-// SAFETY: `body` is Sync and outlives every call made through it (see `Pool::run`).
+// SAFETY: `body` is Sync and outlives every call made through it (see `run`); the other
+// fields are atomics.
 unsafe impl Send for Job {}
+// SAFETY: as for Send: workers share a Job only to claim tasks through its atomics and call
+// the Sync `body`.
 unsafe impl Sync for Job {}
 
 impl Job {
@@ -121,13 +124,13 @@ impl Pool {
 
 /// Number of threads loops are spread over (the caller included): the machine's cores, or
 /// `FERRITE_NUM_THREADS` when set.
-pub fn threads() -> usize {
+pub(crate) fn threads() -> usize {
     pool().workers + 1
 }
 
 /// Splits `0..extent` into `threads` ranges whose bounds are multiples of `step` and runs
 /// `body` on each non-empty one across the pool (a matrix product's share of C per thread).
-pub fn run_ranges(
+pub(crate) fn run_ranges(
     extent: usize,
     step: usize,
     threads: usize,
@@ -143,7 +146,7 @@ pub fn run_ranges(
 }
 
 /// Runs `body(0) .. body(tasks - 1)` across the pool and returns when all have finished.
-pub fn run(tasks: usize, body: &(dyn Fn(usize) + Sync)) {
+pub(crate) fn run(tasks: usize, body: &(dyn Fn(usize) + Sync)) {
     let pool = pool();
     let guard = if tasks > 1 && pool.workers > 0 {
         pool.submit.try_lock().ok()
@@ -154,7 +157,7 @@ pub fn run(tasks: usize, body: &(dyn Fn(usize) + Sync)) {
         (0..tasks).for_each(body);
         return;
     };
-    // SAFETY (lifetime erasure): `body` is only called for claimed tasks, and this function
+    // SAFETY: lifetime erasure only: `body` is called for claimed tasks alone, and this function
     // does not return before every claimed task has finished.
     let body: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(body) };
     let job = Arc::new(Job {
@@ -185,7 +188,7 @@ pub fn run(tasks: usize, body: &(dyn Fn(usize) + Sync)) {
 
 /// Runs `body(i, chunk_i)` over the `chunk`-element pieces of `data` across the pool and
 /// returns the results in order.
-pub fn map_chunks_mut<T: Send, R: Send>(
+pub(crate) fn map_chunks_mut<T: Send, R: Send>(
     data: &mut [T],
     chunk: usize,
     body: impl Fn(usize, &mut [T]) -> R + Sync,
@@ -206,7 +209,7 @@ pub fn map_chunks_mut<T: Send, R: Send>(
 }
 
 /// Runs `body(i, chunk_i)` over the `chunk`-element pieces of `data` across the pool.
-pub fn for_each_chunk_mut<T: Send>(
+pub(crate) fn for_each_chunk_mut<T: Send>(
     data: &mut [T],
     chunk: usize,
     body: impl Fn(usize, &mut [T]) + Sync,
@@ -215,7 +218,7 @@ pub fn for_each_chunk_mut<T: Send>(
 }
 
 /// Runs `body(i)` for `i` in `0..tasks` across the pool and returns the results in order.
-pub fn map<R: Send>(tasks: usize, body: impl Fn(usize) -> R + Sync) -> Vec<R> {
+pub(crate) fn map<R: Send>(tasks: usize, body: impl Fn(usize) -> R + Sync) -> Vec<R> {
     let results: Vec<Mutex<Option<R>>> = (0..tasks).map(|_| Mutex::new(None)).collect();
     run(tasks, &|i| {
         *results[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(body(i));
@@ -232,7 +235,7 @@ pub fn map<R: Send>(tasks: usize, body: impl Fn(usize) -> R + Sync) -> Vec<R> {
 ///
 /// # Safety
 /// `body` must write every element of the piece it is given.
-pub unsafe fn collect_chunks<T: Send>(
+pub(crate) unsafe fn collect_chunks<T: Send>(
     len: usize,
     chunk: usize,
     body: impl Fn(usize, &mut [MaybeUninit<T>]) + Sync,
@@ -245,7 +248,7 @@ pub unsafe fn collect_chunks<T: Send>(
 }
 
 /// Pieces per thread when splitting a loop whose pieces may cost unequal time.
-pub const PIECES_PER_THREAD: usize = 4;
+pub(crate) const PIECES_PER_THREAD: usize = 4;
 
 #[cfg(test)]
 mod tests {

@@ -177,6 +177,9 @@ pub fn max_pool2d_forward(x: &[f32], geo: &PoolGeometry) -> (Vec<f32>, Vec<u32>)
 /// [`max_pool_2x2`] sixteen outputs at a time: the two input rows are split into even and
 /// odd columns in registers, and the four taps are compared in the same order (a later tap
 /// wins when larger or NaN).
+///
+/// # Safety
+/// The processor must have AVX-512F ([`super::avx512::available`]); the sizes are asserted.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn max_pool_2x2_avx512(
@@ -201,8 +204,15 @@ unsafe fn max_pool_2x2_avx512(
             let (m0, m1) = (lanes(2 * n), lanes((2 * n).saturating_sub(16)));
             let at = top + 2 * ox;
             let load = |off: usize| {
-                let lo = _mm512_maskz_loadu_ps(m0, p.add(off));
-                let hi = _mm512_maskz_loadu_ps(m1, p.add(off + 16));
+                // SAFETY: the masks cover input columns 2·ox .. 2·(ox + n) ≤ 2·ow ≤ w of rows
+                // 2·oy and 2·oy + 1 < h (asserted above): inside the plane. wrapping_add:
+                // the second half's address may lie past the plane when its mask is empty.
+                let (lo, hi) = unsafe {
+                    (
+                        _mm512_maskz_loadu_ps(m0, p.add(off)),
+                        _mm512_maskz_loadu_ps(m1, p.wrapping_add(off + 16)),
+                    )
+                };
                 (
                     _mm512_permutex2var_ps(lo, even, hi),
                     _mm512_permutex2var_ps(lo, odd, hi),
@@ -220,8 +230,11 @@ unsafe fn max_pool_2x2_avx512(
                 i = _mm512_mask_blend_epi32(better, i, j);
             }
             let k = lanes(n);
-            _mm512_mask_storeu_ps(o.as_mut_ptr().add(oy * ow + ox), k, m);
-            _mm512_mask_storeu_epi32(a.as_mut_ptr().add(oy * ow + ox) as *mut i32, k, i);
+            // SAFETY: outputs oy·ow + ox .. + n < oh·ow, which `o` and `a` hold (asserted).
+            unsafe {
+                _mm512_mask_storeu_ps(o.as_mut_ptr().add(oy * ow + ox), k, m);
+                _mm512_mask_storeu_epi32(a.as_mut_ptr().add(oy * ow + ox) as *mut i32, k, i);
+            }
         }
     }
 }
@@ -456,11 +469,40 @@ mod tests {
         assert_eq!(arg, vec![14, 16, 26, 28]);
     }
 
+    /// 2×2 max pooling at stride 2 by its definition: the taps in row-major order, a later
+    /// one winning when larger or NaN.
+    #[cfg(target_arch = "x86_64")]
+    fn reference_2x2(plane: &[f32], w: usize, oh: usize, ow: usize) -> (Vec<f32>, Vec<u32>) {
+        let mut out = (Vec::new(), Vec::new());
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let taps = [0, 1, w, w + 1].map(|d| 2 * oy * w + 2 * ox + d);
+                let best = taps[1..].iter().fold(taps[0], |best, &t| {
+                    let (v, m) = (plane[t], plane[best]);
+                    if v > m || v.is_nan() {
+                        t
+                    } else {
+                        best
+                    }
+                });
+                out.0.push(plane[best]);
+                out.1.push(best as u32);
+            }
+        }
+        out
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn vector_2x2_kernel_agrees_with_the_scalar_one_on_ties_and_nan() {
-        if !crate::backend::cpu::avx512::available() {
-            return; // Only the scalar kernel runs on this processor.
+        let vector = crate::backend::cpu::avx512::available();
+        if !vector {
+            // Only the scalar kernel runs: it is checked against the definition instead.
+            use crate::backend::cpu::isa::{isa, Isa};
+            assert!(
+                isa() < Isa::Avx512,
+                "the vector kernel is off, so isa() must say so"
+            );
         }
         for &(h, w) in &[(4, 10), (28, 28), (10, 35), (6, 66), (3, 3)] {
             let (oh, ow) = (h / 2, w / 2);
@@ -474,8 +516,13 @@ mod tests {
             let (mut o1, mut a1) = (vec![0.0; oh * ow], vec![0u32; oh * ow]);
             let (mut o2, mut a2) = (vec![0.0; oh * ow], vec![0u32; oh * ow]);
             max_pool_2x2(&plane, w, oh, ow, &mut o1, &mut a1);
-            // SAFETY: checked above; the window fits the plane.
-            unsafe { max_pool_2x2_avx512(&plane, w, oh, ow, &mut o2, &mut a2) };
+            if vector {
+                // SAFETY: `available()` says the processor has AVX-512F; the window fits.
+                unsafe { max_pool_2x2_avx512(&plane, w, oh, ow, &mut o2, &mut a2) };
+            } else {
+                (o2, a2) = reference_2x2(&plane, w, oh, ow);
+            }
+            assert_eq!(a1, reference_2x2(&plane, w, oh, ow).1, "{h}x{w} scalar");
             assert_eq!(a1, a2, "{h}x{w}");
             for (x, y) in o1.iter().zip(&o2) {
                 assert!(x == y || (x.is_nan() && y.is_nan()), "{h}x{w}: {x} vs {y}");

@@ -2,22 +2,11 @@
 
 use super::strided::for_each_strided;
 use crate::core::Layout;
-
-/// Which fold a reduction applies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ReduceKind {
-    /// Sum of the elements.
-    Sum,
-    /// Largest element.
-    Max,
-    /// Smallest element.
-    Min,
-    /// Product of the elements.
-    Prod,
-}
+pub use crate::core::ReduceKind;
 
 impl ReduceKind {
-    fn init(self) -> f32 {
+    /// The fold's starting value.
+    pub(crate) fn init(self) -> f32 {
         match self {
             ReduceKind::Sum => 0.0,
             ReduceKind::Max => f32::NEG_INFINITY,
@@ -25,8 +14,9 @@ impl ReduceKind {
             ReduceKind::Prod => 1.0,
         }
     }
+    /// One step of the fold.
     #[inline(always)]
-    fn fold(self, acc: f32, x: f32) -> f32 {
+    pub(crate) fn fold(self, acc: f32, x: f32) -> f32 {
         match self {
             ReduceKind::Sum => acc + x,
             // NaN propagates, as in PyTorch.

@@ -15,7 +15,7 @@ mod math;
 
 pub use elman::{rnn_backward, rnn_forward};
 pub use gru::{gru_backward, gru_forward};
-pub use math::{exp, sigmoid, tanh};
+pub use math::tanh;
 
 use super::matmul::{gemm_into, MatRef};
 use math::sigmoid_slice;

@@ -1,11 +1,7 @@
 //! Binary losses: cross-entropy on probabilities (BCE) and on logits (fused with the sigmoid,
 //! stable for large logits), and the soft-margin loss on ±1 labels.
 
-use super::{
-    expand_to, fused_loss, grad_scale, reduce_fused, shape_error, wants_grad, Loss, Reduction,
-};
-use crate::backend::cpu::loss as kernels;
-use crate::backend::cpu::strided::contiguous_cow;
+use super::{expand_to, fused_loss, loss_request, shape_error, Loss, Reduction};
 use crate::{FerriteError, Result, Tensor};
 
 /// PyTorch's rule for BCE losses: the target must have exactly the input's size.
@@ -74,49 +70,32 @@ impl Loss for BCELoss {
             .as_ref()
             .map(|w| expand_to(OP, "weight", w, input.dims()))
             .transpose()?;
-        let n = input.numel();
-        let reduction = self.reduction;
-        let scale = grad_scale(reduction, n as f64);
-        let mut per_element = (reduction == Reduction::None).then(|| vec![0.0f32; n]);
-        let mut grad_x = wants_grad(input).then(|| vec![0.0f32; n]);
-        let mut grad_y = wants_grad(target).then(|| vec![0.0f32; n]);
-        let total = {
+        let n = input.numel() as f64;
+        let request = loss_request(self.reduction, input, Some(target), n);
+        let out = {
             let (xs, ys) = (input.storage(), target.storage());
-            let x = contiguous_cow(xs.as_slice(), input.layout());
-            let y = contiguous_cow(ys.as_slice(), target.layout());
-            if let Some(bad) = kernels::first_outside_unit_interval(&x) {
+            if let Some(bad) = xs.first_outside_unit_interval(input.layout()) {
                 return Err(FerriteError::invalid(
                     "input",
                     format!("all elements of input should be between 0 and 1 (found {bad})"),
                 ));
             }
-            if let Some(bad) = kernels::first_outside_unit_interval(&y) {
+            if let Some(bad) = ys.first_outside_unit_interval(target.layout()) {
                 return Err(FerriteError::invalid(
                     "target",
                     format!("all elements of target should be between 0 and 1 (found {bad})"),
                 ));
             }
-            kernels::binary_cross_entropy(
-                &x,
-                &y,
-                weight.as_deref(),
-                per_element.as_deref_mut(),
-                grad_x.as_deref_mut().map(|g| (g, scale)),
-                grad_y.as_deref_mut().map(|g| (g, scale)),
-            )
+            let ws = weight.as_ref().map(|w| w.storage());
+            let weight = ws.as_deref().zip(weight.as_ref().map(Tensor::layout));
+            xs.binary_cross_entropy(input.layout(), (&ys, target.layout()), weight, request)
         };
-        let (values, dims) = reduce_fused(
-            reduction,
-            total,
-            per_element,
-            input.dims().to_vec(),
-            n as f64,
-        );
         Ok(fused_loss(
-            values,
-            dims,
+            out,
+            self.reduction,
+            input.dims().to_vec(),
+            n,
             vec![input.clone(), target.clone()],
-            vec![grad_x, grad_y],
             None,
         ))
     }
@@ -188,38 +167,26 @@ impl Loss for BCEWithLogitsLoss {
             .as_ref()
             .map(|p| expand_to(OP, "pos_weight", p, input.dims()))
             .transpose()?;
-        let n = input.numel();
-        let reduction = self.reduction;
-        let scale = grad_scale(reduction, n as f64);
-        let mut per_element = (reduction == Reduction::None).then(|| vec![0.0f32; n]);
-        let mut grad_x = wants_grad(input).then(|| vec![0.0f32; n]);
-        let mut grad_y = wants_grad(target).then(|| vec![0.0f32; n]);
-        let total = {
+        let n = input.numel() as f64;
+        let request = loss_request(self.reduction, input, Some(target), n);
+        let out = {
             let (xs, ys) = (input.storage(), target.storage());
-            let x = contiguous_cow(xs.as_slice(), input.layout());
-            let y = contiguous_cow(ys.as_slice(), target.layout());
-            kernels::binary_cross_entropy_with_logits(
-                &x,
-                &y,
-                weight.as_deref(),
-                pos_weight.as_deref(),
-                per_element.as_deref_mut(),
-                grad_x.as_deref_mut().map(|g| (g, scale)),
-                grad_y.as_deref_mut().map(|g| (g, scale)),
+            let ws = weight.as_ref().map(|w| w.storage());
+            let pws = pos_weight.as_ref().map(|p| p.storage());
+            xs.binary_cross_entropy_with_logits(
+                input.layout(),
+                (&ys, target.layout()),
+                ws.as_deref().zip(weight.as_ref().map(Tensor::layout)),
+                pws.as_deref().zip(pos_weight.as_ref().map(Tensor::layout)),
+                request,
             )
         };
-        let (values, dims) = reduce_fused(
-            reduction,
-            total,
-            per_element,
-            input.dims().to_vec(),
-            n as f64,
-        );
         Ok(fused_loss(
-            values,
-            dims,
+            out,
+            self.reduction,
+            input.dims().to_vec(),
+            n,
             vec![input.clone(), target.clone()],
-            vec![grad_x, grad_y],
             None,
         ))
     }

@@ -2,9 +2,8 @@
 //! log-probabilities, with class weights, `ignore_index` and label smoothing. Both run as one
 //! fused kernel (log-softmax + NLL, gradient `softmax − onehot`).
 
-use super::{fused_loss, grad_scale, reduce_fused, shape_error, wants_grad, Loss, Reduction};
-use crate::backend::cpu::loss::{self as kernels, ClassDims, ClassIndexSpec};
-use crate::backend::cpu::strided::contiguous_cow;
+use super::{fused_loss, loss_request, shape_error, Loss, Reduction};
+use crate::backend::{ClassDims, ClassIndexOptions};
 use crate::{FerriteError, Result, Tensor};
 
 /// What a class loss's target holds, decided from its shape as PyTorch does.
@@ -52,7 +51,7 @@ fn check_class_shapes(
         .filter(|&(i, _)| i != dims.len().min(2) - 1)
         .map(|(_, &d)| d)
         .collect();
-    let kind = if target.dims() == index_dims.as_slice() {
+    let kind = if target.dims() == index_dims {
         TargetKind::Indices
     } else if target.dims() == dims {
         TargetKind::Probabilities
@@ -96,58 +95,46 @@ fn class_index_loss(
     logits: bool,
     reduction: Reduction,
 ) -> Result<Tensor> {
-    let weight_data = weight.map(|w| w.to_vec());
-    let ignore = ignore_index as f32;
-    let spec = ClassIndexSpec {
-        weight: weight_data.as_deref(),
-        ignore_index: ignore,
+    let options = ClassIndexOptions {
+        ignore_index: ignore_index as f32,
         smoothing,
         logits,
     };
-    let mut per_position = (reduction == Reduction::None).then(|| vec![0.0f32; dims.positions()]);
-    let mut grad = wants_grad(input).then(|| vec![0.0f32; input.numel()]);
-    let (total, total_weight) = {
+    let (out, total_weight) = {
         let (xs, ts) = (input.storage(), target.storage());
-        let targets = contiguous_cow(ts.as_slice(), target.layout());
-        let total_weight =
-            kernels::class_target_weight(&targets, dims.classes, ignore, spec.weight).map_err(
-                |bad| {
-                    let message = if bad.fract() == 0.0 || !bad.is_finite() {
-                        format!("Target {bad} is out of bounds.")
-                    } else {
-                        format!(
-                            "Target {bad} is not a class index (a whole number in 0..{})",
-                            dims.classes
-                        )
-                    };
-                    FerriteError::invalid("target", message)
-                },
-            )?;
-        let x = contiguous_cow(xs.as_slice(), input.layout());
-        let scale = grad_scale(reduction, total_weight);
-        let total = kernels::class_index_loss(
-            &x,
+        let ws = weight.map(|w| w.storage());
+        let weight = ws.as_deref().zip(weight.map(Tensor::layout));
+        let total_weight = ts
+            .class_target_weight(target.layout(), dims.classes, options.ignore_index, weight)
+            .map_err(|bad| {
+                let message = if bad.fract() == 0.0 || !bad.is_finite() {
+                    format!("Target {bad} is out of bounds.")
+                } else {
+                    format!(
+                        "Target {bad} is not a class index (a whole number in 0..{})",
+                        dims.classes
+                    )
+                };
+                FerriteError::invalid("target", message)
+            })?;
+        let request = loss_request(reduction, input, None, total_weight);
+        let out = xs.class_index_loss(
+            input.layout(),
             dims,
-            &targets,
-            &spec,
-            per_position.as_deref_mut(),
-            grad.as_deref_mut().map(|g| (g, scale)),
+            (&ts, target.layout()),
+            weight,
+            options,
+            request,
         );
-        (total, total_weight)
+        (out, total_weight)
     };
-    let (values, out_dims) = reduce_fused(
-        reduction,
-        total,
-        per_position,
-        target.dims().to_vec(),
-        total_weight,
-    );
     let class_dim = (reduction == Reduction::None && input.rank() > 1).then_some(1);
     Ok(fused_loss(
-        values,
-        out_dims,
+        out,
+        reduction,
+        target.dims().to_vec(),
+        total_weight,
         vec![input.clone()],
-        vec![grad],
         class_dim,
     ))
 }
@@ -162,38 +149,31 @@ fn class_probability_loss(
     smoothing: f32,
     reduction: Reduction,
 ) -> Tensor {
-    let weight_data = weight.map(|w| w.to_vec());
     let count = dims.positions() as f64;
-    let scale = grad_scale(reduction, count);
-    let mut per_position = (reduction == Reduction::None).then(|| vec![0.0f32; dims.positions()]);
-    let mut grad_x = wants_grad(input).then(|| vec![0.0f32; input.numel()]);
-    let mut grad_t = wants_grad(target).then(|| vec![0.0f32; target.numel()]);
-    let total = {
+    let request = loss_request(reduction, input, Some(target), count);
+    let out = {
         let (xs, ts) = (input.storage(), target.storage());
-        let x = contiguous_cow(xs.as_slice(), input.layout());
-        let t = contiguous_cow(ts.as_slice(), target.layout());
-        kernels::class_probability_loss(
-            &x,
+        let ws = weight.map(|w| w.storage());
+        xs.class_probability_loss(
+            input.layout(),
             dims,
-            &t,
-            weight_data.as_deref(),
+            (&ts, target.layout()),
+            ws.as_deref().zip(weight.map(Tensor::layout)),
             smoothing,
-            per_position.as_deref_mut(),
-            grad_x.as_deref_mut().map(|g| (g, scale)),
-            grad_t.as_deref_mut().map(|g| (g, scale)),
+            request,
         )
     };
     let mut unreduced = input.dims().to_vec();
     if !unreduced.is_empty() {
         unreduced.remove(unreduced.len().min(2) - 1);
     }
-    let (values, out_dims) = reduce_fused(reduction, total, per_position, unreduced, count);
     let class_dim = (reduction == Reduction::None && input.rank() > 1).then_some(1);
     fused_loss(
-        values,
-        out_dims,
+        out,
+        reduction,
+        unreduced,
+        count,
         vec![input.clone(), target.clone()],
-        vec![grad_x, grad_t],
         class_dim,
     )
 }

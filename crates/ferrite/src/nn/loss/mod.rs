@@ -22,7 +22,7 @@
 //! ```
 //!
 //! Cross-entropy, NLL, BCE and BCE-with-logits run as fused kernels that compute the loss and
-//! its gradient in one pass (`backend/cpu/loss.rs`); the others are compositions of tensor
+//! its gradient in one pass (`backend::LossOps`); the others are compositions of tensor
 //! ops, differentiated by autograd.
 
 mod binary;
@@ -38,6 +38,8 @@ pub use kl::{KLDivLoss, KLDivReduction};
 pub use regression::{HuberLoss, L1Loss, MSELoss, SmoothL1Loss};
 
 use crate::autograd::Op;
+use crate::backend::{LossOutput, LossRequest, Storage};
+use crate::tensor::Layout;
 use crate::{FerriteError, Result, Tensor};
 use std::str::FromStr;
 
@@ -143,13 +145,14 @@ pub(crate) fn broadcast_pair(op: &str, input: &Tensor, target: &Tensor) -> Resul
     })
 }
 
-/// `t` (a weight) expanded to `dims` and copied row-major, or an error naming `what`.
-pub(crate) fn expand_to(op: &str, what: &str, t: &Tensor, dims: &[usize]) -> Result<Vec<f32>> {
+/// `t` (a weight) seen with shape `dims`: an expanded view without history (the fused losses
+/// give weights no gradient), or an error naming `what`.
+pub(crate) fn expand_to(op: &str, what: &str, t: &Tensor, dims: &[usize]) -> Result<Tensor> {
     match crate::tensor::try_broadcast_shapes(t.dims(), dims) {
         Some(b) if b == dims => Ok(if t.dims() == dims {
-            t.to_vec()
+            t.detach()
         } else {
-            t.expand(dims.to_vec()).to_vec()
+            t.detach().expand(dims.to_vec())
         }),
         _ => Err(shape_error(
             op,
@@ -166,42 +169,57 @@ pub(crate) fn wants_grad(t: &Tensor) -> bool {
     crate::is_grad_enabled() && t.requires_grad_flag()
 }
 
-/// The tensor of a fused loss: `values` shaped `dims`, recording `grads` (local gradients
-/// of each of `inputs`) for backward when any was computed.
-pub(crate) fn fused_loss(
-    values: Vec<f32>,
-    dims: Vec<usize>,
-    inputs: Vec<Tensor>,
-    grads: Vec<Option<Vec<f32>>>,
-    class_dim: Option<usize>,
-) -> Tensor {
-    let out = Tensor::from_vec(values, dims);
-    if grads.iter().all(Option::is_none) {
-        return out;
+/// What a fused loss's kernel is asked for: the unreduced losses for `Reduction::None`, the
+/// gradients of `input` and `target` (`None`: a target that never has one) that autograd
+/// wants, scaled for a mean over `denominator`.
+pub(crate) fn loss_request(
+    reduction: Reduction,
+    input: &Tensor,
+    target: Option<&Tensor>,
+    denominator: f64,
+) -> LossRequest {
+    LossRequest {
+        losses: reduction == Reduction::None,
+        grad_input: wants_grad(input),
+        grad_target: target.is_some_and(wants_grad),
+        scale: grad_scale(reduction, denominator),
     }
-    let grads = grads
-        .into_iter()
-        .zip(&inputs)
-        .map(|(g, t)| g.map(|g| Tensor::from_vec(g, t.dims().to_vec())))
-        .collect();
-    out.attach(Op::FusedLoss { grads, class_dim }, inputs)
 }
 
-/// The value and gradient scale of a fused loss whose kernel returned the `total` of
-/// `count` per-element losses: `(values, dims, scale)` for each reduction. `denominator` is
-/// what a mean divides by.
-pub(crate) fn reduce_fused(
+/// The tensor of a fused loss from what its kernel produced: the unreduced losses shaped
+/// `unreduced_dims`, their sum, or their sum over `denominator` (a mean), on the input's
+/// device. It records the local gradients of `inputs` (input, then target) for backward
+/// when any was computed.
+pub(crate) fn fused_loss(
+    out: LossOutput<Storage>,
     reduction: Reduction,
-    total: f64,
-    per_element: Option<Vec<f32>>,
     unreduced_dims: Vec<usize>,
     denominator: f64,
-) -> (Vec<f32>, Vec<usize>) {
-    match reduction {
-        Reduction::None => (per_element.unwrap_or_default(), unreduced_dims),
-        Reduction::Sum => (vec![total as f32], vec![]),
-        Reduction::Mean => (vec![(total / denominator) as f32], vec![]),
+    inputs: Vec<Tensor>,
+    class_dim: Option<usize>,
+) -> Tensor {
+    let scalar = |v: f32| {
+        let device = inputs[0].device();
+        Tensor::from_storage(Storage::full(1, v, device), Layout::contiguous(()))
+    };
+    let values = match reduction {
+        Reduction::None => Tensor::from_storage(
+            out.losses
+                .expect("fused loss: the unreduced losses were asked for"),
+            Layout::contiguous(unreduced_dims),
+        ),
+        Reduction::Sum => scalar(out.total as f32),
+        Reduction::Mean => scalar((out.total / denominator) as f32),
+    };
+    let grads: Vec<Option<Tensor>> = [out.grad_input, out.grad_target]
+        .into_iter()
+        .zip(&inputs)
+        .map(|(g, t)| g.map(|g| Tensor::from_storage(g, Layout::contiguous(t.dims()))))
+        .collect();
+    if grads.iter().all(Option::is_none) {
+        return values;
     }
+    values.attach(Op::FusedLoss { grads, class_dim }, inputs)
 }
 
 /// The factor a kernel applies to its gradients: 1/denominator for a mean, else 1.

@@ -87,15 +87,6 @@ impl CpuStorage {
     pub(crate) fn index_view(&self, layout: &Layout) -> Cow<'_, [i64]> {
         strided::contiguous_cow(self.i64(), layout)
     }
-
-    /// The float buffer itself.
-    #[track_caller]
-    pub(crate) fn into_vec(self) -> Vec<f32> {
-        match self {
-            CpuStorage::F32(v) => v,
-            other => panic!("expected f32 data, found {}", other.dtype()),
-        }
-    }
 }
 
 /// A zero-filled host buffer, or the out-of-memory error that names its size.
@@ -331,6 +322,25 @@ impl PrimitiveOps for CpuStorage {
         })
     }
 
+    fn to_dtype(&self, layout: &Layout, dtype: DType) -> BackendResult<Self> {
+        Ok(match (self, dtype) {
+            (CpuStorage::F32(v), DType::F32) => CpuStorage::F32(strided::to_contiguous(v, layout)),
+            (CpuStorage::I64(v), DType::I64) => CpuStorage::I64(strided::to_contiguous(v, layout)),
+            (CpuStorage::F32(v), DType::I64) => CpuStorage::I64(
+                strided::contiguous_cow(v, layout)
+                    .iter()
+                    .map(|&x| x as i64)
+                    .collect(),
+            ),
+            (CpuStorage::I64(v), DType::F32) => CpuStorage::F32(
+                strided::contiguous_cow(v, layout)
+                    .iter()
+                    .map(|&x| x as f32)
+                    .collect(),
+            ),
+        })
+    }
+
     fn where_cond(
         cond: (&Self, &Layout),
         a: (&Self, &Layout),
@@ -359,6 +369,43 @@ impl PrimitiveOps for CpuStorage {
             layout.dims(),
             |x, k| if k != 0.0 { value } else { x },
         )))
+    }
+
+    fn copy_rows_to_host(
+        &self,
+        layout: &Layout,
+        rows: &[usize],
+        out: &mut Vec<f32>,
+    ) -> BackendResult<()> {
+        let dims = layout.dims();
+        let n = dims.first().copied().unwrap_or(1);
+        let row = dims.iter().skip(1).product::<usize>();
+        let data = self.view(layout);
+        out.clear();
+        out.try_reserve(rows.len() * row)
+            .map_err(|_| BackendError::OutOfMemory {
+                device: Device::Cpu,
+                bytes: rows.len() * row * std::mem::size_of::<f32>(),
+            })?;
+        for &i in rows {
+            assert!(i < n, "copy_rows: row {i} is out of range for {n} rows");
+            out.extend_from_slice(&data[i * row..(i + 1) * row]);
+        }
+        Ok(())
+    }
+
+    fn take_host_buffer(&mut self) -> Option<Vec<f32>> {
+        match self {
+            CpuStorage::F32(v) => Some(std::mem::take(v)),
+            CpuStorage::I64(_) => None,
+        }
+    }
+
+    fn data_ptr(&self) -> usize {
+        match self {
+            CpuStorage::F32(v) => v.as_ptr() as usize,
+            CpuStorage::I64(v) => v.as_ptr() as usize,
+        }
     }
 
     fn assign(&mut self, view: &Layout, src: &Self, src_layout: &Layout) -> BackendResult<()> {

@@ -1,6 +1,20 @@
-//! The CPU implementation of [`crate::backend::RandomOps`].
+//! The CPU implementation of [`crate::backend::RandomOps`]: the samples are written straight
+//! into the new buffer.
 
-use super::CpuStorage;
-use crate::backend::RandomOps;
+use super::{try_zeroed, CpuStorage};
+use crate::backend::cpu::optim::fill_with;
+use crate::backend::{BackendResult, Generator, RandomOps};
 
-impl RandomOps for CpuStorage {}
+impl RandomOps for CpuStorage {
+    fn uniform(numel: usize, low: f32, high: f32, gen: &mut Generator) -> BackendResult<Self> {
+        let mut data = try_zeroed(numel)?;
+        fill_with(&mut data, || low + (high - low) * gen.uniform());
+        Ok(CpuStorage::from_vec(data))
+    }
+
+    fn normal(numel: usize, mean: f32, std: f32, gen: &mut Generator) -> BackendResult<Self> {
+        let mut data = try_zeroed(numel)?;
+        fill_with(&mut data, || mean + std * gen.normal());
+        Ok(CpuStorage::from_vec(data))
+    }
+}
