@@ -76,4 +76,4 @@ pub use autograd::{
     gradcheck, gradcheck_with, is_grad_enabled, no_grad, GradcheckError, NoGradGuard,
 };
 pub use error::{FerriteError, Result};
-pub use tensor::{manual_seed, Generator, Layout, Shape, Tensor};
+pub use tensor::{manual_seed, Generator, Layout, Shape, Tensor, TensorOptions};

@@ -43,6 +43,8 @@ pub fn backward(
         // d narrow = the gradient placed in its window, zeros elsewhere
         Op::Narrow { dim, start } => one(g.embed_in_zeros(x.dims(), *dim, *start)),
         Op::Contiguous => one(g.clone()),
+        // d to_dtype = g converted back
+        Op::ToDtype(source) => one(g.to_dtype(*source)),
         // d to(device) = g moved back
         Op::ToDevice(source) => one(g.to(source)),
         // d index_select = index_add of g at the same indices

@@ -24,6 +24,8 @@ pub enum Op {
     Narrow { dim: usize, start: usize },
     /// A row-major copy.
     Contiguous,
+    /// A conversion to another float type; the source's type is kept for the gradient.
+    ToDtype(crate::core::DType),
     /// A copy on another device; the source's device is kept for the gradient.
     ToDevice(crate::core::Device),
     /// Entries `indices` (a 1-D i64 tensor) along `dim`.

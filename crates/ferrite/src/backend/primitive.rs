@@ -23,10 +23,24 @@ pub trait PrimitiveOps: Sized {
     fn from_host_i64(data: Vec<i64>) -> BackendResult<Self>;
     /// What `layout` sees of a float buffer, row-major, copied to the host.
     fn to_host(&self, layout: &Layout) -> BackendResult<Vec<f32>>;
-    /// What `layout` sees of an index buffer, row-major, copied to the host.
+    /// What `layout` sees, row-major, converted to i64, copied to the host.
     fn to_host_i64(&self, layout: &Layout) -> BackendResult<Vec<i64>>;
-    /// `numel` copies of `value`.
-    fn full(numel: usize, value: f32) -> BackendResult<Self>;
+    /// An f64 buffer holding `data`, copied from the host.
+    fn from_host_f64(data: Vec<f64>) -> BackendResult<Self>;
+    /// What `layout` sees, row-major, converted to f64 (exact for every float type),
+    /// copied to the host.
+    fn to_host_f64(&self, layout: &Layout) -> BackendResult<Vec<f64>>;
+    /// A boolean buffer holding `data`, copied from the host.
+    fn from_host_bool(data: Vec<bool>) -> BackendResult<Self>;
+    /// What `layout` sees, row-major, as little-endian bytes of its own type (what a
+    /// safetensors file holds).
+    fn to_host_bits(&self, layout: &Layout) -> BackendResult<Vec<u8>>;
+    /// A buffer of `dtype` from little-endian bytes (whole elements; the caller checks the
+    /// length).
+    fn from_host_bits(bytes: &[u8], dtype: DType) -> BackendResult<Self>;
+    /// `numel` copies of `value`, as `dtype` (converted as [`PrimitiveOps::to_dtype`]
+    /// converts: an f32 value is exact in every float type).
+    fn full(numel: usize, value: f64, dtype: DType) -> BackendResult<Self>;
     /// `op(x)` of each element `layout` sees.
     fn unary(&self, layout: &Layout, op: UnaryOp) -> BackendResult<Self>;
     /// `op(a, b)` over the broadcast shape `out_dims`.
@@ -109,16 +123,55 @@ impl Storage {
         on_device!("to_host_i64", |_wrap| [s] => s.to_host_i64(layout))
     }
 
-    /// `numel` copies of `value` on `device`.
-    pub fn full(numel: usize, value: f32, device: Device) -> Storage {
+    /// `numel` copies of `value`, as `dtype`, on `device`.
+    pub fn full(numel: usize, value: f64, dtype: DType, device: Device) -> Storage {
         match device {
             Device::Cpu => Storage::Cpu(super::expect_device(super::cpu::CpuStorage::full(
-                numel, value,
+                numel, value, dtype,
             ))),
         }
     }
 
-    /// What `layout` sees, row-major, on the host.
+    /// An f64 buffer holding `data` on `device`.
+    pub fn from_host_f64(data: Vec<f64>, device: Device) -> Storage {
+        match device {
+            Device::Cpu => Storage::Cpu(super::expect_device(
+                super::cpu::CpuStorage::from_host_f64(data),
+            )),
+        }
+    }
+
+    /// A boolean buffer holding `data` on `device`.
+    pub fn from_host_bool(data: Vec<bool>, device: Device) -> Storage {
+        match device {
+            Device::Cpu => Storage::Cpu(super::expect_device(
+                super::cpu::CpuStorage::from_host_bool(data),
+            )),
+        }
+    }
+
+    /// A buffer of `dtype` on `device` from little-endian bytes.
+    pub fn from_host_bits(bytes: &[u8], dtype: DType, device: Device) -> Storage {
+        match device {
+            Device::Cpu => Storage::Cpu(super::expect_device(
+                super::cpu::CpuStorage::from_host_bits(bytes, dtype),
+            )),
+        }
+    }
+
+    /// What `layout` sees, row-major, as f64 on the host.
+    pub fn to_host_f64(&self, layout: &Layout) -> Vec<f64> {
+        let s = self;
+        on_device!("to_host_f64", |_wrap| [s] => s.to_host_f64(layout))
+    }
+
+    /// What `layout` sees, row-major, as little-endian bytes of its own type.
+    pub fn to_host_bits(&self, layout: &Layout) -> Vec<u8> {
+        let s = self;
+        on_device!("to_host_bits", |_wrap| [s] => s.to_host_bits(layout))
+    }
+
+    /// What `layout` sees, row-major, on the host as f32.
     pub fn to_host(&self, layout: &Layout) -> Vec<f32> {
         let s = self;
         on_device!("to_host", |_wrap| [s] => s.to_host(layout))

@@ -6,6 +6,7 @@
 mod conv;
 mod device;
 mod dtype;
+mod element;
 mod layout;
 mod ops;
 mod pool;
@@ -15,8 +16,9 @@ mod rnn;
 pub use conv::ConvGeometry;
 pub use device::Device;
 pub use dtype::DType;
+pub use element::Float;
 pub use layout::{broadcast_shapes, normalize_dim, try_broadcast_shapes, Layout, Shape};
-pub use ops::{erf, BinaryOp, UnaryOp};
+pub use ops::{erf, erf_f64, BinaryOp, UnaryOp};
 pub use pool::{AvgDivisor, PoolGeometry};
 pub use reduce::{ReduceKind, ScanKind};
 pub use rnn::{CellActivation, SeqDims};

@@ -1,6 +1,8 @@
 //! The pointwise operations every backend implements, named so that a CUDA backend can
 //! compile the same list into kernels. Each variant's scalar math sits in `apply`.
 
+use super::Float;
+
 /// A function of one element.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum UnaryOp {
@@ -111,10 +113,15 @@ pub enum BinaryOp {
     ClampBackward(f32, f32),
 }
 
-/// erf by Abramowitz–Stegun 7.1.26 refined: |error| < 1.2e-7, enough for f32.
+/// erf by the complementary error function's Chebyshev fit (Numerical Recipes erfc),
+/// evaluated in f64: |error| < 1.2e-7, enough for f32.
 pub fn erf(x: f32) -> f32 {
-    // Computed in f64 through the complementary error function's Chebyshev fit (Numerical Recipes erfc).
-    let z = (x as f64).abs();
+    erf_f64(x as f64) as f32
+}
+
+/// [`erf`] for f64 arguments: the same fit, so |error| < 1.2e-7.
+pub fn erf_f64(x: f64) -> f64 {
+    let z = x.abs();
     let t = 1.0 / (1.0 + 0.5 * z);
     let r = t
         * (-z * z - 1.26551223
@@ -127,26 +134,63 @@ pub fn erf(x: f32) -> f32 {
                                     + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
             .exp();
     let v = 1.0 - r;
-    (if x >= 0.0 { v } else { -v }) as f32
+    if x >= 0.0 {
+        v
+    } else {
+        -v
+    }
 }
 
-const SQRT_2_OVER_PI: f32 = 0.797_884_6;
-const INV_SQRT_2PI: f32 = 0.398_942_3;
+/// erf at either float type.
+#[inline(always)]
+fn erf_t<T: Float>(x: T) -> T {
+    T::pick(erf(x.f32()), erf_f64(x.f64()))
+}
 
 #[inline(always)]
-fn sigmoid(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
+fn sqrt_2_over_pi<T: Float>() -> T {
+    T::pick(0.797_884_6, 0.797_884_560_802_865_4)
+}
+
+#[inline(always)]
+fn inv_sqrt_2pi<T: Float>() -> T {
+    T::pick(0.398_942_3, 0.398_942_280_401_432_7)
+}
+
+#[inline(always)]
+fn frac_1_sqrt_2<T: Float>() -> T {
+    T::pick(
+        std::f32::consts::FRAC_1_SQRT_2,
+        std::f64::consts::FRAC_1_SQRT_2,
+    )
+}
+
+#[inline(always)]
+fn sigmoid<T: Float>(x: T) -> T {
+    let one = T::one();
+    if x >= T::zero() {
+        one / (one + (-x).exp())
     } else {
         let e = x.exp();
-        e / (1.0 + e)
+        e / (one + e)
+    }
+}
+
+/// 1 or 0.
+#[inline(always)]
+fn indicator<T: Float>(b: bool) -> T {
+    if b {
+        T::one()
+    } else {
+        T::zero()
     }
 }
 
 impl UnaryOp {
-    /// The scalar function.
+    /// The scalar function, at f32 or f64.
     #[inline(always)]
-    pub fn apply(self, x: f32) -> f32 {
+    pub fn apply<T: Float>(self, x: T) -> T {
+        let (zero, one, half) = (T::zero(), T::one(), T::of(0.5));
         match self {
             UnaryOp::Neg => -x,
             UnaryOp::Exp => x.exp(),
@@ -155,43 +199,45 @@ impl UnaryOp {
             UnaryOp::Sqrt => x.sqrt(),
             UnaryOp::Abs => x.abs(),
             UnaryOp::Sign => {
-                if x > 0.0 {
-                    1.0
-                } else if x < 0.0 {
-                    -1.0
+                if x > zero {
+                    one
+                } else if x < zero {
+                    -one
                 } else {
-                    0.0 * x
+                    zero * x
                 }
             }
             UnaryOp::Sigmoid => sigmoid(x),
             UnaryOp::Tanh => x.tanh(),
             // NaN passes through, as in PyTorch.
             UnaryOp::Relu => {
-                if x > 0.0 || x.is_nan() {
+                if x > zero || x.is_nan() {
                     x
                 } else {
-                    0.0
+                    zero
                 }
             }
             UnaryOp::LeakyRelu(s) => {
-                if x > 0.0 {
+                if x > zero {
                     x
                 } else {
-                    s * x
+                    T::of(s) * x
                 }
             }
             UnaryOp::Elu(a) => {
-                if x > 0.0 {
+                if x > zero {
                     x
                 } else {
-                    a * x.exp_m1()
+                    T::of(a) * x.exp_m1()
                 }
             }
-            UnaryOp::Gelu => 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2)),
+            UnaryOp::Gelu => half * x * (one + erf_t(x * frac_1_sqrt_2())),
             UnaryOp::GeluTanh => {
-                0.5 * x * (1.0 + (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)).tanh())
+                half * x
+                    * (one + (sqrt_2_over_pi::<T>() * (x + T::of(0.044715) * x * x * x)).tanh())
             }
             UnaryOp::Softplus { beta, threshold } => {
+                let (beta, threshold) = (T::of(beta), T::of(threshold));
                 if x * beta > threshold {
                     x
                 } else {
@@ -202,11 +248,11 @@ impl UnaryOp {
                 if x.is_nan() {
                     x
                 } else {
-                    x.max(lo).min(hi)
+                    x.max(T::of(lo)).min(T::of(hi))
                 }
             }
-            UnaryOp::AddScalar(c) => x + c,
-            UnaryOp::MulScalar(c) => x * c,
+            UnaryOp::AddScalar(c) => x + T::of(c),
+            UnaryOp::MulScalar(c) => x * T::of(c),
             UnaryOp::PowScalar(c) => {
                 if c == 2.0 {
                     x * x
@@ -215,22 +261,22 @@ impl UnaryOp {
                 } else if c == 0.5 {
                     x.sqrt()
                 } else {
-                    x.powf(c)
+                    x.powf(T::of(c))
                 }
             }
-            UnaryOp::ScalarPow(c) => c.powf(x),
-            UnaryOp::ScalarDiv(c) => c / x,
-            UnaryOp::EqScalar(c) => (x == c) as u8 as f32,
-            UnaryOp::GtScalar(c) => (x > c) as u8 as f32,
-            UnaryOp::LtScalar(c) => (x < c) as u8 as f32,
+            UnaryOp::ScalarPow(c) => T::of(c).powf(x),
+            UnaryOp::ScalarDiv(c) => T::of(c) / x,
+            UnaryOp::EqScalar(c) => indicator(x == T::of(c)),
+            UnaryOp::GtScalar(c) => indicator(x > T::of(c)),
+            UnaryOp::LtScalar(c) => indicator(x < T::of(c)),
             UnaryOp::Sin => x.sin(),
             UnaryOp::Cos => x.cos(),
-            UnaryOp::Erf => erf(x),
+            UnaryOp::Erf => erf_t(x),
             UnaryOp::FiniteOrZero => {
                 if x.is_finite() {
                     x
                 } else {
-                    0.0
+                    zero
                 }
             }
         }
@@ -238,9 +284,10 @@ impl UnaryOp {
 }
 
 impl BinaryOp {
-    /// The scalar function.
+    /// The scalar function, at f32 or f64.
     #[inline(always)]
-    pub fn apply(self, a: f32, b: f32) -> f32 {
+    pub fn apply<T: Float>(self, a: T, b: T) -> T {
+        let (zero, one, half) = (T::zero(), T::one(), T::of(0.5));
         match self {
             BinaryOp::Add => a + b,
             BinaryOp::Sub => a - b,
@@ -261,47 +308,49 @@ impl BinaryOp {
                     b
                 }
             }
-            BinaryOp::Eq => (a == b) as u8 as f32,
-            BinaryOp::Ne => (a != b) as u8 as f32,
-            BinaryOp::Gt => (a > b) as u8 as f32,
-            BinaryOp::Ge => (a >= b) as u8 as f32,
-            BinaryOp::Lt => (a < b) as u8 as f32,
-            BinaryOp::Le => (a <= b) as u8 as f32,
+            BinaryOp::Eq => indicator(a == b),
+            BinaryOp::Ne => indicator(a != b),
+            BinaryOp::Gt => indicator(a > b),
+            BinaryOp::Ge => indicator(a >= b),
+            BinaryOp::Lt => indicator(a < b),
+            BinaryOp::Le => indicator(a <= b),
             BinaryOp::ReluBackward => {
-                if b > 0.0 {
+                if b > zero {
                     a
                 } else {
-                    0.0
+                    zero
                 }
             }
-            BinaryOp::SigmoidBackward => a * b * (1.0 - b),
-            BinaryOp::TanhBackward => a * (1.0 - b * b),
+            BinaryOp::SigmoidBackward => a * b * (one - b),
+            BinaryOp::TanhBackward => a * (one - b * b),
             BinaryOp::LeakyReluBackward(s) => {
-                if b > 0.0 {
+                if b > zero {
                     a
                 } else {
-                    a * s
+                    a * T::of(s)
                 }
             }
             BinaryOp::EluBackward(alpha) => {
-                if b > 0.0 {
+                if b > zero {
                     a
                 } else {
-                    a * alpha * b.exp()
+                    a * T::of(alpha) * b.exp()
                 }
             }
             BinaryOp::GeluBackward => {
-                let cdf = 0.5 * (1.0 + erf(b * std::f32::consts::FRAC_1_SQRT_2));
-                let pdf = INV_SQRT_2PI * (-0.5 * b * b).exp();
+                let cdf = half * (one + erf_t(b * frac_1_sqrt_2()));
+                let pdf = inv_sqrt_2pi::<T>() * (-half * b * b).exp();
                 a * (cdf + b * pdf)
             }
             BinaryOp::GeluTanhBackward => {
-                let inner = SQRT_2_OVER_PI * (b + 0.044715 * b * b * b);
+                let c = T::of(0.044715);
+                let inner = sqrt_2_over_pi::<T>() * (b + c * b * b * b);
                 let t = inner.tanh();
-                let d_inner = SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * b * b);
-                a * (0.5 * (1.0 + t) + 0.5 * b * (1.0 - t * t) * d_inner)
+                let d_inner = sqrt_2_over_pi::<T>() * (one + T::of(3.0) * c * b * b);
+                a * (half * (one + t) + half * b * (one - t * t) * d_inner)
             }
             BinaryOp::SoftplusBackward { beta, threshold } => {
+                let (beta, threshold) = (T::of(beta), T::of(threshold));
                 if b * beta > threshold {
                     a
                 } else {
@@ -309,10 +358,10 @@ impl BinaryOp {
                 }
             }
             BinaryOp::ClampBackward(lo, hi) => {
-                if b >= lo && b <= hi {
+                if b >= T::of(lo) && b <= T::of(hi) {
                     a
                 } else {
-                    0.0
+                    zero
                 }
             }
         }
@@ -332,7 +381,7 @@ mod tests {
 
     #[test]
     fn sigmoid_is_stable_for_large_inputs() {
-        assert_eq!(UnaryOp::Sigmoid.apply(1000.0), 1.0);
-        assert_eq!(UnaryOp::Sigmoid.apply(-1000.0), 0.0);
+        assert_eq!(UnaryOp::Sigmoid.apply(1000.0f32), 1.0);
+        assert_eq!(UnaryOp::Sigmoid.apply(-1000.0f32), 0.0);
     }
 }

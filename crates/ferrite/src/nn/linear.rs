@@ -4,6 +4,7 @@
 use super::init;
 use super::Module;
 use crate::autograd::Op;
+use crate::tensor::dtype::mixed_float_dtype;
 use crate::tensor::Layout;
 use crate::Tensor;
 
@@ -18,6 +19,10 @@ use crate::Tensor;
 /// assert_eq!(linear(&x, &w, Some(&b)).to_vec(), vec![1.5, 2.0]);
 /// ```
 pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
+    if let Some(d) = mixed_float_dtype(&[Some(x), Some(weight), bias]) {
+        let bias = bias.map(|b| b.to_dtype(d));
+        return linear(&x.to_dtype(d), &weight.to_dtype(d), bias.as_ref());
+    }
     assert_eq!(
         weight.rank(),
         2,

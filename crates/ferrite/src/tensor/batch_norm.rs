@@ -126,7 +126,7 @@ impl Tensor {
         // inputs are always [x, γ, β].
         let constant = |value| {
             Tensor::from_storage(
-                Storage::full(c, value, self.device()),
+                Storage::full(c, value, crate::core::DType::F32, self.device()),
                 Layout::contiguous([c]),
             )
         };

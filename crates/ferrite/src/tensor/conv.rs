@@ -2,6 +2,7 @@
 //! rules and error messages. The kernels live in `backend/cpu/conv.rs`; pooling and batch
 //! normalisation entry points are in `tensor/pool.rs` and `tensor/batch_norm.rs`.
 
+use super::dtype::mixed_float_dtype;
 use super::{Layout, Tensor};
 use crate::autograd::Op;
 use crate::core::ConvGeometry;
@@ -352,6 +353,12 @@ impl Tensor {
         bias: Option<&Tensor>,
         options: &Conv2dOptions,
     ) -> Tensor {
+        if let Some(d) = mixed_float_dtype(&[Some(self), Some(weight), bias]) {
+            let bias = bias.map(|b| b.to_dtype(d));
+            return self
+                .to_dtype(d)
+                .conv2d(&weight.to_dtype(d), bias.as_ref(), options);
+        }
         match self.rank() {
             3 => return self.unsqueeze(0).conv2d(weight, bias, options).squeeze(0),
             4 => {}

@@ -2,7 +2,41 @@
 
 use super::{with_rng, Generator, Layout, Shape, Tensor};
 use crate::backend::Storage;
-use crate::core::Device;
+use crate::core::{DType, Device};
+
+/// The type and device of a new tensor, PyTorch's `dtype=` and `device=` arguments:
+/// float32 on the CPU unless changed.
+///
+/// ```
+/// use ferrite::{DType, Device, Tensor, TensorOptions};
+/// let options = TensorOptions::new().dtype(DType::I64).device(Device::Cpu);
+/// let t = Tensor::zeros_with([2, 3], options);
+/// assert_eq!((t.dtype(), t.dims()), (DType::I64, &[2, 3][..]));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct TensorOptions {
+    /// The element type (default float32).
+    pub dtype: DType,
+    /// The device (default the CPU).
+    pub device: Device,
+}
+
+impl TensorOptions {
+    /// float32 on the CPU.
+    pub fn new() -> TensorOptions {
+        TensorOptions::default()
+    }
+
+    /// These options with element type `dtype`.
+    pub fn dtype(self, dtype: DType) -> TensorOptions {
+        TensorOptions { dtype, ..self }
+    }
+
+    /// These options with device `device`.
+    pub fn device(self, device: Device) -> TensorOptions {
+        TensorOptions { device, ..self }
+    }
+}
 
 impl Tensor {
     /// A tensor of `shape` from row-major `data`. Panics if the lengths differ.
@@ -45,12 +79,22 @@ impl Tensor {
 
     /// A tensor of `shape` filled with `value`.
     pub fn full(shape: impl Into<Shape>, value: f32) -> Tensor {
-        Tensor::full_on(shape.into(), value, Device::Cpu)
+        Tensor::full_with(shape, value as f64, TensorOptions::default())
     }
 
-    /// A row-major tensor of `shape` filled with `value` on `device`.
-    fn full_on(shape: Shape, value: f32, device: Device) -> Tensor {
-        let storage = Storage::full(shape.numel(), value, device);
+    /// A tensor of `shape` filled with `value`, of the type and on the device `options` name
+    /// (PyTorch's `torch.full(shape, value, dtype=..., device=...)`).
+    ///
+    /// ```
+    /// use ferrite::{DType, Device, Tensor, TensorOptions};
+    /// let t = Tensor::full_with([2], 0.1, TensorOptions::new().dtype(DType::F64));
+    /// assert_eq!(t.dtype(), DType::F64);
+    /// assert_eq!(t.device(), Device::Cpu);
+    /// assert_eq!(t.to_vec_f64(), vec![0.1, 0.1]);
+    /// ```
+    pub fn full_with(shape: impl Into<Shape>, value: f64, options: TensorOptions) -> Tensor {
+        let shape = shape.into();
+        let storage = Storage::full(shape.numel(), value, options.dtype, options.device);
         Tensor::from_storage(storage, Layout::contiguous(shape))
     }
 
@@ -59,24 +103,42 @@ impl Tensor {
         Tensor::full(shape, 0.0)
     }
 
+    /// Zeros of `shape` with `options`' type and device.
+    pub fn zeros_with(shape: impl Into<Shape>, options: TensorOptions) -> Tensor {
+        Tensor::full_with(shape, 0.0, options)
+    }
+
     /// Ones of `shape`.
     pub fn ones(shape: impl Into<Shape>) -> Tensor {
         Tensor::full(shape, 1.0)
     }
 
-    /// Zeros with the shape and device of `self`.
+    /// Ones of `shape` with `options`' type and device.
+    pub fn ones_with(shape: impl Into<Shape>, options: TensorOptions) -> Tensor {
+        Tensor::full_with(shape, 1.0, options)
+    }
+
+    /// The type and device of `self`, for making tensors like it.
+    pub fn options(&self) -> TensorOptions {
+        TensorOptions {
+            dtype: self.dtype(),
+            device: self.device(),
+        }
+    }
+
+    /// Zeros with the shape, type and device of `self`.
     pub fn zeros_like(&self) -> Tensor {
         self.full_like(0.0)
     }
 
-    /// Ones with the shape and device of `self`.
+    /// Ones with the shape, type and device of `self`.
     pub fn ones_like(&self) -> Tensor {
         self.full_like(1.0)
     }
 
-    /// `value` with the shape and device of `self`.
+    /// `value` with the shape, type and device of `self`.
     pub fn full_like(&self, value: f32) -> Tensor {
-        Tensor::full_on(self.shape().clone(), value, self.device())
+        Tensor::full_with(self.shape().clone(), value as f64, self.options())
     }
 
     /// `start, start + step, ...` below `end` (PyTorch's `arange`).

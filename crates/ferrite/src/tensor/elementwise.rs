@@ -4,11 +4,20 @@
 use super::{broadcast_shapes, try_broadcast_shapes, Layout, Tensor};
 use crate::autograd::Op;
 use crate::backend::{BinaryOp, UnaryOp};
+use crate::core::DType;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 impl Tensor {
     /// Applies a pointwise function, recording it for autograd.
     pub(crate) fn unary_op(&self, op: UnaryOp) -> Tensor {
+        if !matches!(self.dtype(), DType::F32 | DType::F64) {
+            // Kernels run in f32 and f64: others compute there; halves keep their type.
+            let out = self.in_compute_dtype().unary_op(op);
+            return match self.dtype() {
+                DType::F16 | DType::BF16 => out.to_dtype(self.dtype()),
+                _ => out,
+            };
+        }
         let storage = self.storage().unary(self.layout(), op);
         let out = Tensor::from_storage(storage, Layout::contiguous(self.shape().clone()));
         let differentiable = !matches!(
@@ -23,6 +32,27 @@ impl Tensor {
             out.attach(Op::Unary(op), vec![self.clone()])
         } else {
             out
+        }
+    }
+
+    /// A binary op on operands of different types, or of a type without kernels: both are
+    /// converted to PyTorch's result type (see [`DType::result_type`]), computed in f32 or
+    /// f64, and the result converted back to the result type (comparisons stay 0/1 floats).
+    fn binary_promoted(&self, rhs: &Tensor, op: BinaryOp) -> Tensor {
+        let out = DType::result_type(
+            (self.dtype(), self.rank() == 0),
+            (rhs.dtype(), rhs.rank() == 0),
+        );
+        let compute = crate::tensor::dtype::compute_dtype(out);
+        let result = self.to_dtype(compute).binary_op(&rhs.to_dtype(compute), op);
+        let comparison = matches!(
+            op,
+            BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::Lt | BinaryOp::Le
+        );
+        if comparison || out == compute {
+            result
+        } else {
+            result.to_dtype(out)
         }
     }
 
@@ -42,6 +72,10 @@ impl Tensor {
             try_broadcast_shapes(self.dims(), rhs.dims())
                 .unwrap_or_else(|| broadcast_shapes(self.dims(), rhs.dims(), &format!("{op:?}")))
         };
+        let (da, db) = (self.dtype(), rhs.dtype());
+        if da != db || !matches!(da, DType::F32 | DType::F64) {
+            return self.binary_promoted(rhs, op);
+        }
         let storage = {
             let a = self.storage();
             let b = rhs.storage();

@@ -163,6 +163,9 @@ impl Tensor {
 
     /// Picks from `a` where `cond` is non-zero, else from `b` (all three broadcast together).
     pub fn where_cond(cond: &Tensor, a: &Tensor, b: &Tensor) -> Tensor {
+        if let Some(d) = crate::tensor::dtype::mixed_float_dtype(&[Some(a), Some(b)]) {
+            return Tensor::where_cond(cond, &a.to_dtype(d), &b.to_dtype(d));
+        }
         let dims = super::broadcast_shapes(
             &super::broadcast_shapes(cond.dims(), a.dims(), "where"),
             b.dims(),

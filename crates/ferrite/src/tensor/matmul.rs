@@ -39,6 +39,11 @@ impl Tensor {
             "matmul: shapes {ad:?} and {bd:?} cannot be multiplied ({m}x{k} and {k2}x{n})"
         );
         let batch = broadcast_shapes(&ad[..ad.len() - 2], &bd[..bd.len() - 2], "matmul");
+        if self.dtype() != rhs.dtype() {
+            // PyTorch refuses mixed types here; promoting is the one answer that loses nothing.
+            let common = crate::core::DType::promote(self.dtype(), rhs.dtype());
+            return self.to_dtype(common).matmul_nd(&rhs.to_dtype(common));
+        }
         let storage = {
             let (sa, sb) = (self.storage(), rhs.storage());
             sa.matmul(self.layout(), &sb, rhs.layout(), &batch)

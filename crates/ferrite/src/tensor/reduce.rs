@@ -2,7 +2,7 @@
 
 use super::{normalize_dim, Tensor};
 use crate::autograd::Op;
-use crate::core::{Layout, ReduceKind, ScanKind, UnaryOp};
+use crate::core::{DType, Layout, ReduceKind, ScanKind, UnaryOp};
 
 /// The mask of reduced dimensions for `dims` (empty: all of them).
 fn dims_mask(t: &Tensor, dims: &[isize], op: &str) -> Vec<bool> {
@@ -28,6 +28,13 @@ fn reduced_dims(dims: &[usize], mask: &[bool], keepdim: bool) -> Vec<usize> {
 impl Tensor {
     /// The fold `kind` over `mask`, without history, in the keepdim or reduced shape.
     fn reduce_raw(&self, mask: &[bool], keepdim: bool, kind: ReduceKind) -> Tensor {
+        if !matches!(self.dtype(), DType::F32 | DType::F64) {
+            // Kernels run in f32 and f64; the result keeps this tensor's type.
+            return self
+                .in_compute_dtype()
+                .reduce_raw(mask, keepdim, kind)
+                .to_dtype(self.dtype());
+        }
         let storage = self.storage().reduce(self.layout(), mask, kind);
         Tensor::from_storage(
             storage,

@@ -6,6 +6,7 @@
 //! caller as one matrix product, so the op itself only runs the recurrence: one fused product
 //! `h·W_hhᵀ` for all gates per step and the gate arithmetic in one pass.
 
+use super::dtype::mixed_float_dtype;
 use super::{Layout, Tensor};
 use crate::autograd::Op;
 use crate::backend::Storage;
@@ -154,6 +155,18 @@ impl Tensor {
         reverse: bool,
         activation: CellActivation,
     ) -> RecurrentOutput {
+        if let Some(t) = mixed_float_dtype(&[Some(xproj), Some(w_hh), Some(h0), Some(c0)]) {
+            let c = |x: &Tensor| x.to_dtype(t);
+            return Tensor::lstm_sequence(
+                &c(xproj),
+                &c(w_hh),
+                &c(h0),
+                &c(c0),
+                batch_first,
+                reverse,
+                activation,
+            );
+        }
         let d = seq_dims("lstm", xproj, 4, w_hh, h0, batch_first, reverse);
         assert_eq!(
             c0.dims(),
@@ -214,6 +227,17 @@ impl Tensor {
         batch_first: bool,
         reverse: bool,
     ) -> RecurrentOutput {
+        if let Some(t) = mixed_float_dtype(&[Some(xproj), Some(w_hh), Some(b_hh), Some(h0)]) {
+            let c = |x: &Tensor| x.to_dtype(t);
+            return Tensor::gru_sequence(
+                &c(xproj),
+                &c(w_hh),
+                &c(b_hh),
+                &c(h0),
+                batch_first,
+                reverse,
+            );
+        }
         let d = seq_dims("gru", xproj, 3, w_hh, h0, batch_first, reverse);
         assert_eq!(
             b_hh.dims(),
@@ -263,6 +287,17 @@ impl Tensor {
         reverse: bool,
         activation: CellActivation,
     ) -> RecurrentOutput {
+        if let Some(t) = mixed_float_dtype(&[Some(xproj), Some(w_hh), Some(h0)]) {
+            let c = |x: &Tensor| x.to_dtype(t);
+            return Tensor::rnn_sequence(
+                &c(xproj),
+                &c(w_hh),
+                &c(h0),
+                batch_first,
+                reverse,
+                activation,
+            );
+        }
         let d = seq_dims("rnn", xproj, 1, w_hh, h0, batch_first, reverse);
         let out = {
             let (x, w, h) = (xproj.storage(), w_hh.storage(), h0.storage());

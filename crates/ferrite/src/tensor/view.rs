@@ -279,7 +279,7 @@ impl Tensor {
         let mut window = full.clone();
         window.shape.0[dim] = self.dims()[dim];
         window.offset = start * full.strides[dim];
-        let mut data = Storage::full(full.numel(), 0.0, self.device());
+        let mut data = Storage::full(full.numel(), 0.0, self.dtype(), self.device());
         data.assign(&window, &self.storage(), self.layout());
         Tensor::from_storage(data, full)
     }

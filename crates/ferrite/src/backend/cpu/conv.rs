@@ -7,9 +7,69 @@
 //! 2-D one of height 1. The gradients are products of the same matrices:
 //! `d col = Wᵀ · g` folded back by `col2im`, and `dW = Σ_images g · colᵀ`.
 
+//!
+//! Every kernel is generic over the float type (f32 and f64). The direct kernels of
+//! [`super::conv_direct`] are f32 only: generic code reaches them through [`FastPath`], which
+//! hands out a buffer as f32 exactly when it is one.
+
 use super::matmul::{gemm_into, gemm_into_strided, MatRef};
 use super::parallel;
+use super::storage::CpuFloat;
 use crate::core::ConvGeometry;
+
+/// A float type the kernels compute in, with the way to the f32-only fast kernels (direct
+/// convolution, AVX-512 pooling): its buffers seen as f32 when it is f32, `None` otherwise, so
+/// that generic code keeps the fast path for f32 and monomorphises it away for f64.
+pub(crate) trait FastPath: CpuFloat {
+    /// The buffer as f32, when `Self` is f32.
+    fn as_f32(x: &[Self]) -> Option<&[f32]>;
+    /// The buffer as f32, writable, when `Self` is f32.
+    fn as_f32_mut(x: &mut [Self]) -> Option<&mut [f32]>;
+    /// A buffer of f32 (a fast kernel's result) as `Self`: the same buffer for f32.
+    fn from_f32_vec(v: Vec<f32>) -> Vec<Self>;
+}
+
+impl FastPath for f32 {
+    #[inline(always)]
+    fn as_f32(x: &[f32]) -> Option<&[f32]> {
+        Some(x)
+    }
+    #[inline(always)]
+    fn as_f32_mut(x: &mut [f32]) -> Option<&mut [f32]> {
+        Some(x)
+    }
+    #[inline(always)]
+    fn from_f32_vec(v: Vec<f32>) -> Vec<f32> {
+        v
+    }
+}
+
+impl FastPath for f64 {
+    #[inline(always)]
+    fn as_f32(_: &[f64]) -> Option<&[f32]> {
+        None
+    }
+    #[inline(always)]
+    fn as_f32_mut(_: &mut [f64]) -> Option<&mut [f32]> {
+        None
+    }
+    fn from_f32_vec(v: Vec<f32>) -> Vec<f64> {
+        v.into_iter().map(f64::from).collect()
+    }
+}
+
+/// Σ x in f64, eight running sums (as `reduce::sum_slice` adds f32 data): a bias gradient.
+fn sum_f64<T: CpuFloat>(x: &[T]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let mut pieces = x.chunks_exact(8);
+    for piece in &mut pieces {
+        for (l, &v) in lanes.iter_mut().zip(piece) {
+            *l += v.f64();
+        }
+    }
+    let tail: f64 = pieces.remainder().iter().map(|&v| v.f64()).sum();
+    lanes.iter().sum::<f64>() + tail
+}
 
 /// The output positions `o` in `0..out` whose input position `o·stride + offset` lies in
 /// `0..size`, as a range (they are consecutive).
@@ -32,7 +92,7 @@ fn valid_outputs(offset: isize, stride: usize, size: usize, out: usize) -> (usiz
 }
 
 /// Unfolds `channels` input planes `x (channels, H, W)` into `col (channels·kh·kw, oh·ow)`.
-pub fn im2col(x: &[f32], channels: usize, geo: &ConvGeometry, col: &mut [f32]) {
+pub fn im2col<T: CpuFloat>(x: &[T], channels: usize, geo: &ConvGeometry, col: &mut [T]) {
     let [h, w] = geo.in_size;
     let [kh, kw] = geo.kernel;
     let [sh, sw] = geo.stride;
@@ -66,16 +126,16 @@ pub fn im2col(x: &[f32], channels: usize, geo: &ConvGeometry, col: &mut [f32]) {
                 for (oy, d) in dst.chunks_exact_mut(ow).enumerate() {
                     let iy = (oy * sh + ki * dh) as isize - ph as isize;
                     if iy < 0 || iy >= h as isize || lo == hi {
-                        d.fill(0.0);
+                        d.fill(T::zero());
                         continue;
                     }
                     let src = &plane[iy as usize * w..(iy as usize + 1) * w];
                     // (guarded: most rows have no padding, and a fill is a call)
                     if lo > 0 {
-                        d[..lo].fill(0.0);
+                        d[..lo].fill(T::zero());
                     }
                     if hi < ow {
-                        d[hi..].fill(0.0);
+                        d[hi..].fill(T::zero());
                     }
                     let start = (lo as isize * sw as isize + x_off) as usize;
                     if sw == 1 {
@@ -95,7 +155,7 @@ pub fn im2col(x: &[f32], channels: usize, geo: &ConvGeometry, col: &mut [f32]) {
 /// overlapping): a plain loop becomes a `memcpy` call, which costs more than copying 10 or
 /// 28 floats.
 #[inline(always)]
-fn copy_short(dst: &mut [f32], src: &[f32]) {
+fn copy_short<T: Copy>(dst: &mut [T], src: &[T]) {
     let n = dst.len();
     let src = &src[..n];
     if n < 8 {
@@ -107,7 +167,7 @@ fn copy_short(dst: &mut [f32], src: &[f32]) {
     let mut i = 0;
     loop {
         let at = i.min(n - 8);
-        let piece: &[f32; 8] = src[at..at + 8].try_into().expect("8 elements");
+        let piece: &[T; 8] = src[at..at + 8].try_into().expect("8 elements");
         dst[at..at + 8].copy_from_slice(piece);
         if at == n - 8 {
             return;
@@ -118,7 +178,7 @@ fn copy_short(dst: &mut [f32], src: &[f32]) {
 
 /// `dst += src` for the short rows of a fold, eight lanes at a time.
 #[inline(always)]
-fn add_short(dst: &mut [f32], src: &[f32]) {
+fn add_short<T: CpuFloat>(dst: &mut [T], src: &[T]) {
     let n = dst.len();
     let src = &src[..n];
     let mut d = dst.chunks_exact_mut(8);
@@ -144,7 +204,7 @@ fn is_plain(geo: &ConvGeometry) -> bool {
 
 /// Folds `col (channels·kh·kw, oh·ow)` back onto `dx (channels, H, W)`, adding every entry to
 /// the input position it was read from (the adjoint of [`im2col`]).
-pub fn col2im_add(col: &[f32], channels: usize, geo: &ConvGeometry, dx: &mut [f32]) {
+pub fn col2im_add<T: CpuFloat>(col: &[T], channels: usize, geo: &ConvGeometry, dx: &mut [T]) {
     let [h, w] = geo.in_size;
     let [kh, kw] = geo.kernel;
     let [sh, sw] = geo.stride;
@@ -211,7 +271,7 @@ fn direct(geo: &ConvGeometry) -> Option<super::conv_direct::PlainConv> {
 }
 
 /// One run of images' shares of the weight and bias gradients (the bias sums in f64).
-type Partial = (Option<Vec<f32>>, Option<Vec<f64>>);
+type Partial<T> = (Option<Vec<T>>, Option<Vec<f64>>);
 
 /// Images per parallel job: a few jobs per thread, so that a thread slowed by other work on
 /// the machine is helped by the others (jobs are claimed one at a time).
@@ -220,7 +280,7 @@ fn images_per_worker(batch: usize) -> usize {
     batch.div_ceil(jobs).max(1)
 }
 
-fn mat(data: &[f32], offset: usize, row_stride: usize, col_stride: usize) -> MatRef<'_> {
+fn mat<T>(data: &[T], offset: usize, row_stride: usize, col_stride: usize) -> MatRef<'_, T> {
     MatRef {
         data,
         offset,
@@ -236,18 +296,23 @@ const FEW_CHANNELS: usize = 16;
 
 /// `out (N, cout, oh, ow) = conv(x (N, cin, H, W), w (cout, cin/groups, kh, kw)) + bias`,
 /// all row-major.
-pub fn conv2d_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, geo: &ConvGeometry) -> Vec<f32> {
+pub fn conv2d_forward<T: FastPath>(
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
+    geo: &ConvGeometry,
+) -> Vec<T> {
     forward_impl(x, w, bias, geo, true)
 }
 
 /// [`conv2d_forward`], with the direct kernels allowed or not (tests compare both paths).
-fn forward_impl(
-    x: &[f32],
-    w: &[f32],
-    bias: Option<&[f32]>,
+fn forward_impl<T: FastPath>(
+    x: &[T],
+    w: &[T],
+    bias: Option<&[T]>,
     geo: &ConvGeometry,
     allow_direct: bool,
-) -> Vec<f32> {
+) -> Vec<T> {
     let (cig, cog, k, ohw) = (
         geo.group_in(),
         geo.group_out(),
@@ -257,26 +322,32 @@ fn forward_impl(
     let in_img = geo.in_channels * geo.in_plane();
     let out_img = geo.out_channels * ohw;
     #[cfg(target_arch = "x86_64")]
-    if let Some(plain) = direct(geo).filter(|_| allow_direct) {
+    if let (Some(plain), Some(x), Some(w)) = (
+        direct(geo).filter(|_| allow_direct),
+        T::as_f32(x),
+        T::as_f32(w),
+    ) {
+        // f32 only (the `as_f32`s): the bias is then f32 as well.
+        let bias = bias.and_then(T::as_f32);
         let forward = super::conv_direct::Forward::new(plain, w);
         let per = images_per_worker(geo.batch);
         // SAFETY: `Forward::image` writes all of its output; the processor was checked by
         // `direct`; buffer sizes are asserted.
-        return unsafe {
+        return T::from_f32_vec(unsafe {
             parallel::collect_chunks(geo.batch * out_img, per * out_img, |chunk, dst| {
                 for (i, d) in dst.chunks_exact_mut(out_img).enumerate() {
                     let img = chunk * per + i;
                     forward.image(&x[img * in_img..(img + 1) * in_img], bias, d);
                 }
             })
-        };
+        });
     }
-    let mut out = vec![0.0f32; geo.batch * out_img];
+    let mut out = vec![T::zero(); geo.batch * out_img];
     if out.is_empty() {
         return out;
     }
     // One image: bias first, then each group's product accumulated onto it.
-    let one_image = |img: usize, dst: &mut [f32], col: &mut [f32], parallel: bool| {
+    let one_image = |img: usize, dst: &mut [T], col: &mut [T], parallel: bool| {
         if let Some(b) = bias {
             for (plane, &bv) in dst.chunks_exact_mut(ohw).zip(b) {
                 plane.fill(bv);
@@ -322,13 +393,13 @@ fn forward_impl(
     };
     let col_len = if geo.is_pointwise() { 0 } else { k * ohw };
     if geo.batch == 1 {
-        let mut col = vec![0.0; col_len];
+        let mut col = vec![T::zero(); col_len];
         one_image(0, &mut out, &mut col, true);
         return out;
     }
     let per = images_per_worker(geo.batch);
     parallel::for_each_chunk_mut(&mut out, per * out_img, |chunk, dst| {
-        let mut col = vec![0.0; col_len];
+        let mut col = vec![T::zero(); col_len];
         for (i, d) in dst.chunks_exact_mut(out_img).enumerate() {
             one_image(chunk * per + i, d, &mut col, false);
         }
@@ -342,26 +413,26 @@ fn forward_impl(
 /// `d col = W_gᵀ · g_g` folded by `col2im` gives `dx`; `dW_g = Σ_n g_g · col_gᵀ`;
 /// `db = Σ_{n, y, x} g`.
 #[allow(clippy::type_complexity)]
-pub fn conv2d_backward(
-    x: &[f32],
-    w: &[f32],
-    gout: &[f32],
+pub fn conv2d_backward<T: FastPath>(
+    x: &[T],
+    w: &[T],
+    gout: &[T],
     geo: &ConvGeometry,
     needs: [bool; 3],
-) -> (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>) {
+) -> (Option<Vec<T>>, Option<Vec<T>>, Option<Vec<T>>) {
     backward_impl(x, w, gout, geo, needs, true)
 }
 
 /// [`conv2d_backward`], with the direct kernels allowed or not (tests compare both paths).
 #[allow(clippy::type_complexity)]
-fn backward_impl(
-    x: &[f32],
-    w: &[f32],
-    gout: &[f32],
+fn backward_impl<T: FastPath>(
+    x: &[T],
+    w: &[T],
+    gout: &[T],
     geo: &ConvGeometry,
     needs: [bool; 3],
     allow_direct: bool,
-) -> (Option<Vec<f32>>, Option<Vec<f32>>, Option<Vec<f32>>) {
+) -> (Option<Vec<T>>, Option<Vec<T>>, Option<Vec<T>>) {
     let [need_x, need_w, need_b] = needs;
     let (cig, cog, k, ohw) = (
         geo.group_in(),
@@ -373,36 +444,40 @@ fn backward_impl(
     let out_img = geo.out_channels * ohw;
     let w_len = geo.out_channels * k;
     let pointwise = geo.is_pointwise();
-    let mut dx = need_x.then(|| vec![0.0f32; geo.batch * in_img]);
+    let mut dx = need_x.then(|| vec![T::zero(); geo.batch * in_img]);
     #[cfg(target_arch = "x86_64")]
     let direct_dw = direct(geo).filter(|_| allow_direct && need_w);
 
     // One run of images: writes their dx, returns their shares of dW and db.
-    let run = |first: usize, dx_run: Option<&mut [f32]>, images: usize| -> Partial {
+    let run = |first: usize, dx_run: Option<&mut [T]>, images: usize| -> Partial<T> {
         let db = need_b.then(|| {
             let g_run = &gout[first * out_img..(first + images) * out_img];
             let mut db = vec![0.0f64; geo.out_channels];
             for img in g_run.chunks_exact(out_img) {
                 for (d, plane) in db.iter_mut().zip(img.chunks_exact(ohw)) {
-                    *d += super::reduce::sum_slice(plane);
+                    *d += sum_f64(plane);
                 }
             }
             db
         });
-        let mut dw = need_w.then(|| vec![0.0f32; w_len]);
+        let mut dw = need_w.then(|| vec![T::zero(); w_len]);
         let mut dx_run = dx_run;
         // The weight gradient straight from the inputs, without unfolding them, when it can.
         let mut dw_done = false;
         #[cfg(target_arch = "x86_64")]
-        if let (Some(plain), Some(dw)) = (&direct_dw, dw.as_mut()) {
-            let (xs, gs) = (&x[first * in_img..], &gout[first * out_img..]);
+        if let (Some(plain), Some(dw), Some(xs), Some(gs)) = (
+            &direct_dw,
+            dw.as_deref_mut().and_then(T::as_f32_mut),
+            T::as_f32(&x[first * in_img..]),
+            T::as_f32(&gout[first * out_img..]),
+        ) {
             // SAFETY: the processor was checked by `direct`; buffer sizes are asserted.
             unsafe { super::conv_direct::weight_grad(plain, images, xs, gs, dw) };
             dw_done = true;
         }
         // The unfolded columns, needed by the unfolded weight gradient and by dx.
         let unfolds = !pointwise && ((dw.is_some() && !dw_done) || dx_run.is_some());
-        let mut col = vec![0.0f32; if unfolds { k * ohw } else { 0 }];
+        let mut col = vec![T::zero(); if unfolds { k * ohw } else { 0 }];
         for i in 0..images {
             let img = first + i;
             let gi = &gout[img * out_img..(img + 1) * out_img];
@@ -449,7 +524,7 @@ fn backward_impl(
 
     let per = images_per_worker(geo.batch);
     let chunks = geo.batch.div_ceil(per);
-    let partials: Vec<Partial> = match dx.as_mut() {
+    let partials: Vec<Partial<T>> = match dx.as_mut() {
         Some(dx) => parallel::map_chunks_mut(dx, per * in_img, |c, d| {
             let images = d.len() / in_img;
             run(c * per, Some(d), images)
@@ -459,9 +534,9 @@ fn backward_impl(
     let (dw_parts, db_parts): (Vec<_>, Vec<_>) = partials.into_iter().unzip();
     let dw = need_w.then(|| {
         let mut parts = dw_parts.into_iter().flatten();
-        let mut total = parts.next().unwrap_or_else(|| vec![0.0; w_len]);
+        let mut total = parts.next().unwrap_or_else(|| vec![T::zero(); w_len]);
         for p in parts {
-            for (t, v) in total.iter_mut().zip(&p) {
+            for (t, &v) in total.iter_mut().zip(&p) {
                 *t += v;
             }
         }
@@ -474,7 +549,7 @@ fn backward_impl(
                 *t += v;
             }
         }
-        db.into_iter().map(|v| v as f32).collect()
+        db.into_iter().map(T::of_f64).collect()
     });
     (dx, dw, db)
 }
@@ -588,6 +663,63 @@ mod tests {
                 assert!(close(&a, &b));
             }
         }
+    }
+
+    /// The f64 path (generic loops, the `gemm` crate) gives the f32 path's numbers on a
+    /// padded, strided, grouped geometry, forward and backward.
+    #[test]
+    fn f64_path_matches_the_f32_path() {
+        let geo = ConvGeometry {
+            batch: 2,
+            in_channels: 4,
+            out_channels: 6,
+            groups: 2,
+            in_size: [5, 6],
+            kernel: [3, 2],
+            stride: [2, 1],
+            pad: [1, 1],
+            dilation: [1, 2],
+            out_size: [3, 6],
+        };
+        let wave =
+            |n: usize, f: f64| -> Vec<f64> { (0..n).map(|i| (i as f64 * f).sin()).collect() };
+        let x = wave(2 * 4 * 5 * 6, 0.37);
+        let w = wave(6 * 2 * 3 * 2, 0.71);
+        let b = wave(6, 1.3);
+        let g = wave(2 * 6 * 3 * 6, 0.23);
+        let single = |v: &[f64]| -> Vec<f32> { v.iter().map(|&x| x as f32).collect() };
+        let close = |a: &[f64], b: &[f32]| {
+            assert_eq!(a.len(), b.len());
+            for (p, q) in a.iter().zip(b) {
+                assert!((p - *q as f64).abs() < 1e-5, "{p} vs {q}");
+            }
+        };
+        let out64 = conv2d_forward(&x, &w, Some(&b), &geo);
+        let out32 = conv2d_forward(&single(&x), &single(&w), Some(&single(&b)), &geo);
+        close(&out64, &out32);
+        let (dx, dw, db) = conv2d_backward(&x, &w, &g, &geo, [true; 3]);
+        let (dx32, dw32, db32) =
+            conv2d_backward(&single(&x), &single(&w), &single(&g), &geo, [true; 3]);
+        for (a, b) in [(dx, dx32), (dw, dw32), (db, db32)] {
+            close(&a.expect("asked for"), &b.expect("asked for"));
+        }
+        // One output by the definition, in f64: image 1, channel 4 (group 1), position (1, 2).
+        let (n, o, oy, ox) = (1, 4, 1, 2);
+        let mut want = b[o];
+        for c in 0..2 {
+            for i in 0..3 {
+                for j in 0..2 {
+                    let (iy, ix) = (oy * 2 + i, ox + 2 * j);
+                    if iy < 1 || ix < 1 || iy > 5 || ix > 6 {
+                        continue;
+                    }
+                    let xv = x[((n * 4 + 2 + c) * 5 + iy - 1) * 6 + ix - 1];
+                    want += w[((o * 2 + c) * 3 + i) * 2 + j] * xv;
+                }
+            }
+        }
+        let got = out64[((n * 6 + o) * 3 + oy) * 6 + ox];
+        assert!((got - want).abs() < 1e-12, "{got} vs {want}");
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! Elementwise kernels: unary maps, broadcasting binary maps and the ternary select.
+//! Elementwise kernels: unary maps, broadcasting binary maps and the ternary select. They are
+//! generic over the element types (each monomorphises to the loop the f32 version was), so
+//! one kernel serves f32, f64, and masks of another type than the values.
 
 use super::parallel;
 use super::strided::for_each_strided;
@@ -10,7 +12,11 @@ const PARALLEL_MIN: usize = 1 << 17;
 /// `out[i] = f(a[i], b[i])` for two slices of one length, split across threads. The output
 /// is written straight into fresh memory (no zero fill first: for a large tensor that is a
 /// pass over memory as long as the map itself).
-fn parallel_zip_map(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
+fn parallel_zip_map<A: Copy + Sync, B: Copy + Sync, R: Send>(
+    a: &[A],
+    b: &[B],
+    f: impl Fn(A, B) -> R + Sync,
+) -> Vec<R> {
     let n = a.len();
     assert_eq!(n, b.len(), "parallel_zip_map: lengths differ");
     let chunk = n.div_ceil(parallel::threads()).max(1);
@@ -28,7 +34,11 @@ fn parallel_zip_map(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync) ->
 }
 
 /// `out[i] = f(src[i])` over the elements a layout sees, written row-major.
-pub fn unary_map(src: &[f32], layout: &Layout, f: impl Fn(f32) -> f32 + Sync) -> Vec<f32> {
+pub fn unary_map<T: Copy + Sync, R: Send>(
+    src: &[T],
+    layout: &Layout,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
     if let Some(r) = layout.contiguous_range() {
         let s = &src[r];
         if s.len() >= PARALLEL_MIN {
@@ -44,14 +54,14 @@ pub fn unary_map(src: &[f32], layout: &Layout, f: impl Fn(f32) -> f32 + Sync) ->
 }
 
 /// `out[idx] = f(a[idx], b[idx])` over the broadcast shape `out_dims`.
-pub fn binary_map(
-    a: &[f32],
+pub fn binary_map<A: Copy + Sync, B: Copy + Sync, R: Copy + Default + Send>(
+    a: &[A],
     la: &Layout,
-    b: &[f32],
+    b: &[B],
     lb: &Layout,
     out_dims: &[usize],
-    f: impl Fn(f32, f32) -> f32 + Sync,
-) -> Vec<f32> {
+    f: impl Fn(A, B) -> R + Sync,
+) -> Vec<R> {
     let n: usize = out_dims.iter().product();
     // Fast paths: same shape and both contiguous; or one side a single element.
     if la.dims() == out_dims && lb.dims() == out_dims {
@@ -73,7 +83,7 @@ pub fn binary_map(
     }
     let sa = la.broadcast_strides(out_dims, "binary op");
     let sb = lb.broadcast_strides(out_dims, "binary op");
-    let mut out = vec![0.0; n];
+    let mut out = vec![R::default(); n];
     let Some((&inner, outer_dims)) = out_dims.split_last() else {
         out[0] = f(a[la.offset], b[lb.offset]);
         return out;
@@ -122,13 +132,17 @@ pub fn binary_map(
     out
 }
 
-/// `out[idx] = f(a[idx], b[idx], c[idx])` over the broadcast shape `out_dims`.
-pub fn ternary_map(
-    inputs: [(&[f32], &Layout); 3],
+/// One operand of a map: its buffer and the layout it is seen through.
+pub type Operand<'a, T> = (&'a [T], &'a Layout);
+
+/// `out[idx] = f(a[idx], b[idx], c[idx])` over the broadcast shape `out_dims`. The operands
+/// may differ in type (a boolean condition selecting between floats).
+pub fn ternary_map<A: Copy, B: Copy, C: Copy, R>(
+    inputs: (Operand<A>, Operand<B>, Operand<C>),
     out_dims: &[usize],
-    f: impl Fn(f32, f32, f32) -> f32,
-) -> Vec<f32> {
-    let [(a, la), (b, lb), (c, lc)] = inputs;
+    f: impl Fn(A, B, C) -> R,
+) -> Vec<R> {
+    let ((a, la), (b, lb), (c, lc)) = inputs;
     let sa = la.broadcast_strides(out_dims, "where");
     let sb = lb.broadcast_strides(out_dims, "where");
     let sc = lc.broadcast_strides(out_dims, "where");
@@ -144,7 +158,7 @@ pub fn ternary_map(
 
 /// In place: `dst[i] = f(dst[i], src[i])` for a contiguous destination and a source of the
 /// same shape (any layout). Used by gradient accumulation and optimizers.
-pub fn zip_assign(dst: &mut [f32], src: &[f32], ls: &Layout, f: impl Fn(f32, f32) -> f32) {
+pub fn zip_assign<T: Copy>(dst: &mut [T], src: &[T], ls: &Layout, f: impl Fn(T, T) -> T) {
     if let Some(r) = ls.contiguous_range() {
         for (d, &s) in dst.iter_mut().zip(&src[r]) {
             *d = f(*d, s);
@@ -196,15 +210,53 @@ mod tests {
         );
         // Both operands broadcast into a larger shape: (2,1) with (3,) gives (2,3).
         assert_eq!(
-            binary_map(&[1., 2.], &col, &[10., 20., 30.], &row, &[2, 3], |x, y| x
-                * y),
+            binary_map(
+                &[1., 2.],
+                &col,
+                &[10., 20., 30.],
+                &row,
+                &[2, 3],
+                |x: f32, y| x * y
+            ),
             vec![10., 20., 30., 20., 40., 60.]
         );
         // 0-d operands.
         let scalar = Layout::contiguous(Vec::<usize>::new());
         assert_eq!(
-            binary_map(&[2.], &scalar, &[3.], &scalar, &[], |x, y| x * y),
+            binary_map(&[2.], &scalar, &[3.], &scalar, &[], |x: f32, y| x * y),
             vec![6.]
         );
+    }
+
+    /// The f64 path: the same maps at f64 give what the f32 path gives (to 1e-6 on values
+    /// f32 holds exactly), and a boolean mask selects between floats.
+    #[test]
+    fn f64_maps_match_the_f32_path() {
+        let a32 = [1.5f32, -2.0, 3.25, 4.0, -5.5, 6.0];
+        let a64: Vec<f64> = a32.iter().map(|&x| x as f64).collect();
+        let la = Layout::contiguous([2, 3]);
+        let row = Layout::contiguous([3]);
+        let b32 = [0.5f32, 2.0, -1.0];
+        let b64: Vec<f64> = b32.iter().map(|&x| x as f64).collect();
+        let r32 = binary_map(&a32, &la, &b32, &row, &[2, 3], |x, y| x * y + x.exp());
+        let r64 = binary_map(&a64, &la, &b64, &row, &[2, 3], |x, y| x * y + x.exp());
+        for (p, q) in r32.iter().zip(&r64) {
+            assert!(
+                (*p as f64 - q).abs() <= 1e-6 * q.abs().max(1.0),
+                "{p} vs {q}"
+            );
+        }
+        let u64s = unary_map(&a64, &la, |x: f64| x.tanh());
+        assert!((u64s[0] - 1.5f64.tanh()).abs() < 1e-12);
+        let mask = [true, false, true];
+        let picked = ternary_map(
+            ((&mask[..], &row), (&a64[..], &la), (&b64[..], &row)),
+            &[2, 3],
+            |k, x, y| if k { x } else { y },
+        );
+        assert_eq!(picked, vec![1.5, 2.0, 3.25, 4.0, 2.0, 6.0]);
+        let mut acc = vec![1.0f64; 3];
+        zip_assign(&mut acc, &b64, &row, |d, s| d + s);
+        assert_eq!(acc, vec![1.5, 3.0, 0.0]);
     }
 }

@@ -2,17 +2,18 @@
 //! written first and the product accumulated onto it by `gemm` (PyTorch's `addmm`).
 
 use super::matmul::{gemm_into, MatRef};
+use crate::core::Float;
 
 /// `y (m×n, row-major) = x (m×k) · Wᵀ + b`, with `W` stored (n×k) and read transposed
 /// through its strides, so no copy of the weight is made.
-pub fn linear_forward(
+pub fn linear_forward<T: Float>(
     m: usize,
     k: usize,
     n: usize,
-    x: MatRef,
-    w: MatRef,
-    bias: Option<&[f32]>,
-) -> Vec<f32> {
+    x: MatRef<T>,
+    w: MatRef<T>,
+    bias: Option<&[T]>,
+) -> Vec<T> {
     let mut out = match bias {
         Some(b) => {
             debug_assert_eq!(b.len(), n);
@@ -22,7 +23,7 @@ pub fn linear_forward(
             }
             out
         }
-        None => vec![0.0; m * n],
+        None => vec![T::zero(); m * n],
     };
     // Wᵀ (k×n) is W (n×k) with its row and column strides swapped.
     let wt = MatRef {
@@ -36,8 +37,8 @@ pub fn linear_forward(
 }
 
 /// Σ over rows of a row-major (m×n) matrix: the bias gradient of a linear layer.
-pub fn sum_rows(src: &[f32], m: usize, n: usize) -> Vec<f32> {
-    let mut out = vec![0.0f32; n];
+pub fn sum_rows<T: Float>(src: &[T], m: usize, n: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); n];
     for row in src[..m * n].chunks_exact(n.max(1)) {
         for (o, &v) in out.iter_mut().zip(row) {
             *o += v;
@@ -53,8 +54,8 @@ mod tests {
     #[test]
     fn affine_map_matches_hand_computation() {
         // x = [[1, 2]], W = [[1, 0], [0, 1], [1, 1]], b = [0.5, -1, 2] → [1.5, 1, 5]
-        let x = [1.0, 2.0];
-        let w = [1.0, 0.0, 0.0, 1.0, 1.0, 1.0];
+        let x = [1.0f32, 2.0];
+        let w = [1.0f32, 0.0, 0.0, 1.0, 1.0, 1.0];
         let xr = MatRef {
             data: &x,
             offset: 0,
@@ -71,6 +72,29 @@ mod tests {
             linear_forward(1, 2, 3, xr, wr, Some(&[0.5, -1.0, 2.0])),
             vec![1.5, 1.0, 5.0]
         );
-        assert_eq!(sum_rows(&[1.0, 2.0, 3.0, 4.0], 2, 2), vec![4.0, 6.0]);
+        assert_eq!(sum_rows(&[1.0f32, 2.0, 3.0, 4.0], 2, 2), vec![4.0, 6.0]);
+    }
+
+    /// The f64 path against the same hand computation, with values f32 cannot hold.
+    #[test]
+    fn f64_affine_map_matches_hand_computation() {
+        let x = [0.1f64, 0.2];
+        let w = [1.0f64, 0.0, 0.0, 1.0, 1.0, 1.0];
+        let r = |data| MatRef {
+            data,
+            offset: 0,
+            row_stride: 2,
+            col_stride: 1,
+        };
+        let y = linear_forward(1, 2, 3, r(&x[..]), r(&w[..]), Some(&[0.5, -1.0, 2.0]));
+        let want = [0.5 + 0.1, -1.0 + 0.2, 2.0 + (0.1 + 0.2)];
+        for (g, w) in y.iter().zip(want) {
+            assert!((g - w).abs() < 1e-15, "{g} vs {w}");
+        }
+        assert_eq!(linear_forward(1, 2, 3, r(&x[..]), r(&w[..]), None).len(), 3);
+        assert_eq!(
+            sum_rows(&[0.1f64, 0.2, 0.3, 0.4], 2, 2),
+            vec![0.1 + 0.3, 0.2 + 0.4]
+        );
     }
 }

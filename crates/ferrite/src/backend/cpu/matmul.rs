@@ -2,15 +2,16 @@
 //! bf16×3 at f32 accuracy); others on processors with AVX-512 on Ferrite's own packed kernel
 //! ([`super::sgemm`]); elsewhere on the `gemm` crate. [`super::isa::isa`] (the
 //! `FERRITE_ISA` switch) decides which may run. All read any row and column strides, so
-//! transposed views are multiplied without a copy.
+//! transposed views are multiplied without a copy. Those fast kernels are f32 only; f64
+//! products (gradcheck's) run on the `gemm` crate, which is generic.
 
 use super::parallel;
+use crate::core::Float;
 
-/// A read-only strided matrix inside a buffer.
-#[derive(Clone, Copy)]
-pub(crate) struct MatRef<'a> {
+/// A read-only strided matrix inside a buffer of `T` (f32 unless named).
+pub(crate) struct MatRef<'a, T = f32> {
     /// The buffer.
-    pub(crate) data: &'a [f32],
+    pub(crate) data: &'a [T],
     /// Position of element (0, 0).
     pub(crate) offset: usize,
     /// Step between rows, in elements.
@@ -19,19 +20,28 @@ pub(crate) struct MatRef<'a> {
     pub(crate) col_stride: usize,
 }
 
+// Written out rather than derived: a derive would demand `T: Clone`, which a reference does
+// not need.
+impl<T> Clone for MatRef<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for MatRef<'_, T> {}
+
 /// Work (m·n·k) above which one product is split across threads.
 const PARALLEL_WORK: usize = 64 * 64 * 64;
 
 /// `dst (m×n, row-major) = [dst +] lhs (m×k) · rhs (k×n)`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_into(
-    dst: &mut [f32],
+pub(crate) fn gemm_into<T: Float>(
+    dst: &mut [T],
     accumulate: bool,
     m: usize,
     n: usize,
     k: usize,
-    lhs: MatRef,
-    rhs: MatRef,
+    lhs: MatRef<T>,
+    rhs: MatRef<T>,
     parallel: bool,
 ) {
     gemm_into_strided(dst, (n, 1), accumulate, m, n, k, lhs, rhs, parallel);
@@ -80,15 +90,15 @@ fn distinct_positions(m: usize, n: usize, (rs, cs): (usize, usize)) -> bool {
 /// interleave onto each other): such a product has no single answer, and its threads would
 /// write the same memory.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_into_strided(
-    dst: &mut [f32],
+pub(crate) fn gemm_into_strided<T: Float>(
+    dst: &mut [T],
     dst_strides: (usize, usize),
     accumulate: bool,
     m: usize,
     n: usize,
     k: usize,
-    lhs: MatRef,
-    rhs: MatRef,
+    lhs: MatRef<T>,
+    rhs: MatRef<T>,
     parallel: bool,
 ) {
     if m == 0 || n == 0 {
@@ -118,17 +128,19 @@ pub(crate) fn gemm_into_strided(
     } else {
         1
     };
+    // The packed kernels are f32 only (the test is a constant once monomorphised).
     #[cfg(target_arch = "x86_64")]
-    if super::sgemm::available() {
+    if std::any::TypeId::of::<T>() == std::any::TypeId::of::<f32>() && super::sgemm::available() {
         use super::sgemm::{sgemm, Destination, Operand};
-        let operand = |x: MatRef| Operand {
+        // The casts are identities: T is f32 here.
+        let operand = |x: MatRef<T>| Operand {
             // SAFETY: offset is in bounds (checked above, or unused when k = 0).
-            ptr: x.data.as_ptr().wrapping_add(x.offset),
+            ptr: x.data.as_ptr().wrapping_add(x.offset) as *const f32,
             row_stride: x.row_stride as isize,
             col_stride: x.col_stride as isize,
         };
         let c = Destination {
-            ptr: dst.as_mut_ptr(),
+            ptr: dst.as_mut_ptr() as *mut f32,
             row_stride: dst_strides.0,
             col_stride: dst_strides.1,
         };
@@ -158,7 +170,7 @@ pub(crate) fn gemm_into_strided(
         if !accumulate {
             for i in 0..m {
                 for j in 0..n {
-                    dst[i * dst_strides.0 + j * dst_strides.1] = 0.0;
+                    dst[i * dst_strides.0 + j * dst_strides.1] = T::zero();
                 }
             }
         }
@@ -172,7 +184,7 @@ pub(crate) fn gemm_into_strided(
     // SAFETY: the bounds of all three operands were checked above, and dst's elements are
     // distinct; dst is exclusively borrowed.
     unsafe {
-        gemm::gemm(
+        gemm::gemm::<T>(
             m,
             n,
             k,
@@ -186,8 +198,8 @@ pub(crate) fn gemm_into_strided(
             rhs.data.as_ptr().add(rhs.offset),
             rhs.col_stride as isize,
             rhs.row_stride as isize,
-            1.0,
-            1.0,
+            T::one(),
+            T::one(),
             false,
             false,
             false,
@@ -198,23 +210,23 @@ pub(crate) fn gemm_into_strided(
 
 /// A batch of products: `dst[b] = lhs[b] · rhs[b]`, each operand addressed by a batch offset.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn batched_gemm(
+pub(crate) fn batched_gemm<T: Float>(
     m: usize,
     n: usize,
     k: usize,
-    lhs: &[f32],
+    lhs: &[T],
     lhs_offsets: &[usize],
     lhs_strides: (usize, usize),
-    rhs: &[f32],
+    rhs: &[T],
     rhs_offsets: &[usize],
     rhs_strides: (usize, usize),
-) -> Vec<f32> {
+) -> Vec<T> {
     let batch = lhs_offsets.len();
-    let mut out = vec![0.0; batch * m * n];
+    let mut out = vec![T::zero(); batch * m * n];
     if m * n == 0 {
         return out;
     }
-    let one = |b: usize, dst: &mut [f32], parallel: bool| {
+    let one = |b: usize, dst: &mut [T], parallel: bool| {
         gemm_into(
             dst,
             false,
@@ -253,9 +265,9 @@ mod tests {
     #[test]
     fn small_product_and_transposed_operand() {
         // [[1,2],[3,4]] · [[5,6],[7,8]] = [[19,22],[43,50]]
-        let a = [1., 2., 3., 4.];
-        let b = [5., 6., 7., 8.];
-        let mut c = [0.0; 4];
+        let a = [1f32, 2., 3., 4.];
+        let b = [5f32, 6., 7., 8.];
+        let mut c = [0f32; 4];
         let r = |d: &'static [f32; 4], rs, cs| MatRef {
             data: d,
             offset: 0,
@@ -424,6 +436,61 @@ mod tests {
             for (s, t) in serial.iter().zip(&threaded) {
                 assert!((s - t).abs() <= 1e-5, "{strides:?}: {s} vs {t}");
             }
+        }
+    }
+
+    /// The f64 path (the `gemm` crate) against the f32 path, through strided operands and a
+    /// batch, and against the definition.
+    #[test]
+    fn f64_products_match_the_f32_path() {
+        let (m, n, k) = (5, 4, 7);
+        let a32: Vec<f32> = (0..m * k)
+            .map(|v| ((v * 7) % 11) as f32 / 4.0 - 1.0)
+            .collect();
+        let b32: Vec<f32> = (0..k * n)
+            .map(|v| ((v * 5) % 13) as f32 / 8.0 - 0.5)
+            .collect();
+        let a64: Vec<f64> = a32.iter().map(|&x| x as f64).collect();
+        let b64: Vec<f64> = b32.iter().map(|&x| x as f64).collect();
+        // A read transposed: stored (k×m), strides (1, m).
+        let at32: Vec<f32> = (0..k * m).map(|p| a32[(p % m) * k + p / m]).collect();
+        let at64: Vec<f64> = at32.iter().map(|&x| x as f64).collect();
+        let r32 = batched_gemm(m, n, k, &at32, &[0, 0], (1, m), &b32, &[0, 0], (n, 1));
+        let r64 = batched_gemm(m, n, k, &at64, &[0, 0], (1, m), &b64, &[0, 0], (n, 1));
+        assert_eq!(r64.len(), 2 * m * n);
+        for i in 0..m {
+            for j in 0..n {
+                let want: f64 = (0..k).map(|p| a64[i * k + p] * b64[p * n + j]).sum();
+                let got = r64[i * n + j];
+                assert!((got - want).abs() < 1e-12, "C[{i},{j}]: {got} vs {want}");
+                assert!(
+                    (r32[i * n + j] as f64 - got).abs() < 1e-6,
+                    "f32 vs f64 at C[{i},{j}]"
+                );
+                assert_eq!(r64[m * n + i * n + j], got);
+            }
+        }
+        // k = 0 zeroes the destination.
+        let mut c = vec![3.0f64; 4];
+        gemm_into(
+            &mut c,
+            false,
+            2,
+            2,
+            0,
+            mat64(&[], 0, 1),
+            mat64(&[], 2, 1),
+            false,
+        );
+        assert_eq!(c, vec![0.0; 4]);
+    }
+
+    fn mat64(data: &[f64], row_stride: usize, col_stride: usize) -> MatRef<'_, f64> {
+        MatRef {
+            data,
+            offset: 0,
+            row_stride,
+            col_stride,
         }
     }
 }

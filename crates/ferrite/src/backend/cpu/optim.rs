@@ -1,24 +1,27 @@
 //! In-place optimizer updates: one pass over a parameter, its gradient and its state buffers
 //! per step, with PyTorch's order of floating-point operations (so trajectories agree to ~1 ulp
 //! per step). The scalar hyper-parameters arrive already combined (bias corrections, decayed
-//! learning rates); each function's math is in its doc line.
+//! learning rates); each function's math is in its doc line. Generic over the float type of
+//! the parameter (f32 and f64).
+
+use crate::core::Float;
 
 /// SGD: `g = grad + wd·p; buf = first ? g : μ·buf + (1 − τ)·g; g = nesterov ? g + μ·buf : buf;
 /// p −= lr·g` (`buf` empty when momentum is 0). Large parameters are split across threads:
 /// the update is memory-bound, and two cores move twice the bytes.
 #[allow(clippy::too_many_arguments)]
-pub fn sgd_update(
-    param: &mut [f32],
-    grad: &[f32],
-    buf: &mut [f32],
-    lr: f32,
-    momentum: f32,
-    dampening: f32,
-    weight_decay: f32,
+pub fn sgd_update<T: Float>(
+    param: &mut [T],
+    grad: &[T],
+    buf: &mut [T],
+    lr: T,
+    momentum: T,
+    dampening: T,
+    weight_decay: T,
     nesterov: bool,
     first_step: bool,
 ) {
-    let run = |p: &mut [f32], g: &[f32], b: &mut [f32]| {
+    let run = |p: &mut [T], g: &[T], b: &mut [T]| {
         sgd_update_serial(
             p,
             g,
@@ -36,7 +39,7 @@ pub fn sgd_update(
     }
     let chunk = param.len().div_ceil(super::parallel::threads());
     let has_buf = !buf.is_empty();
-    let mut pieces: Vec<(&mut [f32], &mut [f32])> = if has_buf {
+    let mut pieces: Vec<(&mut [T], &mut [T])> = if has_buf {
         param.chunks_mut(chunk).zip(buf.chunks_mut(chunk)).collect()
     } else {
         param.chunks_mut(chunk).map(|p| (p, &mut [][..])).collect()
@@ -52,21 +55,22 @@ const PARALLEL_MIN: usize = 1 << 14;
 
 /// [`sgd_update`] on one thread, one loop per case so that each vectorises.
 #[allow(clippy::too_many_arguments)]
-fn sgd_update_serial(
-    param: &mut [f32],
-    grad: &[f32],
-    buf: &mut [f32],
-    lr: f32,
-    momentum: f32,
-    dampening: f32,
-    weight_decay: f32,
+fn sgd_update_serial<T: Float>(
+    param: &mut [T],
+    grad: &[T],
+    buf: &mut [T],
+    lr: T,
+    momentum: T,
+    dampening: T,
+    weight_decay: T,
     nesterov: bool,
     first_step: bool,
 ) {
     let grad = &grad[..param.len()];
-    if momentum == 0.0 {
+    let zero = T::zero();
+    if momentum == zero {
         for (w, &g) in param.iter_mut().zip(grad) {
-            let g = if weight_decay != 0.0 {
+            let g = if weight_decay != zero {
                 g + weight_decay * *w
             } else {
                 g
@@ -77,7 +81,7 @@ fn sgd_update_serial(
     }
     let buf = &mut buf[..param.len()];
     for ((w, &g), b) in param.iter_mut().zip(grad).zip(buf.iter_mut()) {
-        let g = if weight_decay != 0.0 {
+        let g = if weight_decay != zero {
             g + weight_decay * *w
         } else {
             g
@@ -85,7 +89,7 @@ fn sgd_update_serial(
         *b = if first_step {
             g
         } else {
-            momentum * *b + (1.0 - dampening) * g
+            momentum * *b + (T::one() - dampening) * g
         };
         let step = if nesterov { g + momentum * *b } else { *b };
         *w += -lr * step;
@@ -94,45 +98,46 @@ fn sgd_update_serial(
 
 /// The scalars of one Adam step.
 #[derive(Clone, Copy, Debug)]
-pub struct AdamStep {
+pub struct AdamStep<T> {
     /// β1, the decay of the first moment.
-    pub beta1: f32,
+    pub beta1: T,
     /// β2, the decay of the second moment.
-    pub beta2: f32,
+    pub beta2: T,
     /// Added to the denominator.
-    pub eps: f32,
+    pub eps: T,
     /// L2 penalty added to the gradient (Adam), 0 for AdamW.
-    pub l2: f32,
+    pub l2: T,
     /// `lr / (1 − β1ᵗ)`.
-    pub step_size: f32,
+    pub step_size: T,
     /// `√(1 − β2ᵗ)`.
-    pub bias_correction2_sqrt: f32,
+    pub bias_correction2_sqrt: T,
     /// Multiplies the parameter before the update: `1 − lr·wd` for AdamW, 1 for Adam.
-    pub decay_factor: f32,
+    pub decay_factor: T,
 }
 
 /// Adam / AdamW: `p *= decay; g = grad + l2·p; m = β1m + (1−β1)g; v = β2v + (1−β2)g²;
 /// v̂ = amsgrad ? max(v̂, v) : v; p −= step_size · m / (√v̂ / √(1−β2ᵗ) + eps)`.
-pub fn adam_update(
-    param: &mut [f32],
-    grad: &[f32],
-    m: &mut [f32],
-    v: &mut [f32],
-    vmax: Option<&mut [f32]>,
-    s: AdamStep,
+pub fn adam_update<T: Float>(
+    param: &mut [T],
+    grad: &[T],
+    m: &mut [T],
+    v: &mut [T],
+    vmax: Option<&mut [T]>,
+    s: AdamStep<T>,
 ) {
     let mut vmax = vmax;
+    let one = T::one();
     for i in 0..param.len() {
-        if s.decay_factor != 1.0 {
+        if s.decay_factor != one {
             param[i] *= s.decay_factor;
         }
         let mut g = grad[i];
-        if s.l2 != 0.0 {
+        if s.l2 != T::zero() {
             g += s.l2 * param[i];
         }
         // m.lerp_(g, 1 − β1) as PyTorch writes it: m + (1 − β1)(g − m).
-        m[i] += (1.0 - s.beta1) * (g - m[i]);
-        v[i] = v[i] * s.beta2 + (1.0 - s.beta2) * g * g;
+        m[i] += (one - s.beta1) * (g - m[i]);
+        v[i] = v[i] * s.beta2 + (one - s.beta2) * g * g;
         let second = match vmax.as_deref_mut() {
             Some(vm) => {
                 vm[i] = vm[i].max(v[i]);
@@ -147,39 +152,40 @@ pub fn adam_update(
 
 /// The scalars of one RMSprop step.
 #[derive(Clone, Copy, Debug)]
-pub struct RmspropStep {
+pub struct RmspropStep<T> {
     /// Learning rate.
-    pub lr: f32,
+    pub lr: T,
     /// Decay of the running mean of g².
-    pub alpha: f32,
+    pub alpha: T,
     /// Added to the denominator.
-    pub eps: f32,
+    pub eps: T,
     /// L2 penalty added to the gradient.
-    pub weight_decay: f32,
+    pub weight_decay: T,
     /// Momentum of the update buffer (0: none).
-    pub momentum: f32,
+    pub momentum: T,
 }
 
 /// RMSprop: `v = αv + (1−α)g²; centered: ḡ = ḡ + (1−α)(g − ḡ), v' = v − ḡ²;
 /// avg = √v' + eps; momentum: buf = μ·buf + g/avg, p −= lr·buf; else p −= lr·g/avg`.
-pub fn rmsprop_update(
-    param: &mut [f32],
-    grad: &[f32],
-    square_avg: &mut [f32],
-    grad_avg: Option<&mut [f32]>,
-    momentum_buf: Option<&mut [f32]>,
-    s: RmspropStep,
+pub fn rmsprop_update<T: Float>(
+    param: &mut [T],
+    grad: &[T],
+    square_avg: &mut [T],
+    grad_avg: Option<&mut [T]>,
+    momentum_buf: Option<&mut [T]>,
+    s: RmspropStep<T>,
 ) {
     let (mut grad_avg, mut momentum_buf) = (grad_avg, momentum_buf);
+    let one = T::one();
     for i in 0..param.len() {
         let mut g = grad[i];
-        if s.weight_decay != 0.0 {
+        if s.weight_decay != T::zero() {
             g += s.weight_decay * param[i];
         }
-        square_avg[i] = square_avg[i] * s.alpha + (1.0 - s.alpha) * g * g;
+        square_avg[i] = square_avg[i] * s.alpha + (one - s.alpha) * g * g;
         let var = match grad_avg.as_deref_mut() {
             Some(ga) => {
-                ga[i] += (1.0 - s.alpha) * (g - ga[i]);
+                ga[i] += (one - s.alpha) * (g - ga[i]);
                 square_avg[i] - ga[i] * ga[i]
             }
             None => square_avg[i],
@@ -196,17 +202,17 @@ pub fn rmsprop_update(
 }
 
 /// Adagrad: `g = grad + wd·p; S += g²; p −= clr·g / (√S + eps)`, `clr` the decayed rate.
-pub fn adagrad_update(
-    param: &mut [f32],
-    grad: &[f32],
-    sum: &mut [f32],
-    clr: f32,
-    eps: f32,
-    weight_decay: f32,
+pub fn adagrad_update<T: Float>(
+    param: &mut [T],
+    grad: &[T],
+    sum: &mut [T],
+    clr: T,
+    eps: T,
+    weight_decay: T,
 ) {
     for i in 0..param.len() {
         let mut g = grad[i];
-        if weight_decay != 0.0 {
+        if weight_decay != T::zero() {
             g += weight_decay * param[i];
         }
         sum[i] += g * g;
@@ -215,28 +221,28 @@ pub fn adagrad_update(
 }
 
 /// Σ |g|ᵖ over a gradient, in f64 (for the global norm of gradient clipping); p = ∞ gives max |g|.
-pub fn pow_abs_sum(grad: &[f32], p: f32) -> f64 {
+pub fn pow_abs_sum<T: Float>(grad: &[T], p: f32) -> f64 {
     if p.is_infinite() {
-        return grad.iter().fold(0.0f64, |m, &g| m.max(g.abs() as f64));
+        return grad.iter().fold(0.0f64, |m, &g| m.max(g.abs().f64()));
     }
     if p == 2.0 {
-        return grad.iter().map(|&g| (g as f64) * (g as f64)).sum();
+        return grad.iter().map(|&g| g.f64() * g.f64()).sum();
     }
-    grad.iter().map(|&g| (g.abs() as f64).powf(p as f64)).sum()
+    grad.iter().map(|&g| g.abs().f64().powf(p as f64)).sum()
 }
 
 /// In place: `x *= c`.
-pub fn scale(x: &mut [f32], c: f32) {
+pub fn scale<T: Float>(x: &mut [T], c: T) {
     x.iter_mut().for_each(|v| *v *= c);
 }
 
 /// In place: `x = clamp(x, −limit, limit)`.
-pub fn clamp_symmetric(x: &mut [f32], limit: f32) {
+pub fn clamp_symmetric<T: Float>(x: &mut [T], limit: T) {
     x.iter_mut().for_each(|v| *v = v.clamp(-limit, limit));
 }
 
 /// Overwrites each element of `x` with the next value of `f` (constant initialisers).
-pub fn fill_with(x: &mut [f32], mut f: impl FnMut() -> f32) {
+pub fn fill_with<T>(x: &mut [T], mut f: impl FnMut() -> T) {
     x.iter_mut().for_each(|v| *v = f());
 }
 
@@ -283,6 +289,117 @@ mod tests {
         assert!((p[0] - 0.95).abs() < 1e-7);
         sgd_update(&mut p, &[0.5], &mut buf, 0.1, 0.9, 0.0, 0.0, false, false);
         assert!((buf[0] - 0.95).abs() < 1e-7 && (p[0] - 0.855).abs() < 1e-6);
+    }
+
+    /// The f64 updates agree with the f32 ones over a few steps of every optimizer, and the
+    /// norm and in-place helpers run in f64.
+    #[test]
+    fn f64_updates_match_the_f32_ones() {
+        let n = 9;
+        let p0: Vec<f64> = (0..n).map(|i| (i as f64 * 0.41).sin()).collect();
+        let g: Vec<f64> = (0..n).map(|i| (i as f64 * 0.83).cos()).collect();
+        let f = |v: &[f64]| -> Vec<f32> { v.iter().map(|&x| x as f32).collect() };
+        let close = |a: &[f64], b: &[f32]| {
+            for (p, q) in a.iter().zip(b) {
+                assert!((p - *q as f64).abs() < 1e-5, "{p} vs {q}");
+            }
+        };
+        let (g32, zeros, zeros32) = (f(&g), vec![0.0f64; n], vec![0.0f32; n]);
+        // SGD, Nesterov momentum with weight decay.
+        let (mut p, mut b, mut p32, mut b32) = (p0.clone(), zeros.clone(), f(&p0), zeros32.clone());
+        for step in 0..3 {
+            sgd_update(&mut p, &g, &mut b, 0.1, 0.9, 0.1, 0.01, true, step == 0);
+            sgd_update(
+                &mut p32,
+                &g32,
+                &mut b32,
+                0.1,
+                0.9,
+                0.1,
+                0.01,
+                true,
+                step == 0,
+            );
+        }
+        close(&p, &p32);
+        // AMSGrad Adam with L2.
+        let (mut p, mut m, mut v, mut vm) =
+            (p0.clone(), zeros.clone(), zeros.clone(), zeros.clone());
+        let (mut p32, mut m32, mut v32, mut vm32) =
+            (f(&p0), zeros32.clone(), zeros32.clone(), zeros32.clone());
+        for t in 1..=3 {
+            let bc1 = 1.0 - 0.9f64.powi(t);
+            let bc2 = (1.0 - 0.999f64.powi(t)).sqrt();
+            let s = AdamStep {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                l2: 0.01,
+                step_size: 0.01 / bc1,
+                bias_correction2_sqrt: bc2,
+                decay_factor: 1.0,
+            };
+            let s32 = AdamStep {
+                beta1: 0.9f32,
+                beta2: 0.999,
+                eps: 1e-8,
+                l2: 0.01,
+                step_size: (0.01 / bc1) as f32,
+                bias_correction2_sqrt: bc2 as f32,
+                decay_factor: 1.0,
+            };
+            adam_update(&mut p, &g, &mut m, &mut v, Some(&mut vm), s);
+            adam_update(&mut p32, &g32, &mut m32, &mut v32, Some(&mut vm32), s32);
+        }
+        close(&p, &p32);
+        // Centered RMSprop with momentum.
+        let (mut p, mut sq, mut ga, mut mb) =
+            (p0.clone(), zeros.clone(), zeros.clone(), zeros.clone());
+        let (mut p32, mut sq32, mut ga32, mut mb32) =
+            (f(&p0), zeros32.clone(), zeros32.clone(), zeros32.clone());
+        for _ in 0..3 {
+            let s = RmspropStep {
+                lr: 0.01,
+                alpha: 0.99,
+                eps: 1e-8,
+                weight_decay: 0.01,
+                momentum: 0.9,
+            };
+            let s32 = RmspropStep {
+                lr: 0.01f32,
+                alpha: 0.99,
+                eps: 1e-8,
+                weight_decay: 0.01,
+                momentum: 0.9,
+            };
+            rmsprop_update(&mut p, &g, &mut sq, Some(&mut ga), Some(&mut mb), s);
+            rmsprop_update(
+                &mut p32,
+                &g32,
+                &mut sq32,
+                Some(&mut ga32),
+                Some(&mut mb32),
+                s32,
+            );
+        }
+        close(&p, &p32);
+        // Adagrad.
+        let (mut p, mut sum, mut p32, mut sum32) = (p0.clone(), zeros, f(&p0), zeros32);
+        for _ in 0..3 {
+            adagrad_update(&mut p, &g, &mut sum, 0.1, 1e-10, 0.01);
+            adagrad_update(&mut p32, &g32, &mut sum32, 0.1, 1e-10, 0.01);
+        }
+        close(&p, &p32);
+        // Norms and in-place helpers, by hand.
+        let x = [3.0f64, -4.0];
+        assert_eq!(pow_abs_sum(&x, 2.0), 25.0);
+        assert_eq!(pow_abs_sum(&x, f32::INFINITY), 4.0);
+        assert!((pow_abs_sum(&x, 1.5) - (27f64.sqrt() + 8.0)).abs() < 1e-12);
+        let mut y = x;
+        scale(&mut y, 0.5);
+        assert_eq!(y, [1.5, -2.0]);
+        clamp_symmetric(&mut y, 1.75);
+        assert_eq!(y, [1.5, -1.75]);
     }
 
     #[test]

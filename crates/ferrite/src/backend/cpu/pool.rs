@@ -1,8 +1,12 @@
 //! Pooling kernels over planes `(N·C, H, W)`: max (with the arg-max kept for the gradient),
 //! average (with or without the padding in the divisor) and adaptive average.
+//!
+//! Generic over the float type (f32 and f64); the AVX-512 2×2 max-pooling kernel runs for f32
+//! only, reached through [`FastPath`].
 
+use super::conv::FastPath;
 use super::parallel;
-use crate::core::{AvgDivisor, PoolGeometry};
+use crate::core::{AvgDivisor, Float, PoolGeometry};
 
 /// Planes per job when splitting across threads (a plane is small; a job should not be).
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
@@ -14,11 +18,11 @@ fn planes_per_job(geo: &PoolGeometry) -> usize {
 
 /// Runs `f(plane_index, out_chunk)` over chunks of `per` output planes, in parallel when the
 /// work is large enough.
-fn for_planes(
-    out: &mut [f32],
+fn for_planes<T: Float>(
+    out: &mut [T],
     plane_len: usize,
     per: usize,
-    f: impl Fn(usize, &mut [f32]) + Sync + Send,
+    f: impl Fn(usize, &mut [T]) + Sync + Send,
 ) {
     if plane_len == 0 {
         return;
@@ -51,7 +55,7 @@ fn taps(start: isize, kernel: usize, dilation: usize, size: usize) -> std::ops::
 
 /// Max pooling: `(out, argmax)`, where `argmax[i]` is the index `y·W + x` inside its plane of
 /// the winning input. As in PyTorch, a NaN wins, and of equal values the first one wins.
-pub fn max_pool2d_forward(x: &[f32], geo: &PoolGeometry) -> (Vec<f32>, Vec<u32>) {
+pub fn max_pool2d_forward<T: FastPath>(x: &[T], geo: &PoolGeometry) -> (Vec<T>, Vec<u32>) {
     let (ip, op) = (geo.in_plane(), geo.out_plane());
     let [h, w] = geo.in_size;
     let [kh, kw] = geo.kernel;
@@ -75,7 +79,7 @@ pub fn max_pool2d_forward(x: &[f32], geo: &PoolGeometry) -> (Vec<f32>, Vec<u32>)
         (Some(&lo), Some(&hi)) => lo..hi + 1,
         _ => 0..0,
     };
-    let mut out = vec![0.0f32; geo.planes * op];
+    let mut out = vec![T::zero(); geo.planes * op];
     let mut arg = vec![0u32; geo.planes * op];
     let per = planes_per_job(geo);
     // The common 2x2 window at stride 2 inside the input gets a kernel of its own.
@@ -85,7 +89,7 @@ pub fn max_pool2d_forward(x: &[f32], geo: &PoolGeometry) -> (Vec<f32>, Vec<u32>)
         && geo.dilation == [1, 1]
         && 2 * oh <= h
         && 2 * ow <= w;
-    let job = |first: usize, out: &mut [f32], arg: &mut [u32]| {
+    let job = |first: usize, out: &mut [T], arg: &mut [u32]| {
         for (p, (o, a)) in out
             .chunks_exact_mut(op)
             .zip(arg.chunks_exact_mut(op))
@@ -95,10 +99,13 @@ pub fn max_pool2d_forward(x: &[f32], geo: &PoolGeometry) -> (Vec<f32>, Vec<u32>)
             if two_by_two {
                 #[cfg(target_arch = "x86_64")]
                 if super::avx512::available() {
-                    // SAFETY: the processor was checked; the window fits the plane (2·oh ≤ h,
-                    // 2·ow ≤ w) and the output holds oh·ow values.
-                    unsafe { max_pool_2x2_avx512(plane, w, oh, ow, o, a) };
-                    continue;
+                    // f32 only: the vector kernel compares f32 lanes.
+                    if let (Some(plane), Some(o)) = (T::as_f32(plane), T::as_f32_mut(o)) {
+                        // SAFETY: the processor was checked; the window fits the plane
+                        // (2·oh ≤ h, 2·ow ≤ w) and the output holds oh·ow values.
+                        unsafe { max_pool_2x2_avx512(plane, w, oh, ow, o, a) };
+                        continue;
+                    }
                 }
                 max_pool_2x2(plane, w, oh, ow, o, a);
                 continue;
@@ -114,7 +121,7 @@ pub fn max_pool2d_forward(x: &[f32], geo: &PoolGeometry) -> (Vec<f32>, Vec<u32>)
                     &mut a[oy * ow..(oy + 1) * ow],
                 );
                 for ox in inner.clone() {
-                    orow[ox] = f32::NEG_INFINITY;
+                    orow[ox] = T::neg_infinity();
                     arow[ox] = (first_row * w + ox * sw - pw) as u32;
                 }
                 for ki in ty.clone() {
@@ -140,7 +147,7 @@ pub fn max_pool2d_forward(x: &[f32], geo: &PoolGeometry) -> (Vec<f32>, Vec<u32>)
                     if inner.contains(&ox) {
                         continue;
                     }
-                    let mut best = f32::NEG_INFINITY;
+                    let mut best = T::neg_infinity();
                     let mut best_at = first_row * w + first_col;
                     for ki in ty.clone() {
                         let row = (y0 + (ki * dh) as isize) as usize * w;
@@ -160,7 +167,7 @@ pub fn max_pool2d_forward(x: &[f32], geo: &PoolGeometry) -> (Vec<f32>, Vec<u32>)
         }
     };
     if op > 0 && geo.planes > per {
-        let mut pairs: Vec<(&mut [f32], &mut [u32])> = out
+        let mut pairs: Vec<(&mut [T], &mut [u32])> = out
             .chunks_mut(per * op)
             .zip(arg.chunks_mut(per * op))
             .collect();
@@ -241,7 +248,7 @@ unsafe fn max_pool_2x2_avx512(
 
 /// Max pooling of one plane (row width `w`) with 2x2 windows at stride 2, the windows inside
 /// the plane: four loads and three selects per output, no branches.
-fn max_pool_2x2(plane: &[f32], w: usize, oh: usize, ow: usize, o: &mut [f32], a: &mut [u32]) {
+fn max_pool_2x2<T: Float>(plane: &[T], w: usize, oh: usize, ow: usize, o: &mut [T], a: &mut [u32]) {
     for oy in 0..oh {
         let top = 2 * oy * w;
         let (r0, r1) = (&plane[top..top + 2 * ow], &plane[top + w..top + w + 2 * ow]);
@@ -274,11 +281,11 @@ fn max_pool_2x2(plane: &[f32], w: usize, oh: usize, ow: usize, o: &mut [f32], a:
 }
 
 /// The gradient of max pooling: each output gradient added to its arg-max input.
-pub fn max_pool2d_backward(gout: &[f32], argmax: &[u32], geo: &PoolGeometry) -> Vec<f32> {
+pub fn max_pool2d_backward<T: Float>(gout: &[T], argmax: &[u32], geo: &PoolGeometry) -> Vec<T> {
     let (ip, op) = (geo.in_plane(), geo.out_plane());
     let len = geo.planes * ip;
     if ip == 0 {
-        return vec![0.0; len];
+        return vec![T::zero(); len];
     }
     // Each job zeroes its own planes and scatters into them while they are in cache (a zero
     // fill of the whole gradient first would be one more pass, on one thread).
@@ -286,9 +293,9 @@ pub fn max_pool2d_backward(gout: &[f32], argmax: &[u32], geo: &PoolGeometry) -> 
     // SAFETY: each piece is zero-filled before anything else touches it.
     unsafe {
         parallel::collect_chunks(len, per * ip, |c, d| {
-            d.fill(std::mem::MaybeUninit::new(0.0));
+            d.fill(std::mem::MaybeUninit::new(T::zero()));
             // SAFETY: every element was just initialised.
-            let d = std::slice::from_raw_parts_mut(d.as_mut_ptr() as *mut f32, d.len());
+            let d = std::slice::from_raw_parts_mut(d.as_mut_ptr() as *mut T, d.len());
             let first = c * per;
             for (p, dplane) in d.chunks_exact_mut(ip).enumerate() {
                 let range = (first + p) * op..(first + p + 1) * op;
@@ -317,20 +324,26 @@ fn window(
     (lo, hi, padded_extent)
 }
 
-fn divisor(kind: AvgDivisor, ry: (usize, usize, usize), rx: (usize, usize, usize)) -> f32 {
-    match kind {
-        AvgDivisor::IncludePad => (ry.2 * rx.2) as f32,
-        AvgDivisor::ExcludePad => ((ry.1 - ry.0) * (rx.1 - rx.0)) as f32,
-        AvgDivisor::Fixed(d) => d as f32,
-    }
+/// A count as a float (exact below 2⁵³, so f32 rounds it once, as `n as f32` does).
+#[inline]
+fn count<T: Float>(n: usize) -> T {
+    T::of_f64(n as f64)
+}
+
+fn divisor<T: Float>(kind: AvgDivisor, ry: (usize, usize, usize), rx: (usize, usize, usize)) -> T {
+    count(match kind {
+        AvgDivisor::IncludePad => ry.2 * rx.2,
+        AvgDivisor::ExcludePad => (ry.1 - ry.0) * (rx.1 - rx.0),
+        AvgDivisor::Fixed(d) => d,
+    })
 }
 
 /// Average pooling: each output is its window's sum over the divisor `kind` chooses.
-pub fn avg_pool2d_forward(x: &[f32], geo: &PoolGeometry, kind: AvgDivisor) -> Vec<f32> {
+pub fn avg_pool2d_forward<T: Float>(x: &[T], geo: &PoolGeometry, kind: AvgDivisor) -> Vec<T> {
     let (ip, op) = (geo.in_plane(), geo.out_plane());
     let [h, w] = geo.in_size;
     let [oh, ow] = geo.out_size;
-    let mut out = vec![0.0f32; geo.planes * op];
+    let mut out = vec![T::zero(); geo.planes * op];
     for_planes(&mut out, op, planes_per_job(geo), |first, o| {
         for (p, oplane) in o.chunks_exact_mut(op).enumerate() {
             let plane = &x[(first + p) * ip..(first + p + 1) * ip];
@@ -338,11 +351,14 @@ pub fn avg_pool2d_forward(x: &[f32], geo: &PoolGeometry, kind: AvgDivisor) -> Ve
                 let ry = window(oy, geo.stride[0], geo.pad[0], geo.kernel[0], h);
                 for ox in 0..ow {
                     let rx = window(ox, geo.stride[1], geo.pad[1], geo.kernel[1], w);
-                    let mut sum = 0.0f32;
+                    let mut sum = T::zero();
                     for iy in ry.0..ry.1 {
-                        sum += plane[iy * w + rx.0..iy * w + rx.1].iter().sum::<f32>();
+                        sum += plane[iy * w + rx.0..iy * w + rx.1]
+                            .iter()
+                            .copied()
+                            .sum::<T>();
                     }
-                    oplane[oy * ow + ox] = sum / divisor(kind, ry, rx);
+                    oplane[oy * ow + ox] = sum / divisor::<T>(kind, ry, rx);
                 }
             }
         }
@@ -352,11 +368,11 @@ pub fn avg_pool2d_forward(x: &[f32], geo: &PoolGeometry, kind: AvgDivisor) -> Ve
 
 /// The gradient of average pooling: each output gradient over its divisor, spread over its
 /// window.
-pub fn avg_pool2d_backward(gout: &[f32], geo: &PoolGeometry, kind: AvgDivisor) -> Vec<f32> {
+pub fn avg_pool2d_backward<T: Float>(gout: &[T], geo: &PoolGeometry, kind: AvgDivisor) -> Vec<T> {
     let (ip, op) = (geo.in_plane(), geo.out_plane());
     let [h, w] = geo.in_size;
     let [oh, ow] = geo.out_size;
-    let mut dx = vec![0.0f32; geo.planes * ip];
+    let mut dx = vec![T::zero(); geo.planes * ip];
     for_planes(&mut dx, ip, planes_per_job(geo), |first, d| {
         for (p, dplane) in d.chunks_exact_mut(ip).enumerate() {
             let gplane = &gout[(first + p) * op..(first + p + 1) * op];
@@ -364,7 +380,7 @@ pub fn avg_pool2d_backward(gout: &[f32], geo: &PoolGeometry, kind: AvgDivisor) -
                 let ry = window(oy, geo.stride[0], geo.pad[0], geo.kernel[0], h);
                 for ox in 0..ow {
                     let rx = window(ox, geo.stride[1], geo.pad[1], geo.kernel[1], w);
-                    let share = gplane[oy * ow + ox] / divisor(kind, ry, rx);
+                    let share = gplane[oy * ow + ox] / divisor::<T>(kind, ry, rx);
                     for iy in ry.0..ry.1 {
                         for v in &mut dplane[iy * w + rx.0..iy * w + rx.1] {
                             *v += share;
@@ -384,16 +400,16 @@ fn adaptive_range(o: usize, n: usize, out: usize) -> (usize, usize) {
 }
 
 /// Adaptive average pooling of `planes` planes `in_size` to `out_size` (PyTorch's windows).
-pub fn adaptive_avg_pool2d_forward(
-    x: &[f32],
+pub fn adaptive_avg_pool2d_forward<T: Float>(
+    x: &[T],
     planes: usize,
     in_size: [usize; 2],
     out_size: [usize; 2],
-) -> Vec<f32> {
+) -> Vec<T> {
     let [h, w] = in_size;
     let [oh, ow] = out_size;
     let (ip, op) = (h * w, oh * ow);
-    let mut out = vec![0.0f32; planes * op];
+    let mut out = vec![T::zero(); planes * op];
     let per = (PARALLEL_MIN_ELEMENTS / ip.max(1)).max(1);
     for_planes(&mut out, op, per, |first, o| {
         for (p, oplane) in o.chunks_exact_mut(op).enumerate() {
@@ -402,11 +418,11 @@ pub fn adaptive_avg_pool2d_forward(
                 let (y0, y1) = adaptive_range(oy, h, oh);
                 for ox in 0..ow {
                     let (x0, x1) = adaptive_range(ox, w, ow);
-                    let mut sum = 0.0f32;
+                    let mut sum = T::zero();
                     for iy in y0..y1 {
-                        sum += plane[iy * w + x0..iy * w + x1].iter().sum::<f32>();
+                        sum += plane[iy * w + x0..iy * w + x1].iter().copied().sum::<T>();
                     }
-                    oplane[oy * ow + ox] = sum / ((y1 - y0) * (x1 - x0)) as f32;
+                    oplane[oy * ow + ox] = sum / count::<T>((y1 - y0) * (x1 - x0));
                 }
             }
         }
@@ -415,16 +431,16 @@ pub fn adaptive_avg_pool2d_forward(
 }
 
 /// The gradient of adaptive average pooling: each output gradient shared evenly by its window.
-pub fn adaptive_avg_pool2d_backward(
-    gout: &[f32],
+pub fn adaptive_avg_pool2d_backward<T: Float>(
+    gout: &[T],
     planes: usize,
     in_size: [usize; 2],
     out_size: [usize; 2],
-) -> Vec<f32> {
+) -> Vec<T> {
     let [h, w] = in_size;
     let [oh, ow] = out_size;
     let (ip, op) = (h * w, oh * ow);
-    let mut dx = vec![0.0f32; planes * ip];
+    let mut dx = vec![T::zero(); planes * ip];
     let per = (PARALLEL_MIN_ELEMENTS / ip.max(1)).max(1);
     for_planes(&mut dx, ip, per, |first, d| {
         for (p, dplane) in d.chunks_exact_mut(ip).enumerate() {
@@ -433,7 +449,7 @@ pub fn adaptive_avg_pool2d_backward(
                 let (y0, y1) = adaptive_range(oy, h, oh);
                 for ox in 0..ow {
                     let (x0, x1) = adaptive_range(ox, w, ow);
-                    let share = gplane[oy * ow + ox] / ((y1 - y0) * (x1 - x0)) as f32;
+                    let share = gplane[oy * ow + ox] / count::<T>((y1 - y0) * (x1 - x0));
                     for iy in y0..y1 {
                         for v in &mut dplane[iy * w + x0..iy * w + x1] {
                             *v += share;
@@ -528,6 +544,75 @@ mod tests {
                 assert!(x == y || (x.is_nan() && y.is_nan()), "{h}x{w}: {x} vs {y}");
             }
         }
+    }
+
+    /// The f64 kernels give the f32 ones' numbers (and the same arg-max) on a padded,
+    /// strided geometry and on the 2×2 one, forward and backward.
+    #[test]
+    fn f64_path_matches_the_f32_path() {
+        let padded = PoolGeometry {
+            planes: 3,
+            in_size: [5, 7],
+            kernel: [3, 2],
+            stride: [2, 2],
+            pad: [1, 1],
+            dilation: [1, 1],
+            out_size: [3, 4],
+        };
+        let two = PoolGeometry {
+            kernel: [2, 2],
+            pad: [0, 0],
+            out_size: [2, 3],
+            ..padded
+        };
+        let x: Vec<f64> = (0..3 * 35).map(|i| (i as f64 * 0.37).sin()).collect();
+        let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+        let close = |a: &[f64], b: &[f32]| {
+            assert_eq!(a.len(), b.len());
+            for (p, q) in a.iter().zip(b) {
+                assert!((p - *q as f64).abs() < 1e-6, "{p} vs {q}");
+            }
+        };
+        for geo in [padded, two] {
+            let (out, arg) = max_pool2d_forward(&x, &geo);
+            let (out32, arg32) = max_pool2d_forward(&x32, &geo);
+            close(&out, &out32);
+            assert_eq!(arg, arg32);
+            let g: Vec<f64> = (0..out.len()).map(|i| i as f64 * 0.5 - 3.0).collect();
+            let g32: Vec<f32> = g.iter().map(|&v| v as f32).collect();
+            close(
+                &max_pool2d_backward(&g, &arg, &geo),
+                &max_pool2d_backward(&g32, &arg32, &geo),
+            );
+            for kind in [
+                AvgDivisor::IncludePad,
+                AvgDivisor::ExcludePad,
+                AvgDivisor::Fixed(4),
+            ] {
+                close(
+                    &avg_pool2d_forward(&x, &geo, kind),
+                    &avg_pool2d_forward(&x32, &geo, kind),
+                );
+                close(
+                    &avg_pool2d_backward(&g, &geo, kind),
+                    &avg_pool2d_backward(&g32, &geo, kind),
+                );
+            }
+        }
+        let a = adaptive_avg_pool2d_forward(&x, 3, [5, 7], [3, 2]);
+        close(&a, &adaptive_avg_pool2d_forward(&x32, 3, [5, 7], [3, 2]));
+        // Window (0, 0) of 5 → 3 rows and 7 → 2 columns: rows [0, 2), columns [0, 4).
+        let want: f64 = (0..2)
+            .flat_map(|y| (0..4).map(move |c| y * 7 + c))
+            .map(|i| x[i])
+            .sum();
+        assert!((a[0] - want / 8.0).abs() < 1e-15);
+        let g: Vec<f64> = (0..a.len()).map(|i| i as f64 - 2.5).collect();
+        let g32: Vec<f32> = g.iter().map(|&v| v as f32).collect();
+        close(
+            &adaptive_avg_pool2d_backward(&g, 3, [5, 7], [3, 2]),
+            &adaptive_avg_pool2d_backward(&g32, 3, [5, 7], [3, 2]),
+        );
     }
 
     #[test]

@@ -1,22 +1,23 @@
 //! Reductions: over everything, over a set of dimensions, and lane by lane along one dimension.
+//! Generic over the float type; sums of f32 accumulate in f64 for accuracy, as do sums of f64.
 
 use super::strided::for_each_strided;
-use crate::core::Layout;
 pub use crate::core::ReduceKind;
+use crate::core::{Float, Layout};
 
 impl ReduceKind {
     /// The fold's starting value.
-    pub(crate) fn init(self) -> f32 {
+    pub(crate) fn init<T: Float>(self) -> T {
         match self {
-            ReduceKind::Sum => 0.0,
-            ReduceKind::Max => f32::NEG_INFINITY,
-            ReduceKind::Min => f32::INFINITY,
-            ReduceKind::Prod => 1.0,
+            ReduceKind::Sum => T::zero(),
+            ReduceKind::Max => T::neg_infinity(),
+            ReduceKind::Min => T::infinity(),
+            ReduceKind::Prod => T::one(),
         }
     }
     /// One step of the fold.
     #[inline(always)]
-    pub(crate) fn fold(self, acc: f32, x: f32) -> f32 {
+    pub(crate) fn fold<T: Float>(self, acc: T, x: T) -> T {
         match self {
             ReduceKind::Sum => acc + x,
             // NaN propagates, as in PyTorch.
@@ -41,32 +42,37 @@ impl ReduceKind {
 
 /// Sum of a slice in f64, over eight interleaved partial sums: one running sum would wait
 /// on each addition's latency (4 cycles an element); eight independent ones vectorise.
-pub fn sum_slice(x: &[f32]) -> f64 {
+pub fn sum_slice<T: Float>(x: &[T]) -> f64 {
     let mut lanes = [0.0f64; 8];
     let mut pieces = x.chunks_exact(8);
     for piece in &mut pieces {
         for (l, &v) in lanes.iter_mut().zip(piece) {
-            *l += v as f64;
+            *l += v.f64();
         }
     }
-    let tail: f64 = pieces.remainder().iter().map(|&v| v as f64).sum();
+    let tail: f64 = pieces.remainder().iter().map(|&v| v.f64()).sum();
     lanes.iter().sum::<f64>() + tail
 }
 
 /// Sum of all elements, accumulated in f64 for accuracy.
-pub fn sum_all(src: &[f32], layout: &Layout) -> f32 {
+pub fn sum_all<T: Float>(src: &[T], layout: &Layout) -> T {
     if let Some(r) = layout.contiguous_range() {
-        return sum_slice(&src[r]) as f32;
+        return T::of_f64(sum_slice(&src[r]));
     }
     let mut acc = 0.0f64;
     for_each_strided(layout.dims(), [&layout.strides], [layout.offset], |[o]| {
-        acc += src[o] as f64
+        acc += src[o].f64()
     });
-    acc as f32
+    T::of_f64(acc)
 }
 
 /// Reduces the dimensions flagged in `mask`; the result is row-major in the keepdim shape.
-pub fn reduce_dims(src: &[f32], layout: &Layout, mask: &[bool], kind: ReduceKind) -> Vec<f32> {
+pub fn reduce_dims<T: Float>(
+    src: &[T],
+    layout: &Layout,
+    mask: &[bool],
+    kind: ReduceKind,
+) -> Vec<T> {
     let dims = layout.dims();
     let out_dims: Vec<usize> = dims
         .iter()
@@ -121,16 +127,16 @@ pub fn reduce_dims(src: &[f32], layout: &Layout, mask: &[bool], kind: ReduceKind
 
 /// Applies `f` to every 1-D lane along `dim`. `f` reads the lane and writes `out_len` values;
 /// the result is row-major with `dim` resized to `out_len`.
-pub fn map_lanes(
-    src: &[f32],
+pub fn map_lanes<T: Float>(
+    src: &[T],
     layout: &Layout,
     dim: usize,
     out_len: usize,
-    mut f: impl FnMut(&[f32], &mut [f32]),
-) -> Vec<f32> {
+    mut f: impl FnMut(&[T], &mut [T]),
+) -> Vec<T> {
     let dims = layout.dims();
     if dims.is_empty() {
-        let mut out = vec![0.0; out_len];
+        let mut out = vec![T::zero(); out_len];
         f(&[src[layout.offset]], &mut out);
         return out;
     }
@@ -139,14 +145,14 @@ pub fn map_lanes(
     out_dims[dim] = out_len;
     let out_strides = Layout::contiguous(out_dims.clone()).strides;
     let total: usize = out_dims.iter().product();
-    let mut out = vec![0.0; total];
+    let mut out = vec![T::zero(); total];
     // Each lane is addressed by the index with `dim` fixed at 0.
     let mut lane_dims = dims.to_vec();
     lane_dims[dim] = 1;
     let in_step = layout.strides[dim];
     let out_step = out_strides[dim];
-    let mut lane_in = vec![0.0; n];
-    let mut lane_out = vec![0.0; out_len];
+    let mut lane_in = vec![T::zero(); n];
+    let mut lane_out = vec![T::zero(); out_len];
     for_each_strided(
         &lane_dims,
         [&layout.strides, &out_strides],
@@ -182,7 +188,7 @@ mod tests {
 
     #[test]
     fn reduce_rows_and_columns() {
-        let src = [1., 2., 3., 4., 5., 6.];
+        let src = [1f32, 2., 3., 4., 5., 6.];
         let l = Layout::contiguous([2, 3]);
         assert_eq!(
             reduce_dims(&src, &l, &[false, true], ReduceKind::Sum),
@@ -212,5 +218,37 @@ mod tests {
         );
         let lanes = map_lanes(&src, &l, 0, 1, |x, o| o[0] = x[0] * x[1]);
         assert_eq!(lanes, vec![4., 10., 18.]);
+    }
+
+    /// The f64 path against a hand computation: sums, extremes, products and lanes.
+    #[test]
+    fn f64_reductions() {
+        let src = [1f64, 2., 3., 4., 5., 6.];
+        let l = Layout::contiguous([2, 3]);
+        assert_eq!(
+            reduce_dims(&src, &l, &[false, true], ReduceKind::Sum),
+            vec![6., 15.]
+        );
+        assert_eq!(
+            reduce_dims(&src, &l, &[true, false], ReduceKind::Min),
+            vec![1., 2., 3.]
+        );
+        assert_eq!(
+            reduce_dims(&src, &l, &[true, true], ReduceKind::Prod),
+            vec![720.]
+        );
+        // f64 sums keep f64 precision: no rounding through f32.
+        assert_eq!(sum_all(&[0.1, 0.2], &Layout::contiguous([2])), 0.1f64 + 0.2);
+        let t = Layout {
+            shape: crate::core::Shape(vec![3, 2]),
+            strides: vec![1, 3],
+            offset: 0,
+        };
+        assert_eq!(
+            reduce_dims(&src, &t, &[false, true], ReduceKind::Max),
+            vec![4., 5., 6.]
+        );
+        let lanes = map_lanes(&src, &l, 0, 1, |x, o| o[0] = x[0] - x[1]);
+        assert_eq!(lanes, vec![-3., -3., -3.]);
     }
 }

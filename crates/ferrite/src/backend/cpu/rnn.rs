@@ -8,6 +8,9 @@
 //!
 //! Sequence buffers hold one row per (time, batch) pair. Rows are batch-first (`n·T + t`) or
 //! time-major (`t·N + n`) as [`SeqDims`] says, so neither inputs nor outputs are transposed.
+//!
+//! The kernels are generic over the float type: f32 runs the fast gate approximations of
+//! [`math`], f64 the standard library's functions ([`GateMath`]).
 
 mod elman;
 mod gru;
@@ -15,10 +18,10 @@ mod math;
 
 pub use elman::{rnn_backward, rnn_forward};
 pub use gru::{gru_backward, gru_forward};
-pub use math::tanh;
 
 use super::matmul::{gemm_into, MatRef};
 use math::sigmoid_slice;
+pub(crate) use math::GateMath;
 
 pub use crate::core::{CellActivation, SeqDims};
 
@@ -26,48 +29,71 @@ pub use crate::core::{CellActivation, SeqDims};
 /// that they vectorize.
 pub(crate) trait CellActivationKernel {
     /// The function.
-    fn apply(self, x: f32) -> f32;
+    fn apply<T: GateMath>(self, x: T) -> T;
     /// `v = act(v)`.
-    fn apply_in_place(self, v: &mut [f32]);
+    fn apply_in_place<T: GateMath>(self, v: &mut [T]);
     /// `dst = act(src)`.
-    fn apply_slice(self, src: &[f32], dst: &mut [f32]);
+    fn apply_slice<T: GateMath>(self, src: &[T], dst: &mut [T]);
+    /// The derivative through the output `y = act(x)`: `1 − y²` or `[y > 0]` (as
+    /// [`CellActivation::derivative_from_output`], in any float type).
+    fn derivative<T: GateMath>(self, y: T) -> T;
 }
 
 impl CellActivationKernel for CellActivation {
     #[inline(always)]
-    fn apply(self, x: f32) -> f32 {
+    fn apply<T: GateMath>(self, x: T) -> T {
         match self {
-            CellActivation::Tanh => tanh(x),
-            CellActivation::Relu => x.max(0.0),
+            CellActivation::Tanh => T::gate_tanh(x),
+            CellActivation::Relu => x.max(T::zero()),
         }
     }
 
     #[inline(always)]
-    fn apply_in_place(self, v: &mut [f32]) {
+    fn apply_in_place<T: GateMath>(self, v: &mut [T]) {
         match self {
-            CellActivation::Tanh => v.iter_mut().for_each(|x| *x = tanh(*x)),
-            CellActivation::Relu => v.iter_mut().for_each(|x| *x = x.max(0.0)),
+            CellActivation::Tanh => v.iter_mut().for_each(|x| *x = T::gate_tanh(*x)),
+            CellActivation::Relu => v.iter_mut().for_each(|x| *x = x.max(T::zero())),
         }
     }
 
     #[inline(always)]
-    fn apply_slice(self, src: &[f32], dst: &mut [f32]) {
+    fn apply_slice<T: GateMath>(self, src: &[T], dst: &mut [T]) {
         match self {
-            CellActivation::Tanh => dst.iter_mut().zip(src).for_each(|(d, &x)| *d = tanh(x)),
-            CellActivation::Relu => dst.iter_mut().zip(src).for_each(|(d, &x)| *d = x.max(0.0)),
+            CellActivation::Tanh => dst
+                .iter_mut()
+                .zip(src)
+                .for_each(|(d, &x)| *d = T::gate_tanh(x)),
+            CellActivation::Relu => dst
+                .iter_mut()
+                .zip(src)
+                .for_each(|(d, &x)| *d = x.max(T::zero())),
+        }
+    }
+
+    #[inline(always)]
+    fn derivative<T: GateMath>(self, y: T) -> T {
+        match self {
+            CellActivation::Tanh => T::one() - y * y,
+            CellActivation::Relu => {
+                if y > T::zero() {
+                    T::one()
+                } else {
+                    T::zero()
+                }
+            }
         }
     }
 }
 
 /// A matrix of `width`-wide rows of a sequence buffer at time position `t` (one row per
 /// batch entry), or `h0` (row-major `N×width`) before the first step.
-fn state_rows<'a>(
-    seq: &'a [f32],
-    h0: &'a [f32],
+fn state_rows<'a, T>(
+    seq: &'a [T],
+    h0: &'a [T],
     d: &SeqDims,
     step: usize,
     width: usize,
-) -> MatRef<'a> {
+) -> MatRef<'a, T> {
     if step == 0 {
         MatRef {
             data: h0,
@@ -87,7 +113,7 @@ fn state_rows<'a>(
 }
 
 /// `Wᵀ` for a row-major weight `W` of shape `(rows × cols)`.
-fn transposed(w: &[f32], cols: usize) -> MatRef<'_> {
+fn transposed<T>(w: &[T], cols: usize) -> MatRef<'_, T> {
     MatRef {
         data: w,
         offset: 0,
@@ -97,7 +123,7 @@ fn transposed(w: &[f32], cols: usize) -> MatRef<'_> {
 }
 
 /// `W` row-major with `cols` columns.
-fn plain(w: &[f32], cols: usize) -> MatRef<'_> {
+fn plain<T>(w: &[T], cols: usize) -> MatRef<'_, T> {
     MatRef {
         data: w,
         offset: 0,
@@ -107,7 +133,7 @@ fn plain(w: &[f32], cols: usize) -> MatRef<'_> {
 }
 
 /// The time-`t` rows of a sequence gradient `(rows × width)`, transposed: `(width × N)`.
-fn rows_transposed<'a>(seq: &'a [f32], d: &SeqDims, t: usize, width: usize) -> MatRef<'a> {
+fn rows_transposed<'a, T>(seq: &'a [T], d: &SeqDims, t: usize, width: usize) -> MatRef<'a, T> {
     MatRef {
         data: seq,
         offset: d.row(t, 0) * width,
@@ -117,14 +143,14 @@ fn rows_transposed<'a>(seq: &'a [f32], d: &SeqDims, t: usize, width: usize) -> M
 }
 
 /// What the LSTM forward pass keeps for its backward pass.
-pub struct LstmForward {
+pub struct LstmForward<T> {
     /// The hidden state of every time position (`T·N` rows of `H`), then the final cell
     /// state (`N×H`).
-    pub out: Vec<f32>,
+    pub out: Vec<T>,
     /// The activated gates `i, f, g, o` of every step, step-major `[T][N][4H]`.
-    pub gates: Vec<f32>,
+    pub gates: Vec<T>,
     /// The cell states `c_0 … c_T`, step-major `[T+1][N][H]`.
-    pub cells: Vec<f32>,
+    pub cells: Vec<T>,
 }
 
 /// One LSTM direction over a sequence: per step `gates = xproj_t + h·W_hhᵀ`,
@@ -132,14 +158,14 @@ pub struct LstmForward {
 ///
 /// `xproj`: `T·N` rows of `4H` (input projection plus both biases); `w_hh`: `(4H × H)`;
 /// `h0`, `c0`: `(N × H)`.
-pub fn lstm_forward(
-    xproj: &[f32],
-    w_hh: &[f32],
-    h0: &[f32],
-    c0: &[f32],
+pub fn lstm_forward<T: GateMath>(
+    xproj: &[T],
+    w_hh: &[T],
+    h0: &[T],
+    c0: &[T],
     d: SeqDims,
     act: CellActivation,
-) -> LstmForward {
+) -> LstmForward<T> {
     let (t_len, n_len, h) = (d.steps, d.batch, d.hidden);
     let g4 = 4 * h;
     let nh = n_len * h;
@@ -149,9 +175,9 @@ pub fn lstm_forward(
         "lstm_forward: xproj has the wrong size"
     );
     assert_eq!(w_hh.len(), g4 * h, "lstm_forward: w_hh has the wrong size");
-    let mut out = vec![0.0f32; d.rows() * h + nh];
-    let mut gates = vec![0.0f32; t_len * n_len * g4];
-    let mut cells = vec![0.0f32; (t_len + 1) * nh];
+    let mut out = vec![T::zero(); d.rows() * h + nh];
+    let mut gates = vec![T::zero(); t_len * n_len * g4];
+    let mut cells = vec![T::zero(); (t_len + 1) * nh];
     cells[..nh].copy_from_slice(c0);
     for s in 0..t_len {
         let t = d.position(s);
@@ -198,41 +224,42 @@ pub fn lstm_forward(
 }
 
 /// Gradients of one recurrent direction with respect to its inputs.
-pub struct RecurrentGrads {
+pub struct RecurrentGrads<T> {
     /// With respect to the input projection (same rows as `xproj`).
-    pub dxproj: Vec<f32>,
+    pub dxproj: Vec<T>,
     /// With respect to `W_hh`.
-    pub dw_hh: Vec<f32>,
+    pub dw_hh: Vec<T>,
     /// With respect to `b_hh` (GRU only, where it sits inside the reset gate; else empty).
-    pub db_hh: Vec<f32>,
+    pub db_hh: Vec<T>,
     /// With respect to the initial hidden state.
-    pub dh0: Vec<f32>,
+    pub dh0: Vec<T>,
     /// With respect to the initial cell state (LSTM only; else empty).
-    pub dc0: Vec<f32>,
+    pub dc0: Vec<T>,
 }
 
 /// Backpropagation through time for [`lstm_forward`]. `gout` has the layout of
 /// `LstmForward::out` (hidden states, then the final cell state).
 #[allow(clippy::too_many_arguments)]
-pub fn lstm_backward(
-    gout: &[f32],
-    w_hh: &[f32],
-    h0: &[f32],
-    fwd_out: &[f32],
-    gates: &[f32],
-    cells: &[f32],
+pub fn lstm_backward<T: GateMath>(
+    gout: &[T],
+    w_hh: &[T],
+    h0: &[T],
+    fwd_out: &[T],
+    gates: &[T],
+    cells: &[T],
     d: SeqDims,
     act: CellActivation,
-) -> RecurrentGrads {
+) -> RecurrentGrads<T> {
     let (t_len, n_len, h) = (d.steps, d.batch, d.hidden);
     let g4 = 4 * h;
     let nh = n_len * h;
     let rows_h = d.rows() * h;
-    let mut dxproj = vec![0.0f32; d.rows() * g4];
-    let mut dw_hh = vec![0.0f32; g4 * h];
-    let mut dh_next = vec![0.0f32; nh];
+    let mut dxproj = vec![T::zero(); d.rows() * g4];
+    let mut dw_hh = vec![T::zero(); g4 * h];
+    let mut dh_next = vec![T::zero(); nh];
     let mut dc = gout[rows_h..rows_h + nh].to_vec();
-    let mut a_buf = vec![0.0f32; h];
+    let mut a_buf = vec![T::zero(); h];
+    let one = T::one();
     for s in (0..t_len).rev() {
         let t = d.position(s);
         let gs = &gates[s * n_len * g4..(s + 1) * n_len * g4];
@@ -258,11 +285,11 @@ pub fn lstm_backward(
                 let dh = go[j] + dhn[j];
                 let a = a_buf[j];
                 // dc' = dc_next + dh·o·act'(c')
-                let dct = dcn[j] + dh * o[j] * act.derivative_from_output(a);
-                dx_i[j] = dct * g[j] * i[j] * (1.0 - i[j]);
-                dx_f[j] = dct * cp[j] * f[j] * (1.0 - f[j]);
-                dx_g[j] = dct * i[j] * act.derivative_from_output(g[j]);
-                dx_o[j] = dh * a * o[j] * (1.0 - o[j]);
+                let dct = dcn[j] + dh * o[j] * act.derivative(a);
+                dx_i[j] = dct * g[j] * i[j] * (one - i[j]);
+                dx_f[j] = dct * cp[j] * f[j] * (one - f[j]);
+                dx_g[j] = dct * i[j] * act.derivative(g[j]);
+                dx_o[j] = dh * a * o[j] * (one - o[j]);
                 dcn[j] = dct * f[j];
             }
         }
@@ -332,6 +359,118 @@ mod tests {
         let hh = s(1.5) * c.tanh();
         assert!((fwd.out[0] - hh).abs() < 1e-6, "{} vs {hh}", fwd.out[0]);
         assert!((fwd.out[1] - c).abs() < 1e-6);
+    }
+
+    /// The f64 kernels (std gate functions, the `gemm` crate) agree with the f32 ones, forward
+    /// and backward, for the LSTM, the GRU and the Elman RNN.
+    #[test]
+    fn f64_path_matches_the_f32_path() {
+        let (t, n, h) = (3, 2, 3);
+        let d = SeqDims {
+            steps: t,
+            batch: n,
+            hidden: h,
+            batch_first: true,
+            reverse: false,
+        };
+        let wave = |len: usize, f: f64| -> Vec<f64> {
+            (0..len).map(|i| 0.8 * (i as f64 * f).sin()).collect()
+        };
+        let f = |v: &[f64]| -> Vec<f32> { v.iter().map(|&x| x as f32).collect() };
+        let close = |a: &[f64], b: &[f32]| {
+            assert_eq!(a.len(), b.len());
+            for (p, q) in a.iter().zip(b) {
+                assert!((p - *q as f64).abs() < 2e-6, "{p} vs {q}");
+            }
+        };
+        let (h0, c0) = (wave(n * h, 0.9), wave(n * h, 1.7));
+        // LSTM
+        let (xp, w) = (wave(t * n * 4 * h, 0.37), wave(4 * h * h, 0.71));
+        let a = lstm_forward(&xp, &w, &h0, &c0, d, CellActivation::Tanh);
+        let b = lstm_forward(&f(&xp), &f(&w), &f(&h0), &f(&c0), d, CellActivation::Tanh);
+        close(&a.out, &b.out);
+        let g = wave(a.out.len(), 0.23);
+        let ga = lstm_backward(
+            &g,
+            &w,
+            &h0,
+            &a.out,
+            &a.gates,
+            &a.cells,
+            d,
+            CellActivation::Tanh,
+        );
+        let gb = lstm_backward(
+            &f(&g),
+            &f(&w),
+            &f(&h0),
+            &b.out,
+            &b.gates,
+            &b.cells,
+            d,
+            CellActivation::Tanh,
+        );
+        for (x, y) in [
+            (&ga.dxproj, &gb.dxproj),
+            (&ga.dw_hh, &gb.dw_hh),
+            (&ga.dh0, &gb.dh0),
+        ] {
+            close(x, y);
+        }
+        close(&ga.dc0, &gb.dc0);
+        // GRU
+        let (xp, w, bh) = (
+            wave(t * n * 3 * h, 0.41),
+            wave(3 * h * h, 0.53),
+            wave(3 * h, 1.1),
+        );
+        let (oa, sa) = gru_forward(&xp, &w, &bh, &h0, d);
+        let (ob, sb) = gru_forward(&f(&xp), &f(&w), &f(&bh), &f(&h0), d);
+        close(&oa, &ob);
+        let g = wave(oa.len(), 0.29);
+        let ga = gru_backward(&g, &w, &h0, &oa, &sa, d);
+        let gb = gru_backward(&f(&g), &f(&w), &f(&h0), &ob, &sb, d);
+        for (x, y) in [
+            (&ga.dxproj, &gb.dxproj),
+            (&ga.dw_hh, &gb.dw_hh),
+            (&ga.db_hh, &gb.db_hh),
+        ] {
+            close(x, y);
+        }
+        close(&ga.dh0, &gb.dh0);
+        // Elman, both activations
+        for act in [CellActivation::Tanh, CellActivation::Relu] {
+            let (xp, w) = (wave(t * n * h, 0.31), wave(h * h, 0.67));
+            let oa = rnn_forward(&xp, &w, &h0, d, act);
+            let ob = rnn_forward(&f(&xp), &f(&w), &f(&h0), d, act);
+            close(&oa, &ob);
+            let g = wave(oa.len(), 0.19);
+            let ga = rnn_backward(&g, &w, &h0, &oa, d, act);
+            let gb = rnn_backward(&f(&g), &f(&w), &f(&h0), &ob, d, act);
+            close(&ga.dxproj, &gb.dxproj);
+            close(&ga.dw_hh, &gb.dw_hh);
+            close(&ga.dh0, &gb.dh0);
+        }
+        // One LSTM step in f64 by hand: exact to f64 rounding.
+        let d1 = SeqDims {
+            steps: 1,
+            batch: 1,
+            hidden: 1,
+            batch_first: false,
+            reverse: false,
+        };
+        let one = lstm_forward(
+            &[0.5f64, -0.25, 0.8, 1.5],
+            &[0.3, -0.2, 0.1, 0.4],
+            &[0.0],
+            &[0.7],
+            d1,
+            CellActivation::Tanh,
+        );
+        let s = |x: f64| 1.0 / (1.0 + (-x).exp());
+        let c = s(-0.25) * 0.7 + s(0.5) * 0.8f64.tanh();
+        assert!((one.out[1] - c).abs() < 1e-15);
+        assert!((one.out[0] - s(1.5) * c.tanh()).abs() < 1e-15);
     }
 
     /// Batch-first and time-major row orders give the same states, and reverse runs backwards.

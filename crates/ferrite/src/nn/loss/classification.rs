@@ -4,7 +4,7 @@
 
 use super::{fused_loss, loss_request, shape_error, Loss, Reduction};
 use crate::backend::{ClassDims, ClassIndexOptions};
-use crate::{FerriteError, Result, Tensor};
+use crate::{DType, FerriteError, Result, Tensor};
 
 /// What a class loss's target holds, decided from its shape as PyTorch does.
 enum TargetKind {
@@ -95,6 +95,12 @@ fn class_index_loss(
     logits: bool,
     reduction: Reduction,
 ) -> Result<Tensor> {
+    // Class indices arrive as int64 (PyTorch's type) or as whole-number floats; the fused
+    // kernel reads them as floats, exact for every index below 2²⁴.
+    let target = &match target.dtype() {
+        DType::I64 => target.to_dtype(DType::F32),
+        _ => target.clone(),
+    };
     let options = ClassIndexOptions {
         ignore_index: ignore_index as f32,
         smoothing,
@@ -182,7 +188,7 @@ fn class_probability_loss(
 /// [`NLLLoss`], fused (PyTorch's `nn.CrossEntropyLoss`).
 ///
 /// - input `(C)`, `(N, C)` or `(N, C, d1, ...)` of raw scores;
-/// - target of class indices (whole numbers as f32) shaped like the input without the class
+/// - target of class indices (int64 as in PyTorch, or whole numbers as floats) shaped like the input without the class
 ///   dimension, or of class probabilities shaped like the input;
 /// - `weight` (length C) scales each class; a mean over index targets divides by the sum
 ///   of the weights of the counted targets; positions whose target is `ignore_index` count
@@ -277,6 +283,16 @@ impl Loss for CrossEntropyLoss {
                 self.reduction,
             ),
             TargetKind::Probabilities => {
+                if !target.dtype().is_float() {
+                    return Err(FerriteError::invalid(
+                        "target",
+                        format!(
+                            "class-probability targets (shaped like the input {:?}) must be floating point, got {}",
+                            input.dims(),
+                            target.dtype()
+                        ),
+                    ));
+                }
                 if self.ignore_index >= 0 {
                     return Err(FerriteError::invalid(
                         "ignore_index",

@@ -198,9 +198,10 @@ pub(crate) fn fused_loss(
     inputs: Vec<Tensor>,
     class_dim: Option<usize>,
 ) -> Tensor {
-    let scalar = |v: f32| {
-        let device = inputs[0].device();
-        Tensor::from_storage(Storage::full(1, v, device), Layout::contiguous(()))
+    // The reduced loss in the input's type (f64 inputs keep the f64 total).
+    let scalar = |v: f64| {
+        let (dtype, device) = (inputs[0].dtype(), inputs[0].device());
+        Tensor::from_storage(Storage::full(1, v, dtype, device), Layout::contiguous(()))
     };
     let values = match reduction {
         Reduction::None => Tensor::from_storage(
@@ -208,8 +209,8 @@ pub(crate) fn fused_loss(
                 .expect("fused loss: the unreduced losses were asked for"),
             Layout::contiguous(unreduced_dims),
         ),
-        Reduction::Sum => scalar(out.total as f32),
-        Reduction::Mean => scalar((out.total / denominator) as f32),
+        Reduction::Sum => scalar(out.total),
+        Reduction::Mean => scalar(out.total / denominator),
     };
     let grads: Vec<Option<Tensor>> = [out.grad_input, out.grad_target]
         .into_iter()

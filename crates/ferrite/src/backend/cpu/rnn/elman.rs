@@ -1,20 +1,20 @@
 //! Elman RNN kernels: one direction over a sequence, forward and backward.
 
 use super::{
-    plain, rows_transposed, state_rows, transposed, CellActivation, CellActivationKernel,
+    plain, rows_transposed, state_rows, transposed, CellActivation, CellActivationKernel, GateMath,
     RecurrentGrads, SeqDims,
 };
 use crate::backend::cpu::matmul::{gemm_into, MatRef};
 
 /// One Elman RNN direction over a sequence: `h' = act(xproj_t + h·W_hhᵀ)`.
 /// `xproj`: `T·N` rows of `H` (input projection plus both biases). Returns the hidden states.
-pub fn rnn_forward(
-    xproj: &[f32],
-    w_hh: &[f32],
-    h0: &[f32],
+pub fn rnn_forward<T: GateMath>(
+    xproj: &[T],
+    w_hh: &[T],
+    h0: &[T],
     d: SeqDims,
     act: CellActivation,
-) -> Vec<f32> {
+) -> Vec<T> {
     let (t_len, n_len, h) = (d.steps, d.batch, d.hidden);
     assert_eq!(
         xproj.len(),
@@ -22,8 +22,8 @@ pub fn rnn_forward(
         "rnn_forward: xproj has the wrong size"
     );
     assert_eq!(w_hh.len(), h * h, "rnn_forward: w_hh has the wrong size");
-    let mut out = vec![0.0f32; d.rows() * h];
-    let mut pre = vec![0.0f32; n_len * h];
+    let mut out = vec![T::zero(); d.rows() * h];
+    let mut pre = vec![T::zero(); n_len * h];
     for s in 0..t_len {
         let t = d.position(s);
         gemm_into(
@@ -47,18 +47,18 @@ pub fn rnn_forward(
 }
 
 /// Backpropagation through time for [`rnn_forward`].
-pub fn rnn_backward(
-    gout: &[f32],
-    w_hh: &[f32],
-    h0: &[f32],
-    fwd_out: &[f32],
+pub fn rnn_backward<T: GateMath>(
+    gout: &[T],
+    w_hh: &[T],
+    h0: &[T],
+    fwd_out: &[T],
     d: SeqDims,
     act: CellActivation,
-) -> RecurrentGrads {
+) -> RecurrentGrads<T> {
     let (t_len, n_len, h) = (d.steps, d.batch, d.hidden);
-    let mut dxproj = vec![0.0f32; d.rows() * h];
-    let mut dw_hh = vec![0.0f32; h * h];
-    let mut dh_next = vec![0.0f32; n_len * h];
+    let mut dxproj = vec![T::zero(); d.rows() * h];
+    let mut dw_hh = vec![T::zero(); h * h];
+    let mut dh_next = vec![T::zero(); n_len * h];
     for s in (0..t_len).rev() {
         let t = d.position(s);
         for n in 0..n_len {
@@ -66,7 +66,7 @@ pub fn rnn_backward(
             for j in 0..h {
                 // d pre = (g + dh_next)·act'(h')
                 let dh = gout[r * h + j] + dh_next[n * h + j];
-                dxproj[r * h + j] = dh * act.derivative_from_output(fwd_out[r * h + j]);
+                dxproj[r * h + j] = dh * act.derivative(fwd_out[r * h + j]);
             }
         }
         let dpre = MatRef {

@@ -1,7 +1,6 @@
 //! GRU kernels: one direction over a sequence, forward and backward.
 
-use super::math::sigmoid;
-use super::{plain, state_rows, transposed, RecurrentGrads, SeqDims};
+use super::{plain, state_rows, transposed, GateMath, RecurrentGrads, SeqDims};
 use crate::backend::cpu::matmul::{gemm_into, MatRef};
 
 /// One GRU direction over a sequence (PyTorch's form): per step `hg = h·W_hhᵀ + b_hh`,
@@ -9,13 +8,13 @@ use crate::backend::cpu::matmul::{gemm_into, MatRef};
 ///
 /// `xproj`: `T·N` rows of `3H` (`x·W_ihᵀ + b_ih`). Returns the hidden states (`T·N` rows of
 /// `H`) and, step-major `[T][N][4H]`, the saved `r, z, n, hg_n`.
-pub fn gru_forward(
-    xproj: &[f32],
-    w_hh: &[f32],
-    b_hh: &[f32],
-    h0: &[f32],
+pub fn gru_forward<T: GateMath>(
+    xproj: &[T],
+    w_hh: &[T],
+    b_hh: &[T],
+    h0: &[T],
     d: SeqDims,
-) -> (Vec<f32>, Vec<f32>) {
+) -> (Vec<T>, Vec<T>) {
     let (t_len, n_len, h) = (d.steps, d.batch, d.hidden);
     let g3 = 3 * h;
     assert_eq!(
@@ -24,9 +23,9 @@ pub fn gru_forward(
         "gru_forward: xproj has the wrong size"
     );
     assert_eq!(w_hh.len(), g3 * h, "gru_forward: w_hh has the wrong size");
-    let mut out = vec![0.0f32; d.rows() * h];
-    let mut saved = vec![0.0f32; t_len * n_len * 4 * h];
-    let mut hg = vec![0.0f32; n_len * g3];
+    let mut out = vec![T::zero(); d.rows() * h];
+    let mut saved = vec![T::zero(); t_len * n_len * 4 * h];
+    let mut hg = vec![T::zero(); n_len * g3];
     for s in 0..t_len {
         let t = d.position(s);
         gemm_into(
@@ -55,10 +54,11 @@ pub fn gru_forward(
                     Some(p) => out[p * h + j],
                 };
                 let hn = hgr[2 * h + j] + b_hh[2 * h + j];
-                let r = sigmoid(x[j] + hgr[j] + b_hh[j]);
-                let z = sigmoid(x[h + j] + hgr[h + j] + b_hh[h + j]);
+                let r = T::gate_sigmoid(x[j] + hgr[j] + b_hh[j]);
+                let z = T::gate_sigmoid(x[h + j] + hgr[h + j] + b_hh[h + j]);
+                // (the library tanh, in f32 too: n is not vectorized with the gates)
                 let nn = (x[2 * h + j] + r * hn).tanh();
-                out[r_row * h + j] = (1.0 - z) * nn + z * hp;
+                out[r_row * h + j] = (T::one() - z) * nn + z * hp;
                 sv[j] = r;
                 sv[h + j] = z;
                 sv[2 * h + j] = nn;
@@ -70,21 +70,22 @@ pub fn gru_forward(
 }
 
 /// Backpropagation through time for [`gru_forward`].
-pub fn gru_backward(
-    gout: &[f32],
-    w_hh: &[f32],
-    h0: &[f32],
-    fwd_out: &[f32],
-    saved: &[f32],
+pub fn gru_backward<T: GateMath>(
+    gout: &[T],
+    w_hh: &[T],
+    h0: &[T],
+    fwd_out: &[T],
+    saved: &[T],
     d: SeqDims,
-) -> RecurrentGrads {
+) -> RecurrentGrads<T> {
     let (t_len, n_len, h) = (d.steps, d.batch, d.hidden);
     let g3 = 3 * h;
-    let mut dxproj = vec![0.0f32; d.rows() * g3];
-    let mut dw_hh = vec![0.0f32; g3 * h];
-    let mut db_hh = vec![0.0f32; g3];
-    let mut dh_next = vec![0.0f32; n_len * h];
-    let mut dhg = vec![0.0f32; n_len * g3];
+    let mut dxproj = vec![T::zero(); d.rows() * g3];
+    let mut dw_hh = vec![T::zero(); g3 * h];
+    let mut db_hh = vec![T::zero(); g3];
+    let mut dh_next = vec![T::zero(); n_len * h];
+    let mut dhg = vec![T::zero(); n_len * g3];
+    let one = T::one();
     for s in (0..t_len).rev() {
         let t = d.position(s);
         let prev_t = (s > 0).then(|| d.position(s - 1));
@@ -102,9 +103,9 @@ pub fn gru_backward(
                 };
                 let dh = gout[r_row * h + j] + dh_next[k];
                 // dn_pre = dh·(1 − z)·(1 − n²); dz_pre = dh·(h − n)·z(1 − z); dr_pre = dn_pre·hg_n·r(1 − r)
-                let dn_pre = dh * (1.0 - z) * (1.0 - nn * nn);
-                let dz_pre = dh * (hp - nn) * z * (1.0 - z);
-                let dr_pre = dn_pre * hn * r * (1.0 - r);
+                let dn_pre = dh * (one - z) * (one - nn * nn);
+                let dz_pre = dh * (hp - nn) * z * (one - z);
+                let dr_pre = dn_pre * hn * r * (one - r);
                 dx[j] = dr_pre;
                 dx[h + j] = dz_pre;
                 dx[2 * h + j] = dn_pre;
@@ -113,7 +114,7 @@ pub fn gru_backward(
                 dg[2 * h + j] = dn_pre * r;
                 dh_next[k] = dh * z;
             }
-            for (b, v) in db_hh.iter_mut().zip(dg.iter()) {
+            for (b, &v) in db_hh.iter_mut().zip(dg.iter()) {
                 *b += v;
             }
         }

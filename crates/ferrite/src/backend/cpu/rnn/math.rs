@@ -1,5 +1,39 @@
 //! Branch-free `exp`, `sigmoid` and `tanh` for the gate kernels: no library calls and no
-//! branches, so that loops over gates vectorize.
+//! branches, so that loops over gates vectorize. They are f32 approximations (about 1 ulp);
+//! [`GateMath`] gives the kernels these for f32 and the standard library's functions for f64,
+//! whose point is accuracy (gradient checks).
+
+use crate::backend::cpu::storage::CpuFloat;
+
+/// The gate functions of a float type the recurrent kernels run in.
+pub(crate) trait GateMath: CpuFloat {
+    /// `1 / (1 + e⁻ˣ)`.
+    fn gate_sigmoid(x: Self) -> Self;
+    /// `tanh x`.
+    fn gate_tanh(x: Self) -> Self;
+}
+
+impl GateMath for f32 {
+    #[inline(always)]
+    fn gate_sigmoid(x: f32) -> f32 {
+        sigmoid(x)
+    }
+    #[inline(always)]
+    fn gate_tanh(x: f32) -> f32 {
+        tanh(x)
+    }
+}
+
+impl GateMath for f64 {
+    #[inline(always)]
+    fn gate_sigmoid(x: f64) -> f64 {
+        1.0 / (1.0 + (-x).exp())
+    }
+    #[inline(always)]
+    fn gate_tanh(x: f64) -> f64 {
+        x.tanh()
+    }
+}
 
 /// `eˣ` without branches or library calls, so that loops over it vectorize: `x = n·ln2 + r`
 /// with `|r| ≤ ln2/2`, `eʳ` by its Taylor polynomial to `r⁷` (error < 1e-8), `2ⁿ` written
@@ -53,8 +87,8 @@ pub fn tanh(x: f32) -> f32 {
 
 /// `dst = σ(dst)` over a slice.
 #[inline(always)]
-pub(super) fn sigmoid_slice(v: &mut [f32]) {
-    v.iter_mut().for_each(|x| *x = sigmoid(*x));
+pub(super) fn sigmoid_slice<T: GateMath>(v: &mut [T]) {
+    v.iter_mut().for_each(|x| *x = T::gate_sigmoid(*x));
 }
 
 #[cfg(test)]
@@ -91,5 +125,18 @@ mod tests {
         }
         assert_eq!(tanh(0.0), 0.0);
         assert_eq!(tanh(-1e-20), -1e-20);
+    }
+
+    /// The f64 gate functions are the standard library's, to f64 accuracy.
+    #[test]
+    fn f64_gates_are_exact() {
+        for x in [-40.0f64, -3.5, -0.25, 0.0, 1e-9, 0.7, 20.0] {
+            let s = <f64 as GateMath>::gate_sigmoid(x);
+            assert!(
+                (s - 0.5 * (1.0 + (x / 2.0).tanh())).abs() < 1e-15,
+                "sigmoid({x})"
+            );
+            assert_eq!(<f64 as GateMath>::gate_tanh(x), x.tanh());
+        }
     }
 }

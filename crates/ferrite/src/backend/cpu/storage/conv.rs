@@ -1,6 +1,7 @@
-//! The CPU implementation of [`crate::backend::ConvOps`] on the kernels of `cpu/conv.rs`.
+//! The CPU implementation of [`crate::backend::ConvOps`] on the kernels of `cpu/conv.rs`,
+//! in the input's float type.
 
-use super::CpuStorage;
+use super::{float_dispatch, CpuStorage, Element};
 use crate::backend::cpu::conv;
 use crate::backend::{conv::ConvGrads, BackendResult, ConvOps};
 use crate::core::{ConvGeometry, Layout};
@@ -13,15 +14,12 @@ impl ConvOps for CpuStorage {
         bias: Option<(&Self, &Layout)>,
         geo: &ConvGeometry,
     ) -> BackendResult<Self> {
-        // Row-major operands are borrowed, not copied.
-        let (x, w) = (self.view(layout), weight.0.view(weight.1));
-        let b = bias.map(|(b, l)| b.view(l));
-        Ok(CpuStorage::from_vec(conv::conv2d_forward(
-            &x,
-            &w,
-            b.as_deref(),
-            geo,
-        )))
+        float_dispatch!("conv2d", self.dtype(), |T| {
+            // Row-major operands are borrowed, not copied.
+            let (x, w) = (self.view_as::<T>(layout), weight.0.view_as::<T>(weight.1));
+            let b = bias.map(|(b, l)| b.view_as::<T>(l));
+            Ok(T::wrap(conv::conv2d_forward(&x, &w, b.as_deref(), geo)))
+        })
     }
 
     fn conv2d_backward(
@@ -32,16 +30,14 @@ impl ConvOps for CpuStorage {
         geo: &ConvGeometry,
         needs: [bool; 3],
     ) -> BackendResult<ConvGrads<Self>> {
-        let (g, x, w) = (
-            self.view(layout),
-            input.0.view(input.1),
-            weight.0.view(weight.1),
-        );
-        let (dx, dw, db) = conv::conv2d_backward(&x, &w, &g, geo, needs);
-        Ok((
-            dx.map(CpuStorage::from_vec),
-            dw.map(CpuStorage::from_vec),
-            db.map(CpuStorage::from_vec),
-        ))
+        float_dispatch!("conv2d_backward", self.dtype(), |T| {
+            let (g, x, w) = (
+                self.view_as::<T>(layout),
+                input.0.view_as::<T>(input.1),
+                weight.0.view_as::<T>(weight.1),
+            );
+            let (dx, dw, db) = conv::conv2d_backward(&x, &w, &g, geo, needs);
+            Ok((dx.map(T::wrap), dw.map(T::wrap), db.map(T::wrap)))
+        })
     }
 }

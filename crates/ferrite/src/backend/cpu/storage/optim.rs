@@ -1,18 +1,23 @@
-//! The CPU implementation of [`crate::backend::OptimOps`].
+//! The CPU implementation of [`crate::backend::OptimOps`], in the parameter's float type (its
+//! gradient and state buffers share it).
 
-use super::CpuStorage;
+use super::{float_dispatch, CpuFloat, CpuStorage};
 use crate::backend::cpu::optim as kernels;
 use crate::backend::{AdagradStep, AdamStep, BackendResult, OptimOps, RmspropStep, SgdStep};
-use crate::core::Layout;
+use crate::core::{Float, Layout};
 
 /// The elements of the contiguous view `layout`, writable. Optimizers only hold contiguous
 /// parameters and clipping copies strided gradients first, so anything else is a bug.
 #[track_caller]
-fn contiguous_mut<'a>(s: &'a mut CpuStorage, layout: &Layout, op: &str) -> &'a mut [f32] {
+fn contiguous_mut<'a, T: CpuFloat>(
+    s: &'a mut CpuStorage,
+    layout: &Layout,
+    op: &str,
+) -> &'a mut [T] {
     let range = layout
         .contiguous_range()
         .unwrap_or_else(|| panic!("{op}: in-place updates need a contiguous tensor"));
-    &mut s.f32_mut()[range]
+    &mut s.data_mut::<T>()[range]
 }
 
 impl OptimOps for CpuStorage {
@@ -23,23 +28,25 @@ impl OptimOps for CpuStorage {
         momentum_buffer: Option<&mut Self>,
         step: SgdStep,
     ) -> BackendResult<()> {
-        let g = grad.0.view(grad.1);
-        let buf = match momentum_buffer {
-            Some(b) => b.f32_mut(),
-            None => &mut [],
-        };
-        kernels::sgd_update(
-            contiguous_mut(self, layout, "sgd"),
-            &g,
-            buf,
-            step.lr,
-            step.momentum,
-            step.dampening,
-            step.weight_decay,
-            step.nesterov,
-            step.first_step,
-        );
-        Ok(())
+        float_dispatch!("sgd", self.dtype(), |T| {
+            let g = grad.0.view_as::<T>(grad.1);
+            let buf = match momentum_buffer {
+                Some(b) => b.data_mut::<T>(),
+                None => &mut [],
+            };
+            kernels::sgd_update(
+                contiguous_mut::<T>(self, layout, "sgd"),
+                &g,
+                buf,
+                T::of(step.lr),
+                T::of(step.momentum),
+                T::of(step.dampening),
+                T::of(step.weight_decay),
+                step.nesterov,
+                step.first_step,
+            );
+            Ok(())
+        })
     }
 
     fn adam_step(
@@ -51,25 +58,27 @@ impl OptimOps for CpuStorage {
         max_exp_avg_sq: Option<&mut Self>,
         step: AdamStep,
     ) -> BackendResult<()> {
-        let g = grad.0.view(grad.1);
-        let s = kernels::AdamStep {
-            beta1: step.beta1,
-            beta2: step.beta2,
-            eps: step.eps,
-            l2: step.l2,
-            step_size: step.step_size,
-            bias_correction2_sqrt: step.bias_correction2_sqrt,
-            decay_factor: step.decay_factor,
-        };
-        kernels::adam_update(
-            contiguous_mut(self, layout, "adam"),
-            &g,
-            exp_avg.f32_mut(),
-            exp_avg_sq.f32_mut(),
-            max_exp_avg_sq.map(CpuStorage::f32_mut),
-            s,
-        );
-        Ok(())
+        float_dispatch!("adam", self.dtype(), |T| {
+            let g = grad.0.view_as::<T>(grad.1);
+            let s = kernels::AdamStep {
+                beta1: T::of(step.beta1),
+                beta2: T::of(step.beta2),
+                eps: T::of(step.eps),
+                l2: T::of(step.l2),
+                step_size: T::of(step.step_size),
+                bias_correction2_sqrt: T::of(step.bias_correction2_sqrt),
+                decay_factor: T::of(step.decay_factor),
+            };
+            kernels::adam_update(
+                contiguous_mut::<T>(self, layout, "adam"),
+                &g,
+                exp_avg.data_mut::<T>(),
+                exp_avg_sq.data_mut::<T>(),
+                max_exp_avg_sq.map(|v| v.data_mut::<T>()),
+                s,
+            );
+            Ok(())
+        })
     }
 
     fn rmsprop_step(
@@ -81,23 +90,25 @@ impl OptimOps for CpuStorage {
         momentum_buffer: Option<&mut Self>,
         step: RmspropStep,
     ) -> BackendResult<()> {
-        let g = grad.0.view(grad.1);
-        let s = kernels::RmspropStep {
-            lr: step.lr,
-            alpha: step.alpha,
-            eps: step.eps,
-            weight_decay: step.weight_decay,
-            momentum: step.momentum,
-        };
-        kernels::rmsprop_update(
-            contiguous_mut(self, layout, "rmsprop"),
-            &g,
-            square_avg.f32_mut(),
-            grad_avg.map(CpuStorage::f32_mut),
-            momentum_buffer.map(CpuStorage::f32_mut),
-            s,
-        );
-        Ok(())
+        float_dispatch!("rmsprop", self.dtype(), |T| {
+            let g = grad.0.view_as::<T>(grad.1);
+            let s = kernels::RmspropStep {
+                lr: T::of(step.lr),
+                alpha: T::of(step.alpha),
+                eps: T::of(step.eps),
+                weight_decay: T::of(step.weight_decay),
+                momentum: T::of(step.momentum),
+            };
+            kernels::rmsprop_update(
+                contiguous_mut::<T>(self, layout, "rmsprop"),
+                &g,
+                square_avg.data_mut::<T>(),
+                grad_avg.map(|v| v.data_mut::<T>()),
+                momentum_buffer.map(|v| v.data_mut::<T>()),
+                s,
+            );
+            Ok(())
+        })
     }
 
     fn adagrad_step(
@@ -107,29 +118,37 @@ impl OptimOps for CpuStorage {
         sum: &mut Self,
         step: AdagradStep,
     ) -> BackendResult<()> {
-        let g = grad.0.view(grad.1);
-        kernels::adagrad_update(
-            contiguous_mut(self, layout, "adagrad"),
-            &g,
-            sum.f32_mut(),
-            step.clr,
-            step.eps,
-            step.weight_decay,
-        );
-        Ok(())
+        float_dispatch!("adagrad", self.dtype(), |T| {
+            let g = grad.0.view_as::<T>(grad.1);
+            kernels::adagrad_update(
+                contiguous_mut::<T>(self, layout, "adagrad"),
+                &g,
+                sum.data_mut::<T>(),
+                T::of(step.clr),
+                T::of(step.eps),
+                T::of(step.weight_decay),
+            );
+            Ok(())
+        })
     }
 
     fn pow_abs_sum(&self, layout: &Layout, p: f32) -> BackendResult<f64> {
-        Ok(kernels::pow_abs_sum(&self.view(layout), p))
+        float_dispatch!("clip_grad_norm_", self.dtype(), |T| {
+            Ok(kernels::pow_abs_sum(&self.view_as::<T>(layout), p))
+        })
     }
 
     fn scale_(&mut self, layout: &Layout, factor: f32) -> BackendResult<()> {
-        kernels::scale(contiguous_mut(self, layout, "scale_"), factor);
-        Ok(())
+        float_dispatch!("scale_", self.dtype(), |T| {
+            kernels::scale(contiguous_mut::<T>(self, layout, "scale_"), T::of(factor));
+            Ok(())
+        })
     }
 
     fn clamp_abs_(&mut self, layout: &Layout, limit: f32) -> BackendResult<()> {
-        kernels::clamp_symmetric(contiguous_mut(self, layout, "clamp_"), limit);
-        Ok(())
+        float_dispatch!("clamp_", self.dtype(), |T| {
+            kernels::clamp_symmetric(contiguous_mut::<T>(self, layout, "clamp_"), T::of(limit));
+            Ok(())
+        })
     }
 }

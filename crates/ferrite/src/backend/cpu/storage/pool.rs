@@ -1,17 +1,20 @@
-//! The CPU implementation of [`crate::backend::PoolOps`] on the kernels of `cpu/pool.rs`.
+//! The CPU implementation of [`crate::backend::PoolOps`] on the kernels of `cpu/pool.rs`,
+//! in the input's float type.
 
-use super::CpuStorage;
+use super::{float_dispatch, CpuStorage, Element};
 use crate::backend::cpu::pool;
 use crate::backend::{BackendResult, PoolOps};
 use crate::core::{AvgDivisor, Layout, PoolGeometry};
 
 impl PoolOps for CpuStorage {
     fn max_pool2d(&self, layout: &Layout, geo: &PoolGeometry) -> BackendResult<(Self, Self)> {
-        let (out, argmax) = pool::max_pool2d_forward(&self.view(layout), geo);
-        // The kernel keeps plane positions in u32 (half the memory traffic); the index
-        // storage every backend shares is i64.
-        let argmax = argmax.into_iter().map(i64::from).collect();
-        Ok((CpuStorage::from_vec(out), CpuStorage::from_indices(argmax)))
+        float_dispatch!("max_pool2d", self.dtype(), |T| {
+            let (out, argmax) = pool::max_pool2d_forward(&self.view_as::<T>(layout), geo);
+            // The kernel keeps plane positions in u32 (half the memory traffic); the index
+            // storage every backend shares is i64.
+            let argmax = argmax.into_iter().map(i64::from).collect();
+            Ok((T::wrap(out), CpuStorage::from_indices(argmax)))
+        })
     }
 
     fn max_pool2d_backward(
@@ -27,11 +30,13 @@ impl PoolOps for CpuStorage {
             .iter()
             .map(|&a| a as u32)
             .collect();
-        Ok(CpuStorage::from_vec(pool::max_pool2d_backward(
-            &self.view(layout),
-            &argmax,
-            geo,
-        )))
+        float_dispatch!("max_pool2d_backward", self.dtype(), |T| {
+            Ok(T::wrap(pool::max_pool2d_backward(
+                &self.view_as::<T>(layout),
+                &argmax,
+                geo,
+            )))
+        })
     }
 
     fn avg_pool2d(
@@ -40,11 +45,13 @@ impl PoolOps for CpuStorage {
         geo: &PoolGeometry,
         divisor: AvgDivisor,
     ) -> BackendResult<Self> {
-        Ok(CpuStorage::from_vec(pool::avg_pool2d_forward(
-            &self.view(layout),
-            geo,
-            divisor,
-        )))
+        float_dispatch!("avg_pool2d", self.dtype(), |T| {
+            Ok(T::wrap(pool::avg_pool2d_forward(
+                &self.view_as::<T>(layout),
+                geo,
+                divisor,
+            )))
+        })
     }
 
     fn avg_pool2d_backward(
@@ -53,11 +60,13 @@ impl PoolOps for CpuStorage {
         geo: &PoolGeometry,
         divisor: AvgDivisor,
     ) -> BackendResult<Self> {
-        Ok(CpuStorage::from_vec(pool::avg_pool2d_backward(
-            &self.view(layout),
-            geo,
-            divisor,
-        )))
+        float_dispatch!("avg_pool2d_backward", self.dtype(), |T| {
+            Ok(T::wrap(pool::avg_pool2d_backward(
+                &self.view_as::<T>(layout),
+                geo,
+                divisor,
+            )))
+        })
     }
 
     fn adaptive_avg_pool2d(
@@ -67,12 +76,14 @@ impl PoolOps for CpuStorage {
         in_size: [usize; 2],
         out_size: [usize; 2],
     ) -> BackendResult<Self> {
-        Ok(CpuStorage::from_vec(pool::adaptive_avg_pool2d_forward(
-            &self.view(layout),
-            planes,
-            in_size,
-            out_size,
-        )))
+        float_dispatch!("adaptive_avg_pool2d", self.dtype(), |T| {
+            Ok(T::wrap(pool::adaptive_avg_pool2d_forward(
+                &self.view_as::<T>(layout),
+                planes,
+                in_size,
+                out_size,
+            )))
+        })
     }
 
     fn adaptive_avg_pool2d_backward(
@@ -82,11 +93,13 @@ impl PoolOps for CpuStorage {
         in_size: [usize; 2],
         out_size: [usize; 2],
     ) -> BackendResult<Self> {
-        Ok(CpuStorage::from_vec(pool::adaptive_avg_pool2d_backward(
-            &self.view(layout),
-            planes,
-            in_size,
-            out_size,
-        )))
+        float_dispatch!("adaptive_avg_pool2d_backward", self.dtype(), |T| {
+            Ok(T::wrap(pool::adaptive_avg_pool2d_backward(
+                &self.view_as::<T>(layout),
+                planes,
+                in_size,
+                out_size,
+            )))
+        })
     }
 }

@@ -1,6 +1,7 @@
-//! The CPU implementation of [`crate::backend::RecurrentOps`] on the kernels of `cpu/rnn.rs`.
+//! The CPU implementation of [`crate::backend::RecurrentOps`] on the kernels of `cpu/rnn.rs`,
+//! in the input projection's float type.
 
-use super::CpuStorage;
+use super::{float_dispatch, CpuStorage, Element};
 use crate::backend::cpu::rnn;
 use crate::backend::{recurrent::LstmBuffers, BackendResult, RecurrentOps};
 use crate::core::{CellActivation, Layout, SeqDims};
@@ -15,18 +16,20 @@ impl RecurrentOps for CpuStorage {
         d: SeqDims,
         activation: CellActivation,
     ) -> BackendResult<LstmBuffers<Self>> {
-        let fwd = rnn::lstm_forward(
-            &self.view(layout),
-            &w_hh.0.view(w_hh.1),
-            &h0.0.view(h0.1),
-            &c0.0.view(c0.1),
-            d,
-            activation,
-        );
-        Ok(LstmBuffers {
-            out: CpuStorage::from_vec(fwd.out),
-            gates: CpuStorage::from_vec(fwd.gates),
-            cells: CpuStorage::from_vec(fwd.cells),
+        float_dispatch!("lstm", self.dtype(), |T| {
+            let fwd = rnn::lstm_forward(
+                &self.view_as::<T>(layout),
+                &w_hh.0.view_as::<T>(w_hh.1),
+                &h0.0.view_as::<T>(h0.1),
+                &c0.0.view_as::<T>(c0.1),
+                d,
+                activation,
+            );
+            Ok(LstmBuffers {
+                out: T::wrap(fwd.out),
+                gates: T::wrap(fwd.gates),
+                cells: T::wrap(fwd.cells),
+            })
         })
     }
 
@@ -41,17 +44,19 @@ impl RecurrentOps for CpuStorage {
         d: SeqDims,
         activation: CellActivation,
     ) -> BackendResult<[Self; 4]> {
-        let g = rnn::lstm_backward(
-            &self.view(layout),
-            &w_hh.0.view(w_hh.1),
-            &h0.0.view(h0.1),
-            &out.0.view(out.1),
-            gates.f32(),
-            cells.f32(),
-            d,
-            activation,
-        );
-        Ok([g.dxproj, g.dw_hh, g.dh0, g.dc0].map(CpuStorage::from_vec))
+        float_dispatch!("lstm_backward", self.dtype(), |T| {
+            let g = rnn::lstm_backward(
+                &self.view_as::<T>(layout),
+                &w_hh.0.view_as::<T>(w_hh.1),
+                &h0.0.view_as::<T>(h0.1),
+                &out.0.view_as::<T>(out.1),
+                gates.data::<T>(),
+                cells.data::<T>(),
+                d,
+                activation,
+            );
+            Ok([g.dxproj, g.dw_hh, g.dh0, g.dc0].map(T::wrap))
+        })
     }
 
     fn gru_forward(
@@ -62,14 +67,16 @@ impl RecurrentOps for CpuStorage {
         h0: (&Self, &Layout),
         d: SeqDims,
     ) -> BackendResult<(Self, Self)> {
-        let (out, gates) = rnn::gru_forward(
-            &self.view(layout),
-            &w_hh.0.view(w_hh.1),
-            &b_hh.0.view(b_hh.1),
-            &h0.0.view(h0.1),
-            d,
-        );
-        Ok((CpuStorage::from_vec(out), CpuStorage::from_vec(gates)))
+        float_dispatch!("gru", self.dtype(), |T| {
+            let (out, gates) = rnn::gru_forward(
+                &self.view_as::<T>(layout),
+                &w_hh.0.view_as::<T>(w_hh.1),
+                &b_hh.0.view_as::<T>(b_hh.1),
+                &h0.0.view_as::<T>(h0.1),
+                d,
+            );
+            Ok((T::wrap(out), T::wrap(gates)))
+        })
     }
 
     fn gru_backward(
@@ -81,15 +88,17 @@ impl RecurrentOps for CpuStorage {
         gates: &Self,
         d: SeqDims,
     ) -> BackendResult<[Self; 4]> {
-        let g = rnn::gru_backward(
-            &self.view(layout),
-            &w_hh.0.view(w_hh.1),
-            &h0.0.view(h0.1),
-            &out.0.view(out.1),
-            gates.f32(),
-            d,
-        );
-        Ok([g.dxproj, g.dw_hh, g.db_hh, g.dh0].map(CpuStorage::from_vec))
+        float_dispatch!("gru_backward", self.dtype(), |T| {
+            let g = rnn::gru_backward(
+                &self.view_as::<T>(layout),
+                &w_hh.0.view_as::<T>(w_hh.1),
+                &h0.0.view_as::<T>(h0.1),
+                &out.0.view_as::<T>(out.1),
+                gates.data::<T>(),
+                d,
+            );
+            Ok([g.dxproj, g.dw_hh, g.db_hh, g.dh0].map(T::wrap))
+        })
     }
 
     fn rnn_forward(
@@ -100,13 +109,15 @@ impl RecurrentOps for CpuStorage {
         d: SeqDims,
         activation: CellActivation,
     ) -> BackendResult<Self> {
-        Ok(CpuStorage::from_vec(rnn::rnn_forward(
-            &self.view(layout),
-            &w_hh.0.view(w_hh.1),
-            &h0.0.view(h0.1),
-            d,
-            activation,
-        )))
+        float_dispatch!("rnn", self.dtype(), |T| {
+            Ok(T::wrap(rnn::rnn_forward(
+                &self.view_as::<T>(layout),
+                &w_hh.0.view_as::<T>(w_hh.1),
+                &h0.0.view_as::<T>(h0.1),
+                d,
+                activation,
+            )))
+        })
     }
 
     fn rnn_backward(
@@ -118,14 +129,16 @@ impl RecurrentOps for CpuStorage {
         d: SeqDims,
         activation: CellActivation,
     ) -> BackendResult<[Self; 3]> {
-        let g = rnn::rnn_backward(
-            &self.view(layout),
-            &w_hh.0.view(w_hh.1),
-            &h0.0.view(h0.1),
-            &out.0.view(out.1),
-            d,
-            activation,
-        );
-        Ok([g.dxproj, g.dw_hh, g.dh0].map(CpuStorage::from_vec))
+        float_dispatch!("rnn_backward", self.dtype(), |T| {
+            let g = rnn::rnn_backward(
+                &self.view_as::<T>(layout),
+                &w_hh.0.view_as::<T>(w_hh.1),
+                &h0.0.view_as::<T>(h0.1),
+                &out.0.view_as::<T>(out.1),
+                d,
+                activation,
+            );
+            Ok([g.dxproj, g.dw_hh, g.dh0].map(T::wrap))
+        })
     }
 }
