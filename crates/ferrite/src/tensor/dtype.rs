@@ -19,14 +19,14 @@ pub(crate) fn compute_dtype(dtype: DType) -> DType {
 /// they do not all hold it already: `None` when they agree on f32 or f64. Mixed operands are
 /// promoted as PyTorch promotes (an f64 input with f32 weights computes in f64).
 pub(crate) fn mixed_float_dtype(tensors: &[Option<&Tensor>]) -> Option<DType> {
-    let dtypes: Vec<DType> = tensors.iter().flatten().map(|t| t.dtype()).collect();
-    let first = *dtypes.first()?;
-    let common = compute_dtype(dtypes.iter().fold(first, |a, &b| DType::promote(a, b)));
-    if dtypes.iter().all(|&d| d == common) {
-        None
-    } else {
-        Some(common)
+    let mut present = tensors.iter().flatten().map(|t| t.dtype());
+    let first = present.next()?;
+    // The common case, every operand f32 (or every one f64), decides without promoting.
+    if matches!(first, DType::F32 | DType::F64) && present.clone().all(|d| d == first) {
+        return None;
     }
+    let common = compute_dtype(present.fold(first, DType::promote));
+    Some(common)
 }
 
 impl Tensor {

@@ -70,6 +70,9 @@ pub struct Tensor(pub(crate) Arc<TensorImpl>);
 pub(crate) struct TensorImpl {
     pub(crate) id: usize,
     pub(crate) storage: Arc<RwLock<Storage>>,
+    /// The storage's element type, which never changes (kept here so that the type checks of
+    /// every op take no lock).
+    pub(crate) dtype: DType,
     pub(crate) layout: Layout,
     /// Set by the user on leaves; always true for tensors made by a recorded op.
     pub(crate) requires_grad: AtomicBool,
@@ -102,13 +105,20 @@ impl Drop for LiveToken {
 impl Tensor {
     /// A new tensor over `storage` seen through `layout`, with no history.
     pub(crate) fn from_storage(storage: Storage, layout: Layout) -> Tensor {
-        Self::from_shared(Arc::new(RwLock::new(storage)), layout)
+        let dtype = storage.dtype();
+        Self::from_shared(Arc::new(RwLock::new(storage)), dtype, layout)
     }
 
-    pub(crate) fn from_shared(storage: Arc<RwLock<Storage>>, layout: Layout) -> Tensor {
+    /// A new tensor over shared `storage` (of element type `dtype`) seen through `layout`.
+    pub(crate) fn from_shared(
+        storage: Arc<RwLock<Storage>>,
+        dtype: DType,
+        layout: Layout,
+    ) -> Tensor {
         Tensor(Arc::new(TensorImpl {
             _live: LiveToken::new(),
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            dtype,
             storage,
             layout,
             requires_grad: AtomicBool::new(false),
@@ -142,7 +152,8 @@ impl Tensor {
 
     /// A view sharing this tensor's storage with another layout (used by view ops).
     pub(crate) fn view_with(&self, layout: Layout, op: Op) -> Tensor {
-        Self::from_shared(self.0.storage.clone(), layout).attach(op, vec![self.clone()])
+        Self::from_shared(self.0.storage.clone(), self.dtype(), layout)
+            .attach(op, vec![self.clone()])
     }
 
     /// Read access to the storage.
@@ -192,7 +203,7 @@ impl Tensor {
 
     /// The element type.
     pub fn dtype(&self) -> DType {
-        self.storage().dtype()
+        self.0.dtype
     }
 
     /// This tensor on `device`: itself when it is already there (as PyTorch's `to`), else a
@@ -329,7 +340,7 @@ impl Tensor {
 
     /// The same data without history: gradients stop here.
     pub fn detach(&self) -> Tensor {
-        Self::from_shared(self.0.storage.clone(), self.0.layout.clone())
+        Self::from_shared(self.0.storage.clone(), self.dtype(), self.0.layout.clone())
     }
 
     /// Backpropagates from this one-element tensor, accumulating `.grad()` on leaves.

@@ -92,6 +92,7 @@ fn valid_outputs(offset: isize, stride: usize, size: usize, out: usize) -> (usiz
 }
 
 /// Unfolds `channels` input planes `x (channels, H, W)` into `col (channels·kh·kw, oh·ow)`.
+#[inline(never)]
 pub fn im2col<T: CpuFloat>(x: &[T], channels: usize, geo: &ConvGeometry, col: &mut [T]) {
     let [h, w] = geo.in_size;
     let [kh, kw] = geo.kernel;
@@ -204,6 +205,7 @@ fn is_plain(geo: &ConvGeometry) -> bool {
 
 /// Folds `col (channels·kh·kw, oh·ow)` back onto `dx (channels, H, W)`, adding every entry to
 /// the input position it was read from (the adjoint of [`im2col`]).
+#[inline(never)]
 pub fn col2im_add<T: CpuFloat>(col: &[T], channels: usize, geo: &ConvGeometry, dx: &mut [T]) {
     let [h, w] = geo.in_size;
     let [kh, kw] = geo.kernel;

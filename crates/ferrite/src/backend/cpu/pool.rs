@@ -55,7 +55,7 @@ fn taps(start: isize, kernel: usize, dilation: usize, size: usize) -> std::ops::
 
 /// Max pooling: `(out, argmax)`, where `argmax[i]` is the index `y·W + x` inside its plane of
 /// the winning input. As in PyTorch, a NaN wins, and of equal values the first one wins.
-pub fn max_pool2d_forward<T: FastPath>(x: &[T], geo: &PoolGeometry) -> (Vec<T>, Vec<u32>) {
+pub fn max_pool2d_forward<T: FastPath>(x: &[T], geo: &PoolGeometry) -> (Vec<T>, Vec<i64>) {
     let (ip, op) = (geo.in_plane(), geo.out_plane());
     let [h, w] = geo.in_size;
     let [kh, kw] = geo.kernel;
@@ -80,7 +80,7 @@ pub fn max_pool2d_forward<T: FastPath>(x: &[T], geo: &PoolGeometry) -> (Vec<T>, 
         _ => 0..0,
     };
     let mut out = vec![T::zero(); geo.planes * op];
-    let mut arg = vec![0u32; geo.planes * op];
+    let mut arg = vec![0i64; geo.planes * op];
     let per = planes_per_job(geo);
     // The common 2x2 window at stride 2 inside the input gets a kernel of its own.
     let two_by_two = geo.kernel == [2, 2]
@@ -89,7 +89,7 @@ pub fn max_pool2d_forward<T: FastPath>(x: &[T], geo: &PoolGeometry) -> (Vec<T>, 
         && geo.dilation == [1, 1]
         && 2 * oh <= h
         && 2 * ow <= w;
-    let job = |first: usize, out: &mut [T], arg: &mut [u32]| {
+    let job = |first: usize, out: &mut [T], arg: &mut [i64]| {
         for (p, (o, a)) in out
             .chunks_exact_mut(op)
             .zip(arg.chunks_exact_mut(op))
@@ -122,7 +122,7 @@ pub fn max_pool2d_forward<T: FastPath>(x: &[T], geo: &PoolGeometry) -> (Vec<T>, 
                 );
                 for ox in inner.clone() {
                     orow[ox] = T::neg_infinity();
-                    arow[ox] = (first_row * w + ox * sw - pw) as u32;
+                    arow[ox] = (first_row * w + ox * sw - pw) as i64;
                 }
                 for ki in ty.clone() {
                     let row = (y0 + (ki * dh) as isize) as usize * w;
@@ -139,7 +139,7 @@ pub fn max_pool2d_forward<T: FastPath>(x: &[T], geo: &PoolGeometry) -> (Vec<T>, 
                             // Selects, not branches: which tap wins is data-dependent.
                             let better = v > *o || v.is_nan();
                             *o = if better { v } else { *o };
-                            *a = if better { (start + i * sw) as u32 } else { *a };
+                            *a = if better { (start + i * sw) as i64 } else { *a };
                         }
                     }
                 }
@@ -161,13 +161,13 @@ pub fn max_pool2d_forward<T: FastPath>(x: &[T], geo: &PoolGeometry) -> (Vec<T>, 
                         }
                     }
                     o[oy * ow + ox] = best;
-                    a[oy * ow + ox] = best_at as u32;
+                    a[oy * ow + ox] = best_at as i64;
                 }
             }
         }
     };
     if op > 0 && geo.planes > per {
-        let mut pairs: Vec<(&mut [T], &mut [u32])> = out
+        let mut pairs: Vec<(&mut [T], &mut [i64])> = out
             .chunks_mut(per * op)
             .zip(arg.chunks_mut(per * op))
             .collect();
@@ -195,7 +195,7 @@ unsafe fn max_pool_2x2_avx512(
     oh: usize,
     ow: usize,
     o: &mut [f32],
-    a: &mut [u32],
+    a: &mut [i64],
 ) {
     use super::avx512::lanes;
     use std::arch::x86_64::*;
@@ -237,10 +237,16 @@ unsafe fn max_pool_2x2_avx512(
                 i = _mm512_mask_blend_epi32(better, i, j);
             }
             let k = lanes(n);
-            // SAFETY: outputs oy·ow + ox .. + n < oh·ow, which `o` and `a` hold (asserted).
+            // The 16 positions, widened to the i64 of index storages as they are stored.
+            let mut at32 = [0i32; 16];
+            // SAFETY: outputs oy·ow + ox .. + n < oh·ow, which `o` holds (asserted); `at32`
+            // holds 16 lanes.
             unsafe {
                 _mm512_mask_storeu_ps(o.as_mut_ptr().add(oy * ow + ox), k, m);
-                _mm512_mask_storeu_epi32(a.as_mut_ptr().add(oy * ow + ox) as *mut i32, k, i);
+                _mm512_storeu_epi32(at32.as_mut_ptr(), i);
+            }
+            for (dst, &src) in a[oy * ow + ox..oy * ow + ox + n].iter_mut().zip(&at32) {
+                *dst = src as i64;
             }
         }
     }
@@ -248,7 +254,7 @@ unsafe fn max_pool_2x2_avx512(
 
 /// Max pooling of one plane (row width `w`) with 2x2 windows at stride 2, the windows inside
 /// the plane: four loads and three selects per output, no branches.
-fn max_pool_2x2<T: Float>(plane: &[T], w: usize, oh: usize, ow: usize, o: &mut [T], a: &mut [u32]) {
+fn max_pool_2x2<T: Float>(plane: &[T], w: usize, oh: usize, ow: usize, o: &mut [T], a: &mut [i64]) {
     for oy in 0..oh {
         let top = 2 * oy * w;
         let (r0, r1) = (&plane[top..top + 2 * ow], &plane[top + w..top + w + 2 * ow]);
@@ -262,13 +268,13 @@ fn max_pool_2x2<T: Float>(plane: &[T], w: usize, oh: usize, ow: usize, o: &mut [
             .zip(r0.chunks_exact(2).zip(r1.chunks_exact(2)))
             .enumerate()
         {
-            let at = (top + 2 * ox) as u32;
+            let at = (top + 2 * ox) as i64;
             let (mut m, mut i) = (p0[0], at);
             // a later tap wins when larger or NaN (PyTorch's rule; the first of equals stays)
             for (v, j) in [
                 (p0[1], at + 1),
-                (p1[0], at + w as u32),
-                (p1[1], at + w as u32 + 1),
+                (p1[0], at + w as i64),
+                (p1[1], at + w as i64 + 1),
             ] {
                 let better = v > m || v.is_nan();
                 m = if better { v } else { m };
@@ -281,7 +287,7 @@ fn max_pool_2x2<T: Float>(plane: &[T], w: usize, oh: usize, ow: usize, o: &mut [
 }
 
 /// The gradient of max pooling: each output gradient added to its arg-max input.
-pub fn max_pool2d_backward<T: Float>(gout: &[T], argmax: &[u32], geo: &PoolGeometry) -> Vec<T> {
+pub fn max_pool2d_backward<T: Float>(gout: &[T], argmax: &[i64], geo: &PoolGeometry) -> Vec<T> {
     let (ip, op) = (geo.in_plane(), geo.out_plane());
     let len = geo.planes * ip;
     if ip == 0 {
@@ -488,7 +494,7 @@ mod tests {
     /// 2×2 max pooling at stride 2 by its definition: the taps in row-major order, a later
     /// one winning when larger or NaN.
     #[cfg(target_arch = "x86_64")]
-    fn reference_2x2(plane: &[f32], w: usize, oh: usize, ow: usize) -> (Vec<f32>, Vec<u32>) {
+    fn reference_2x2(plane: &[f32], w: usize, oh: usize, ow: usize) -> (Vec<f32>, Vec<i64>) {
         let mut out = (Vec::new(), Vec::new());
         for oy in 0..oh {
             for ox in 0..ow {
@@ -502,7 +508,7 @@ mod tests {
                     }
                 });
                 out.0.push(plane[best]);
-                out.1.push(best as u32);
+                out.1.push(best as i64);
             }
         }
         out
@@ -529,8 +535,8 @@ mod tests {
                     r => (r % 5) as f32,
                 })
                 .collect();
-            let (mut o1, mut a1) = (vec![0.0; oh * ow], vec![0u32; oh * ow]);
-            let (mut o2, mut a2) = (vec![0.0; oh * ow], vec![0u32; oh * ow]);
+            let (mut o1, mut a1) = (vec![0.0; oh * ow], vec![0i64; oh * ow]);
+            let (mut o2, mut a2) = (vec![0.0; oh * ow], vec![0i64; oh * ow]);
             max_pool_2x2(&plane, w, oh, ow, &mut o1, &mut a1);
             if vector {
                 // SAFETY: `available()` says the processor has AVX-512F; the window fits.

@@ -9,10 +9,8 @@ use crate::core::{AvgDivisor, Layout, PoolGeometry};
 impl PoolOps for CpuStorage {
     fn max_pool2d(&self, layout: &Layout, geo: &PoolGeometry) -> BackendResult<(Self, Self)> {
         float_dispatch!("max_pool2d", self.dtype(), |T| {
+            // The kernel writes the plane positions straight into the i64 index storage.
             let (out, argmax) = pool::max_pool2d_forward(&self.view_as::<T>(layout), geo);
-            // The kernel keeps plane positions in u32 (half the memory traffic); the index
-            // storage every backend shares is i64.
-            let argmax = argmax.into_iter().map(i64::from).collect();
             Ok((T::wrap(out), CpuStorage::from_indices(argmax)))
         })
     }
@@ -23,13 +21,7 @@ impl PoolOps for CpuStorage {
         argmax: (&Self, &Layout),
         geo: &PoolGeometry,
     ) -> BackendResult<Self> {
-        // Every position fits: `max_pool2d` made them from u32.
-        let argmax: Vec<u32> = argmax
-            .0
-            .index_view(argmax.1)
-            .iter()
-            .map(|&a| a as u32)
-            .collect();
+        let argmax = argmax.0.index_view(argmax.1);
         float_dispatch!("max_pool2d_backward", self.dtype(), |T| {
             Ok(T::wrap(pool::max_pool2d_backward(
                 &self.view_as::<T>(layout),
