@@ -56,6 +56,25 @@
 // Every unsafe operation sits in an `unsafe {}` block with its own `// SAFETY:` argument,
 // also inside `unsafe fn`s, whose callers only promise the preconditions in `# Safety`.
 #![deny(unsafe_op_in_unsafe_fn)]
+//!
+//! Element types and devices (the README's example): float64 everywhere, int64 tensors,
+//! float16 storage, PyTorch's promotion, moving a model, and gradcheck in float64.
+//!
+//! ```
+//! use ferrite::nn::{Linear, Module};
+//! use ferrite::{gradcheck, DType, Device, Tensor, TensorOptions};
+//!
+//! let x = Tensor::randn([4, 3]).to_dtype(DType::F64);
+//! let t = Tensor::zeros_with([4], TensorOptions::new().dtype(DType::I64));
+//! assert_eq!(t.dtype(), DType::I64);
+//! let h = x.to_dtype(DType::F16);
+//! assert_eq!((&h + &Tensor::scalar(1.0)).dtype(), DType::F16);
+//!
+//! let fc = Linear::new(3, 2);
+//! fc.to(&Device::Cpu);
+//! let w = fc.weight.detach().requires_grad();
+//! gradcheck(|v| v[0].matmul(&v[1].transpose(0, 1)).tanh().sum(), &[x, w]).unwrap();
+//! ```
 
 pub mod autograd;
 pub mod backend;
