@@ -206,6 +206,36 @@ mod tests {
     }
 
     #[test]
+    fn gradients_flow_back_through_conversions_in_the_source_type() {
+        // y = Σ 3·f32(x): the gradient of a float-to-float conversion is the identity.
+        let x = Tensor::from_f64(vec![0.25, -1.5, 2.0], [3]).requires_grad();
+        let y = (&x.to_dtype(DType::F32) * 3.0).sum();
+        y.backward();
+        let g = x.grad().expect("gradient reaches the f64 leaf");
+        assert_eq!(g.dtype(), DType::F64);
+        assert_eq!(g.to_vec_f64(), vec![3.0; 3]);
+        // The same by finite differences, through an f32 round trip (a step of 1e-2 keeps
+        // f32's rounding far below the tolerance).
+        crate::gradcheck_with(
+            |v| (&v[0].to_dtype(DType::F32).to_dtype(DType::F64) * 3.0).sum(),
+            std::slice::from_ref(&x),
+            1e-2,
+            1e-5,
+            1e-3,
+        )
+        .unwrap();
+        // Conversions to integers and booleans record no history (they have no gradient).
+        assert!(!x.to_dtype(DType::I64).requires_grad_flag());
+    }
+
+    #[test]
+    #[should_panic(expected = "cpu: out of memory: tried to allocate 4503599627370496 bytes")]
+    fn an_allocation_that_cannot_fit_names_the_device_and_the_size() {
+        // 2⁵⁰ f32 values: 4 PiB, more than any machine's address space.
+        let _ = Tensor::zeros([1 << 20, 1 << 20, 1 << 10]);
+    }
+
+    #[test]
     fn byte_counts_that_do_not_fill_the_shape_are_refused() {
         assert!(Tensor::from_bits(&[0u8; 6], DType::F32, [2]).is_none());
         assert!(Tensor::from_bits(&[0u8; 8], DType::F32, [2]).is_some());
