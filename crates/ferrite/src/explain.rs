@@ -109,25 +109,23 @@ fn total_error(out: &[f64; 2], t: &[f64; 2]) -> f64 {
 
 /// The same gradients from Ferrite's autograd (f32): `[∂w1..∂w8, ∂b1, ∂b2]`.
 fn autograd_gradients(c: &BackpropConfig) -> [f64; 10] {
-    let f = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
-    let x = Tensor::from_vec(f(&c.inputs), [2]);
-    let target = Tensor::from_vec(f(&c.targets), [2]);
-    let w1 = Tensor::from_vec(f(&c.weights[..4]), [2, 2]).requires_grad();
-    let w2 = Tensor::from_vec(f(&c.weights[4..]), [2, 2]).requires_grad();
-    let b1 = Tensor::scalar(c.biases[0] as f32).requires_grad();
-    let b2 = Tensor::scalar(c.biases[1] as f32).requires_grad();
+    // In f64, the precision of the chain-rule walkthrough, so that any finite input agrees.
+    let x = Tensor::from_f64(c.inputs.to_vec(), [2]);
+    let target = Tensor::from_f64(c.targets.to_vec(), [2]);
+    let w1 = Tensor::from_f64(c.weights[..4].to_vec(), [2, 2]).requires_grad();
+    let w2 = Tensor::from_f64(c.weights[4..].to_vec(), [2, 2]).requires_grad();
+    let b1 = Tensor::from_f64(vec![c.biases[0]], ()).requires_grad();
+    let b2 = Tensor::from_f64(vec![c.biases[1]], ()).requires_grad();
     let out_h = (&w1.matmul(&x) + &b1).sigmoid();
     let out_o = (&w2.matmul(&out_h) + &b2).sigmoid();
     let e_total = ((&target - &out_o).square() * 0.5).sum();
     e_total.backward();
     let mut g = [0.0; 10];
-    let grads: Vec<f32> = [&w1, &w2, &b1, &b2]
+    let grads: Vec<f64> = [&w1, &w2, &b1, &b2]
         .iter()
-        .flat_map(|t| t.grad().expect("gradient").to_vec())
+        .flat_map(|t| t.grad().expect("gradient").to_vec_f64())
         .collect();
-    for (d, s) in g.iter_mut().zip(grads) {
-        *d = s as f64;
-    }
+    g.copy_from_slice(&grads);
     g
 }
 
@@ -196,9 +194,23 @@ pub fn backprop(config: &BackpropConfig) -> Result<BackpropWalkthrough> {
     };
     let e_after = total_error(&forward(i, &updated, &updated_b).3, t);
 
-    // The same gradients by Ferrite's autograd must agree (f32 against f64).
-    let auto = autograd_gradients(c);
     let explicit: Vec<f64> = grads.iter().chain(&bias_grads).copied().collect();
+    // Finite inputs can still overflow f64 on the way (1e308 · 2): say so, not NaN.
+    if let Some(n) = [net_h[0], net_h[1], net_o[0], net_o[1], e_total]
+        .iter()
+        .chain(&explicit)
+        .chain(&updated)
+        .position(|v| !v.is_finite())
+    {
+        return Err(FerriteError::invalid(
+            "backprop example",
+            format!(
+                "the numbers overflow double precision on the way (intermediate value {n} is not finite): use inputs, weights and targets of moderate size"
+            ),
+        ));
+    }
+    // The same gradients by Ferrite's autograd (in f64) must agree.
+    let auto = autograd_gradients(c);
     let mut max_diff = 0.0f64;
     for (n, (a, x)) in auto.iter().zip(&explicit).enumerate() {
         let diff = (a - x).abs();
@@ -365,4 +377,30 @@ pub fn backprop(config: &BackpropConfig) -> Result<BackpropWalkthrough> {
         autograd_max_difference: max_diff,
         text: s,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_finite_inputs_are_explained_in_double_precision() {
+        // Once a panic: f32 autograd overflowed where the f64 chain rule did not.
+        let config = BackpropConfig {
+            inputs: [1e308, 1e308],
+            ..BackpropConfig::default()
+        };
+        backprop(&config).expect("finite inputs that fit in f64 are explained");
+    }
+
+    #[test]
+    fn values_that_overflow_on_the_way_are_an_error_not_nan() {
+        let config = BackpropConfig {
+            inputs: [1e308, 1e308],
+            weights: [1e308; 8],
+            ..BackpropConfig::default()
+        };
+        let err = backprop(&config).err().expect("overflow is refused");
+        assert!(err.to_string().contains("overflow"), "{err}");
+    }
 }

@@ -282,6 +282,16 @@ impl CsvOptions {
                 .filter(|&j| Some(j) != target_col)
                 .collect(),
         };
+        if feature_cols.is_empty() {
+            let only = match target_col {
+                Some(t) => format!("the only column is the target {:?}", names[t]),
+                None => "no columns were chosen as features".to_string(),
+            };
+            return Err(err(
+                header_line,
+                format!("no feature columns: {only}; a model needs at least one input column"),
+            ));
+        }
         if let Some(t) = target_col.filter(|t| feature_cols.contains(t)) {
             return Err(err(
                 header_line,
@@ -720,5 +730,22 @@ mod tests {
         assert!(matches!(parse_number("-inf"), Err(m) if m.contains("not a finite")));
         assert!(matches!(parse_number("1e-50"), Ok(Cell::Number(v)) if v == 0.0));
         assert!(matches!(parse_number("Null"), Ok(Cell::Missing)));
+    }
+
+    #[test]
+    fn a_table_with_only_the_target_column_is_an_error_naming_the_file() {
+        // Once a panic in the imputer (a chunk size of zero features).
+        let err = CsvOptions::new()
+            .target("y")
+            .parse(Path::new("only.csv"), b"y\n1.5\n2.5\n")
+            .err()
+            .expect("no features");
+        let text = err.to_string();
+        assert!(
+            text.contains("only.csv")
+                && text.contains("no feature columns")
+                && text.contains("\"y\""),
+            "{text}"
+        );
     }
 }

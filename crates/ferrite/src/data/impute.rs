@@ -93,6 +93,9 @@ impl Imputer {
     pub(crate) fn fill(&self, data: &mut [f32]) -> Vec<usize> {
         let f = self.values.len();
         let mut filled = vec![0; f];
+        if f == 0 {
+            return filled;
+        }
         for row in data.chunks_mut(f) {
             for (j, v) in row.iter_mut().enumerate() {
                 if v.is_nan() {

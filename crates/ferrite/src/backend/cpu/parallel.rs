@@ -64,11 +64,12 @@ struct Pool {
 fn pool() -> &'static Pool {
     static POOL: OnceLock<&'static Pool> = OnceLock::new();
     POOL.get_or_init(|| {
-        let threads = std::env::var("FERRITE_NUM_THREADS")
-            .ok()
-            .and_then(|v| v.parse::<usize>().ok())
-            .filter(|&t| t > 0)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let setting = std::env::var("FERRITE_NUM_THREADS").ok();
+        let (threads, warning) = thread_count(setting.as_deref(), cores);
+        if let Some(w) = warning {
+            eprintln!("ferrite: {w}");
+        }
         let pool: &'static Pool = Box::leak(Box::new(Pool {
             workers: threads - 1,
             epoch: AtomicUsize::new(0),
@@ -119,6 +120,24 @@ impl Pool {
                 job.work();
             }
         }
+    }
+}
+
+/// The thread count for a `FERRITE_NUM_THREADS` setting on a machine with `cores` cores,
+/// with the warning to print when the setting is not a positive whole number (the cores are
+/// used then: a typo is reported, never silently obeyed or ignored).
+fn thread_count(setting: Option<&str>, cores: usize) -> (usize, Option<String>) {
+    let Some(raw) = setting else {
+        return (cores, None);
+    };
+    match raw.trim().parse::<usize>() {
+        Ok(n) if n > 0 => (n, None),
+        _ => (
+            cores,
+            Some(format!(
+                "FERRITE_NUM_THREADS={raw:?} is not a positive whole number; using the {cores} cores"
+            )),
+        ),
     }
 }
 
@@ -252,6 +271,21 @@ pub(crate) const PIECES_PER_THREAD: usize = 4;
 
 #[cfg(test)]
 mod tests {
+    use super::thread_count;
+
+    #[test]
+    fn thread_settings_are_obeyed_or_reported() {
+        assert_eq!(thread_count(None, 2), (2, None));
+        assert_eq!(thread_count(Some("3"), 2), (3, None));
+        assert_eq!(thread_count(Some(" 1 "), 2), (1, None));
+        for bad in ["abc", "0", "-1", "", "2.5"] {
+            let (n, warning) = thread_count(Some(bad), 2);
+            assert_eq!(n, 2, "{bad:?} falls back to the cores");
+            let w = warning.expect("a bad setting is reported");
+            assert!(w.contains("FERRITE_NUM_THREADS") && w.contains(bad), "{w}");
+        }
+    }
+
     use super::*;
 
     #[test]
