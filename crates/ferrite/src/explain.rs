@@ -400,7 +400,7 @@ mod tests {
             weights: [1e308; 8],
             ..BackpropConfig::default()
         };
-        let err = backprop(&config).err().expect("overflow is refused");
+        let err = backprop(&config).expect_err("overflow is refused");
         assert!(err.to_string().contains("overflow"), "{err}");
     }
 }
