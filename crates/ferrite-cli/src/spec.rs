@@ -87,6 +87,8 @@ impl Module for LstmForecaster {
 
 impl ModelSpec {
     /// Builds the model with freshly initialised parameters (from the global seed).
+    /// The model itself, with fresh weights. A network whose training would not fit in this
+    /// machine's memory is refused before anything is allocated.
     pub fn build(&self) -> anyhow::Result<Box<dyn Module>> {
         Ok(match self {
             ModelSpec::Mlp {
@@ -94,6 +96,7 @@ impl ModelSpec {
                 hidden,
                 outputs,
             } => {
+                check_mlp_fits(*inputs, hidden, *outputs, available_memory())?;
                 let mut net = Sequential::new();
                 let mut width = *inputs;
                 for &h in hidden {
@@ -183,5 +186,78 @@ mod tests {
             .named_parameters()
             .iter()
             .any(|(n, _)| n == "lstm.weight_ih_l0"));
+    }
+}
+
+/// Bytes of main memory free for new allocations (Linux's `MemAvailable`); `None` where the
+/// system does not say, and then only arithmetic overflow is refused.
+fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kib.checked_mul(1024)
+}
+
+/// Refuses an MLP whose training needs more memory than `available` bytes: its parameters
+/// live four times over (weights, gradients and two Adam moments), in f32.
+fn check_mlp_fits(
+    inputs: usize,
+    hidden: &[usize],
+    outputs: usize,
+    available: Option<u64>,
+) -> anyhow::Result<()> {
+    let widths: Vec<usize> = std::iter::once(inputs)
+        .chain(hidden.iter().copied())
+        .chain(std::iter::once(outputs))
+        .collect();
+    let params = widths.windows(2).try_fold(0u64, |acc, w| {
+        let layer = (w[0] as u64)
+            .checked_mul(w[1] as u64)?
+            .checked_add(w[1] as u64)?;
+        acc.checked_add(layer)
+    });
+    let bytes = params.and_then(|p| p.checked_mul(4 * 4));
+    let layers = hidden
+        .iter()
+        .map(|h| h.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    match (bytes, available) {
+        (None, _) => anyhow::bail!(
+            "--model mlp:{layers}: the network has more parameters than can be counted; use smaller layer widths"
+        ),
+        (Some(b), Some(free)) if b > free => anyhow::bail!(
+            "--model mlp:{layers}: training needs about {:.1} GiB ({} parameters, four f32 copies each) but {:.1} GiB of memory is free; use smaller layer widths",
+            b as f64 / (1u64 << 30) as f64,
+            b / 16,
+            free as f64 / (1u64 << 30) as f64
+        ),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod memory_tests {
+    use super::check_mlp_fits;
+
+    #[test]
+    fn networks_that_cannot_fit_are_refused_before_allocating() {
+        // Once a panic deep in an allocation (mlp:18446744073709551615).
+        let err = check_mlp_fits(6, &[usize::MAX], 1, Some(1 << 34)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("more parameters than can be counted"),
+            "{err}"
+        );
+        // 1e9 hidden units on 6 inputs: 8e9 parameters, 128 GB, on a 16 GiB machine.
+        let err = check_mlp_fits(6, &[1_000_000_000], 1, Some(1 << 34)).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("GiB") && text.contains("mlp:1000000000"),
+            "{text}"
+        );
+        // The default network fits anywhere.
+        check_mlp_fits(6, &[64, 32], 1, Some(1 << 30)).unwrap();
+        check_mlp_fits(6, &[64, 32], 1, None).unwrap();
     }
 }

@@ -90,7 +90,8 @@ impl TrainTestSplit {
             ));
         }
         let n_test = (ts * n as f64).ceil() as usize;
-        let n_train = ((1.0 - ts) * n as f64).floor() as usize;
+        // 1 − ts rounds to 1 for a tiny ts: the parts must still fit in the n rows.
+        let n_train = (((1.0 - ts) * n as f64).floor() as usize).min(n.saturating_sub(n_test));
         if n_train == 0 || n_test == 0 {
             return Err(FerriteError::invalid(
                 "test_size",
@@ -271,5 +272,28 @@ mod tests {
             .shuffle(false)
             .split(4)
             .is_err());
+    }
+
+    #[test]
+    fn a_tiny_test_size_still_fits_the_rows() {
+        // 1 − 1e-17 is 1.0 in f64: once 111 train rows plus 1 test row out of 111 (a panic).
+        let check = |s: SplitIndices| {
+            assert_eq!((s.train.len(), s.test.len()), (110, 1));
+            let mut all: Vec<usize> = s.train.iter().chain(&s.test).copied().collect();
+            all.sort_unstable();
+            assert_eq!(all, (0..111).collect::<Vec<_>>());
+        };
+        check(TrainTestSplit::new(1e-17).seed(3).split(111).unwrap());
+        let labels: Vec<usize> = (0..111).map(|i| i % 3).collect();
+        // Stratified, one test row cannot hold three classes: a clear error (as scikit-learn).
+        let err = TrainTestSplit::new(1e-17)
+            .seed(3)
+            .stratify(&labels)
+            .split(111)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("cannot hold all 3 classes"),
+            "{err}"
+        );
     }
 }
