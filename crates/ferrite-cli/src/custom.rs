@@ -413,18 +413,21 @@ pub fn predict(
         csv.ok_or_else(|| anyhow::anyhow!("predict needs --csv FILE with the rows to predict"))?;
     let pre = tabular_preprocessing(&card, "predict")?;
     let (x, _) = pre.load_rows(csv, false)?;
-    let mut text = String::new();
+    let mut records: Vec<Vec<String>> = Vec::new();
     if pre.task == Task::Regression {
-        text.push_str(&format!("{}\n", pre.target));
+        records.push(vec![pre.target.clone()]);
         for v in regression_predictions(model.as_mut(), &x, &pre) {
-            text.push_str(&format!("{v}\n"));
+            records.push(vec![format!("{v}")]);
         }
     } else {
         let classes = pre.classes.clone().unwrap_or_default();
         let probs = probabilities(pre.task, &outputs(model.as_mut(), &x));
         let predicted = crate::tabular::predicted_classes(pre.task, &probs);
-        let header: Vec<String> = classes.iter().map(|c| format!("p_{c}")).collect();
-        text.push_str(&format!("{},{}\n", pre.target, header.join(",")));
+        records.push(
+            std::iter::once(pre.target.clone())
+                .chain(classes.iter().map(|c| format!("p_{c}")))
+                .collect(),
+        );
         let rows = probs.dims()[0];
         let p = probs.to_vec();
         for (i, &k) in predicted.iter().enumerate().take(rows) {
@@ -433,15 +436,29 @@ pub fn predict(
             } else {
                 p[i * classes.len()..(i + 1) * classes.len()].to_vec()
             };
-            let cells: Vec<String> = row_probs.iter().map(|v| format!("{v:.6}")).collect();
-            text.push_str(&format!(
-                "{},{}\n",
-                classes.get(k).map_or("?", |s| s.as_str()),
-                cells.join(",")
-            ));
+            records.push(
+                std::iter::once(classes.get(k).map_or("?", |s| s.as_str()).to_string())
+                    .chain(row_probs.iter().map(|v| format!("{v:.6}")))
+                    .collect(),
+            );
         }
     }
-    write_predictions(&text, x.dims()[0], out)
+    write_predictions(&csv_text(&records)?, x.dims()[0], out)
+}
+
+/// Records as CSV text, quoted where a field holds a comma, a quote or a line break (class
+/// names and file paths may), so that every row has as many fields as the header.
+fn csv_text(records: &[Vec<String>]) -> anyhow::Result<String> {
+    let mut writer = csv::WriterBuilder::new()
+        .flexible(false)
+        .from_writer(Vec::new());
+    for r in records {
+        writer.write_record(r)?;
+    }
+    let bytes = writer
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("writing predictions: {e}"))?;
+    Ok(String::from_utf8(bytes)?)
 }
 
 /// Writes prediction CSV text to `out` (atomically) or to standard output.
@@ -524,14 +541,21 @@ fn predict_images(
     }
     let p = probs.to_vec();
     let best = probs.argmax(1, false).to_vec();
-    let header: Vec<String> = pre.classes.iter().map(|c| format!("p_{c}")).collect();
-    let mut text = format!("image,predicted,{}\n", header.join(","));
+    let mut records: Vec<Vec<String>> = vec![["image", "predicted"]
+        .into_iter()
+        .map(String::from)
+        .chain(pre.classes.iter().map(|c| format!("p_{c}")))
+        .collect()];
     for ((name, row), &b) in names.iter().zip(p.chunks_exact(k)).zip(&best) {
-        let cells: Vec<String> = row.iter().map(|v| format!("{v:.6}")).collect();
         let class = &pre.classes[b as usize];
-        text.push_str(&format!("{name},{class},{}\n", cells.join(",")));
+        records.push(
+            [name.clone(), class.clone()]
+                .into_iter()
+                .chain(row.iter().map(|v| format!("{v:.6}")))
+                .collect(),
+        );
     }
-    write_predictions(&text, names.len(), out)
+    write_predictions(&csv_text(&records)?, names.len(), out)
 }
 
 /// What `ferrite train --images` was asked for.
@@ -638,7 +662,26 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::ModelChoice;
+    use super::{csv_text, ModelChoice};
+
+    #[test]
+    fn predictions_with_commas_quotes_and_newlines_keep_their_columns() {
+        // Once written by hand: a label "a,b" gave a ragged row.
+        let records = vec![
+            vec!["label".to_string(), "p_a,b".to_string()],
+            vec!["a,b".to_string(), "0.5".to_string()],
+            vec!["say \"hi\"\nthere".to_string(), "0.25".to_string()],
+        ];
+        let text = csv_text(&records).unwrap();
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(text.as_bytes());
+        let back: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(String::from).collect())
+            .collect();
+        assert_eq!(back, records);
+    }
 
     #[test]
     fn model_choices_parse_and_reject_nonsense() {
