@@ -1,5 +1,8 @@
 //! `ferrite bench`: the reference workloads of `shared/bench/torch_reference.py`, the same
-//! work under the same names, timed as the median of repeats after a warm-up.
+//! work under the same names, timed as the median of repeats after a warm-up. With
+//! `--device wgpu`, the GPU set of `shared/bench/torch_gpu_reference.py` (its names without
+//! the `cuda_` prefix), each repeat waiting for the device to finish, as that script
+//! synchronises.
 
 use ferrite::{no_grad, Tensor};
 use std::time::Instant;
@@ -27,15 +30,19 @@ impl Report {
     }
 }
 
-/// Median seconds of `repeat` runs of `f` after `warmup` runs.
+/// Median seconds of `repeat` runs of `f` after `warmup` runs, each run waiting until the
+/// default device has finished its work.
 pub fn time_median(mut f: impl FnMut(), warmup: usize, repeat: usize) -> f64 {
+    let device = ferrite::default_device();
     for _ in 0..warmup {
         f();
     }
+    device.synchronize();
     let mut times: Vec<f64> = (0..repeat)
         .map(|_| {
             let t = Instant::now();
             f();
+            device.synchronize();
             t.elapsed().as_secs_f64()
         })
         .collect();
@@ -43,29 +50,37 @@ pub fn time_median(mut f: impl FnMut(), warmup: usize, repeat: usize) -> f64 {
     times[times.len() / 2]
 }
 
-/// C = A·B, A and B 1024×1024 f32 random. Work: 2·1024³ FLOP.
-fn matmul_1024() -> Report {
-    let a = Tensor::randn([1024, 1024]);
-    let b = Tensor::randn([1024, 1024]);
+/// C = A·B, A and B n×n f32 random. Work: 2·n³ FLOP.
+fn matmul(workload: &'static str, n: usize, warmup: usize, repeat: usize) -> Report {
+    let a = Tensor::randn([n, n]);
+    let b = Tensor::randn([n, n]);
     let _g = no_grad();
     let s = time_median(
         || {
             std::hint::black_box(a.matmul(&b));
         },
-        5,
-        9,
+        warmup,
+        repeat,
     );
     Report {
-        workload: "matmul_1024",
+        workload,
         median_s: s,
-        rate: 2.0 * 1024f64.powi(3) / 1e9 / s,
+        rate: 2.0 * (n as f64).powi(3) / 1e9 / s,
         unit: "GFLOP/s",
     }
+}
+
+fn matmul_1024() -> Report {
+    matmul("matmul_1024", 1024, 5, 9)
 }
 
 /// One epoch over 455 samples × 30 features, MLP 30-64-ReLU-32-ReLU-1, BCEWithLogits, Adam
 /// lr 1e-3, batch 32, shuffled each epoch (15 steps). Work: 455 samples.
 fn mlp_breast_cancer_epoch() -> Report {
+    mlp_breast_cancer_epoch_timed(5, 9)
+}
+
+fn mlp_breast_cancer_epoch_timed(warmup: usize, repeat: usize) -> Report {
     use ferrite::nn::loss::{BCEWithLogitsLoss, Loss};
     use ferrite::nn::{Linear, Module, ReLU, Sequential};
     use ferrite::optim::{Adam, AdamConfig, Optimizer};
@@ -100,8 +115,8 @@ fn mlp_breast_cancer_epoch() -> Report {
                 opt.step();
             }
         },
-        5,
-        9,
+        warmup,
+        repeat,
     );
     Report {
         workload: "mlp_breast_cancer_epoch",
@@ -114,6 +129,10 @@ fn mlp_breast_cancer_epoch() -> Report {
 /// One training step of MLP 784-512-ReLU-512-ReLU-10, CrossEntropyLoss, SGD lr 0.01,
 /// batch 128. Work: 128 samples.
 fn mlp784_train_step_b128() -> Report {
+    mlp784_train_step("mlp784_train_step_b128", 128, 5, 21)
+}
+
+fn mlp784_train_step(workload: &'static str, batch: usize, warmup: usize, repeat: usize) -> Report {
     use ferrite::nn::loss::{CrossEntropyLoss, Loss};
     use ferrite::nn::{Linear, Module, ReLU, Sequential};
     use ferrite::optim::{Optimizer, Sgd};
@@ -126,8 +145,8 @@ fn mlp784_train_step_b128() -> Report {
         .add(Linear::new(512, 10));
     let mut opt = Sgd::new(big.parameters(), 0.01).expect("valid SGD");
     let ce = CrossEntropyLoss::new();
-    let x = Tensor::randn_with([128, 784], &mut g);
-    let y = Tensor::from_vec((0..128).map(|_| g.below(10) as f32).collect(), [128]);
+    let x = Tensor::randn_with([batch, 784], &mut g);
+    let y = Tensor::from_vec((0..batch).map(|_| g.below(10) as f32).collect(), [batch]);
     let s = time_median(
         || {
             opt.zero_grad();
@@ -135,13 +154,13 @@ fn mlp784_train_step_b128() -> Report {
             loss.backward();
             opt.step();
         },
-        5,
-        21,
+        warmup,
+        repeat,
     );
     Report {
-        workload: "mlp784_train_step_b128",
+        workload,
         median_s: s,
-        rate: 128.0 / s,
+        rate: batch as f64 / s,
         unit: "samples/s",
     }
 }
@@ -149,6 +168,10 @@ fn mlp784_train_step_b128() -> Report {
 /// One training step: LSTM(input 1, hidden 50, batch_first) over 5 time steps, Linear(50, 1)
 /// on the last hidden state, MSELoss, backward, Adam lr 1e-3; batch 32. Work: 32 sequences.
 fn lstm_train_step_b32() -> Report {
+    lstm_train_step_b32_timed(5, 21)
+}
+
+fn lstm_train_step_b32_timed(warmup: usize, repeat: usize) -> Report {
     use ferrite::nn::loss::{Loss, MSELoss};
     use ferrite::nn::{Linear, Module, RecurrentConfig, LSTM};
     use ferrite::optim::{Adam, AdamConfig, Optimizer};
@@ -179,8 +202,8 @@ fn lstm_train_step_b32() -> Report {
             loss.backward();
             opt.step();
         },
-        5,
-        21,
+        warmup,
+        repeat,
     );
     Report {
         workload: "lstm_train_step_b32",
@@ -193,6 +216,10 @@ fn lstm_train_step_b32() -> Report {
 /// One training step of LeNet-5 (ReLU, max-pool, 2 classes) on a batch of 64 1x32x32
 /// images: forward, CrossEntropyLoss, backward, SGD lr 0.01 momentum 0.9. Work: 64 images.
 fn lenet5_train_step_b64() -> Report {
+    lenet5_train_step("lenet5_train_step_b64", 64, 5, 21)
+}
+
+fn lenet5_train_step(workload: &'static str, batch: usize, warmup: usize, repeat: usize) -> Report {
     use ferrite::nn::loss::{CrossEntropyLoss, Loss};
     use ferrite::nn::models::LeNet5;
     use ferrite::nn::Module;
@@ -206,8 +233,8 @@ fn lenet5_train_step_b64() -> Report {
     };
     let mut opt = Sgd::with_config(net.parameters(), config).expect("valid SGD");
     let ce = CrossEntropyLoss::new();
-    let x = Tensor::randn_with([64, 1, 32, 32], &mut g);
-    let y = Tensor::from_vec((0..64).map(|_| g.below(2) as f32).collect(), [64]);
+    let x = Tensor::randn_with([batch, 1, 32, 32], &mut g);
+    let y = Tensor::from_vec((0..batch).map(|_| g.below(2) as f32).collect(), [batch]);
     let s = time_median(
         || {
             opt.zero_grad();
@@ -215,13 +242,13 @@ fn lenet5_train_step_b64() -> Report {
             loss.backward();
             opt.step();
         },
-        5,
-        21,
+        warmup,
+        repeat,
     );
     Report {
-        workload: "lenet5_train_step_b64",
+        workload,
         median_s: s,
-        rate: 64.0 / s,
+        rate: batch as f64 / s,
         unit: "images/s",
     }
 }
@@ -260,4 +287,31 @@ pub const WORKLOADS: &[Workload] = &[
     ("lstm_train_step_b32", lstm_train_step_b32),
     ("mlp784_train_step_b128", mlp784_train_step_b128),
     ("conv2d_fwd_b64_3to64_32px", conv2d_fwd_b64_3to64_32px),
+];
+
+/// The GPU set, as `shared/bench/torch_gpu_reference.py` runs it (10 warm-ups and 30
+/// repeats; 3 and 9 for the epoch), under its names without the `cuda_` prefix.
+pub const GPU_WORKLOADS: &[Workload] = &[
+    ("matmul_1024_fp32", || {
+        matmul("matmul_1024_fp32", 1024, 10, 30)
+    }),
+    ("matmul_4096_fp32", || {
+        matmul("matmul_4096_fp32", 4096, 10, 30)
+    }),
+    ("lenet5_train_step_b64", || {
+        lenet5_train_step("lenet5_train_step_b64", 64, 10, 30)
+    }),
+    ("lenet5_train_step_b1024", || {
+        lenet5_train_step("lenet5_train_step_b1024", 1024, 10, 30)
+    }),
+    ("mlp784_train_step_b128", || {
+        mlp784_train_step("mlp784_train_step_b128", 128, 10, 30)
+    }),
+    ("mlp784_train_step_b4096", || {
+        mlp784_train_step("mlp784_train_step_b4096", 4096, 10, 30)
+    }),
+    ("lstm_train_step_b32", || lstm_train_step_b32_timed(10, 30)),
+    ("mlp_breast_cancer_epoch", || {
+        mlp_breast_cancer_epoch_timed(3, 9)
+    }),
 ];

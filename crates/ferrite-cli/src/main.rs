@@ -33,6 +33,9 @@ enum Command {
         /// A CSV with the training's feature columns and target column.
         #[arg(long)]
         csv: Option<PathBuf>,
+        /// Where to compute: cpu, wgpu or wgpu:N (see `ferrite devices`).
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
     /// Predict new data with a trained model and its training preprocessing: CSV rows for
     /// table models (and pixel-row image models), image files for image-folder models.
@@ -48,7 +51,12 @@ enum Command {
         /// Where to write the predictions (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Where to compute: cpu, wgpu or wgpu:N (see `ferrite devices`).
+        #[arg(long, default_value = "cpu")]
+        device: String,
     },
+    /// List the devices Ferrite can compute on: the CPU and every GPU adapter wgpu finds.
+    Devices,
     /// List the built-in examples.
     Examples,
     /// Time the reference workloads (same names and work as shared/bench/torch_reference.py).
@@ -56,6 +64,9 @@ enum Command {
         /// Print one JSON line per workload (the default prints a table).
         #[arg(long)]
         json: bool,
+        /// Where to run them: cpu, wgpu or wgpu:N.
+        #[arg(long, default_value = "cpu")]
+        device: String,
         /// Workloads to run (default: all).
         workloads: Vec<String>,
     },
@@ -141,9 +152,55 @@ struct TrainArgs {
     /// The run folder to write (default: runs/NAME-TIMESTAMP).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Where to train: cpu, wgpu (the first GPU adapter) or wgpu:N (see `ferrite devices`).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+}
+
+/// Makes `name` (cpu, wgpu, wgpu:N) the device every tensor of this run is made on, after
+/// checking that it can be used here.
+fn use_device(name: &str) -> anyhow::Result<ferrite::Device> {
+    let device: ferrite::Device = name
+        .parse()
+        .map_err(|e: String| anyhow::anyhow!("--device: {e}"))?;
+    device
+        .check_available()
+        .map_err(|e| anyhow::anyhow!("--device {name}: {e}"))?;
+    ferrite::set_default_device(device);
+    Ok(device)
+}
+
+fn list_devices() -> anyhow::Result<()> {
+    println!("cpu      the CPU (default)");
+    let adapters = ferrite::wgpu_adapters();
+    if adapters.is_empty() {
+        println!(
+            "(no GPU adapter: install the GPU's driver, or Mesa's software Vulkan driver: apt-get install mesa-vulkan-drivers libvulkan1)"
+        );
+    }
+    for a in adapters {
+        let mut extras = Vec::new();
+        if a.shader_f16 {
+            extras.push("f16");
+        }
+        if a.shader_f64 {
+            extras.push("f64");
+        }
+        println!(
+            "{:<8} {} ({}, {}{}{})",
+            format!("wgpu:{}", a.index),
+            a.name,
+            a.backend,
+            a.device_type,
+            if extras.is_empty() { "" } else { ", " },
+            extras.join(", ")
+        );
+    }
+    Ok(())
 }
 
 fn train(args: TrainArgs) -> anyhow::Result<()> {
+    use_device(&args.device)?;
     if args.batch_size == 0 {
         anyhow::bail!("--batch-size must be at least 1");
     }
@@ -243,16 +300,25 @@ fn explain_backprop(
     Ok(())
 }
 
-fn run_bench(json: bool, names: &[String]) -> anyhow::Result<()> {
-    let known: Vec<&str> = bench::WORKLOADS.iter().map(|(n, _)| *n).collect();
+fn run_bench(json: bool, device: &str, names: &[String]) -> anyhow::Result<()> {
+    let device = use_device(device)?;
+    let workloads = if device == ferrite::Device::Cpu {
+        bench::WORKLOADS
+    } else {
+        bench::GPU_WORKLOADS
+    };
+    let known: Vec<&str> = workloads.iter().map(|(n, _)| *n).collect();
     if let Some(bad) = names.iter().find(|n| !known.contains(&n.as_str())) {
         anyhow::bail!(
-            "unknown workload '{bad}'; known workloads: {}",
+            "unknown workload '{bad}' on {device}; known workloads: {}",
             known.join(", ")
         );
     }
+    if !json {
+        println!("device: {device} ({})", device.description());
+    }
     ferrite::manual_seed(0);
-    for (name, run) in bench::WORKLOADS {
+    for (name, run) in workloads {
         if !names.is_empty() && !names.iter().any(|n| n == name) {
             continue;
         }
@@ -279,20 +345,32 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(args) => train(args),
-        Command::Evaluate { run_dir, csv } => custom::evaluate(&run_dir, csv.as_deref()),
+        Command::Evaluate {
+            run_dir,
+            csv,
+            device,
+        } => use_device(&device).and_then(|_| custom::evaluate(&run_dir, csv.as_deref())),
         Command::Predict {
             run_dir,
             csv,
             images,
             out,
-        } => custom::predict(&run_dir, csv.as_deref(), images.as_deref(), out.as_deref()),
+            device,
+        } => use_device(&device).and_then(|_| {
+            custom::predict(&run_dir, csv.as_deref(), images.as_deref(), out.as_deref())
+        }),
+        Command::Devices => list_devices(),
         Command::Examples => {
             for e in examples::EXAMPLES {
                 println!("{:<14} {}", e.name, e.about);
             }
             Ok(())
         }
-        Command::Bench { json, workloads } => run_bench(json, &workloads),
+        Command::Bench {
+            json,
+            device,
+            workloads,
+        } => run_bench(json, &device, &workloads),
         Command::Explain {
             topic:
                 ExplainTopic::Backprop {

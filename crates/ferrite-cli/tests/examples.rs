@@ -28,9 +28,24 @@ fn temp_dir(name: &str) -> PathBuf {
 
 /// Runs `ferrite train EXAMPLE --fast` into a fresh folder and returns its metrics.json.
 fn train_example(name: &str) -> (PathBuf, serde_json::Value) {
-    let out = temp_dir(name);
+    train_example_on(name, "cpu")
+}
+
+/// Runs `ferrite train EXAMPLE --fast --device DEVICE` into a fresh folder and returns its
+/// metrics.json.
+fn train_example_on(name: &str, device: &str) -> (PathBuf, serde_json::Value) {
+    let out = temp_dir(&format!("{name}-{}", device.replace(':', "-")));
     let result = ferrite()
-        .args(["train", name, "--fast", "--verbose", "0", "--out"])
+        .args([
+            "train",
+            name,
+            "--fast",
+            "--verbose",
+            "0",
+            "--device",
+            device,
+            "--out",
+        ])
         .arg(&out)
         .output()
         .expect("run ferrite");
@@ -155,6 +170,54 @@ fn gold_lstm_is_within_15_percent_of_the_naive_forecast() {
     );
     assert!(is_png(&out.join("forecast.png")) && is_png(&out.join("rolling_forecast.png")));
     let _ = std::fs::remove_dir_all(out);
+}
+
+/// The digits CNN (convolutions, batch norm, pooling, a linear head, cross-entropy, Adam)
+/// trains on the first wgpu adapter (in CI, Mesa's software Vulkan) to the same bar, and the
+/// run folder it writes evaluates on the CPU to the accuracy it recorded.
+#[test]
+fn digits_trains_on_the_wgpu_device_to_its_bar() {
+    let (out, m) = train_example_on("digits", "wgpu");
+    assert!(metric(&m, "accuracy") >= 0.95, "digits on wgpu {m}");
+    let eval = ferrite().arg("evaluate").arg(&out).output().unwrap();
+    let text = String::from_utf8_lossy(&eval.stdout);
+    assert!(
+        eval.status.success(),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    let expected = format!(
+        "360 held-out images; accuracy {:.4}",
+        metric(&m, "accuracy")
+    );
+    assert!(text.contains(&expected), "{text}");
+    let _ = std::fs::remove_dir_all(out);
+}
+
+#[test]
+fn a_missing_or_unknown_device_is_a_clear_error() {
+    // With the Metal API forced on Linux, wgpu finds no adapter.
+    let run = ferrite()
+        .args(["train", "iris", "--device", "wgpu"])
+        .env("WGPU_BACKEND", "metal")
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("no GPU adapter") && err.contains("mesa-vulkan-drivers"),
+        "{err}"
+    );
+    let run = ferrite()
+        .args(["train", "iris", "--device", "tpu"])
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("unknown device `tpu`"), "{err}");
+    let list = ferrite().arg("devices").output().unwrap();
+    assert!(list.status.success());
+    assert!(String::from_utf8_lossy(&list.stdout).starts_with("cpu"));
 }
 
 #[test]

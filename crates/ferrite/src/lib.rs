@@ -75,6 +75,24 @@
 //! let w = fc.weight.detach().requires_grad();
 //! gradcheck(|v| v[0].matmul(&v[1].transpose(0, 1)).tanh().sum(), &[x, w]).unwrap();
 //! ```
+//!
+//! On a GPU: any adapter wgpu finds (Vulkan, Metal, DX12; Mesa's software Vulkan without a
+//! GPU), every operation in WGSL kernels, the same code:
+//!
+//! ```
+//! use ferrite::nn::{Linear, Module};
+//! use ferrite::{Device, Tensor};
+//!
+//! let gpu = Device::Wgpu(0);
+//! gpu.check_available().expect("a wgpu adapter (or mesa-vulkan-drivers)");
+//! let fc = Linear::new(3, 2);
+//! fc.to(&gpu);
+//! let x = Tensor::randn([4, 3]).to(&gpu);
+//! fc.forward(&x).relu().sum().backward();
+//! let grad = fc.weight.grad().unwrap();
+//! assert_eq!(grad.device(), gpu);
+//! assert_eq!(grad.to(&Device::Cpu).dims(), &[2, 3]);
+//! ```
 
 pub mod autograd;
 pub mod backend;
@@ -94,5 +112,10 @@ pub use crate::core::{DType, Device};
 pub use autograd::{
     gradcheck, gradcheck_with, is_grad_enabled, no_grad, GradcheckError, NoGradGuard,
 };
+#[cfg(feature = "wgpu")]
+pub use backend::wgpu::{adapters as wgpu_adapters, GpuAdapter};
 pub use error::{FerriteError, Result};
-pub use tensor::{manual_seed, Generator, Layout, Shape, Tensor, TensorOptions};
+pub use tensor::{
+    default_device, manual_seed, set_default_device, Generator, Layout, Shape, Tensor,
+    TensorOptions,
+};

@@ -23,7 +23,7 @@ pub fn backward(
         Op::Binary(b) => binary_backward(*b, x, &inputs[1], y, g, needs),
         // d where(c, a, b) = (g·c, g·(1 − c)), each summed back to its operand's shape
         Op::Where(cond) => {
-            let zero = Tensor::zeros([1]);
+            let zero = Tensor::zeros([1]).to(&g.device());
             let ga = needs[0].then(|| Tensor::where_cond(cond, g, &zero).sum_to(x.dims()));
             let gb = needs[1].then(|| Tensor::where_cond(cond, &zero, g).sum_to(inputs[1].dims()));
             vec![ga, gb]

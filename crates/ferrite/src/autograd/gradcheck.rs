@@ -100,7 +100,7 @@ pub fn gradcheck_with(
     let weights: Vec<f64> = (0..out.numel())
         .map(|_| 0.5 + gen.uniform() as f64)
         .collect();
-    out.backward_with(&Tensor::from_f64(weights.clone(), out.dims()));
+    out.backward_with(&Tensor::from_f64(weights.clone(), out.dims()).to(&out.device()));
     for (k, t) in inputs.iter().enumerate() {
         if !t.requires_grad_flag() {
             continue;

@@ -73,18 +73,33 @@ impl Storage {
 
     /// The parts joined along `dim`.
     pub fn cat(parts: &[(&Storage, &Layout)], dim: usize) -> Storage {
-        let first = parts[0].0;
-        on_device!("cat", |wrap| [first] => {
-            #[allow(unreachable_patterns)]
-            let same: Vec<_> = parts
-                .iter()
-                .map(|(p, l)| match p {
-                    Storage::Cpu(p) => (p, *l),
-                    p => super::device_mismatch("cat", crate::core::Device::Cpu, p.device()),
-                })
-                .collect();
-            let _ = first;
-            IndexOps::cat(&same, dim).map(wrap)
-        })
+        let here = parts[0].0.device();
+        if let Some((p, _)) = parts.iter().find(|(p, _)| p.device() != here) {
+            super::device_mismatch("cat", here, p.device());
+        }
+        match parts[0].0 {
+            Storage::Cpu(_) => {
+                let same: Vec<_> = parts
+                    .iter()
+                    .filter_map(|(p, l)| match p {
+                        Storage::Cpu(p) => Some((p, *l)),
+                        #[allow(unreachable_patterns)]
+                        _ => None,
+                    })
+                    .collect();
+                Storage::Cpu(super::expect_device(IndexOps::cat(&same, dim)))
+            }
+            #[cfg(feature = "wgpu")]
+            Storage::Wgpu(_) => {
+                let same: Vec<_> = parts
+                    .iter()
+                    .filter_map(|(p, l)| match p {
+                        Storage::Wgpu(p) => Some((p, *l)),
+                        _ => None,
+                    })
+                    .collect();
+                Storage::Wgpu(super::expect_device(IndexOps::cat(&same, dim)))
+            }
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! fills, pointwise maps with broadcasting, strided copies and in-place accumulation. Each
 //! `Storage` method dispatches to the backend that holds the data.
 
-use super::{on_device, BackendResult, Storage};
+use super::{on_device, on_new_device, BackendResult, Storage};
 use crate::core::{BinaryOp, DType, Device, Layout, UnaryOp};
 
 /// Data movement and pointwise work. Results are row-major buffers of the output's shape.
@@ -18,29 +18,29 @@ pub trait PrimitiveOps: Sized {
     /// The element type.
     fn dtype(&self) -> DType;
     /// A float buffer holding `data`, copied from the host.
-    fn from_host(data: Vec<f32>) -> BackendResult<Self>;
+    fn from_host(device: Device, data: Vec<f32>) -> BackendResult<Self>;
     /// An index buffer holding `data`, copied from the host.
-    fn from_host_i64(data: Vec<i64>) -> BackendResult<Self>;
+    fn from_host_i64(device: Device, data: Vec<i64>) -> BackendResult<Self>;
     /// What `layout` sees of a float buffer, row-major, copied to the host.
     fn to_host(&self, layout: &Layout) -> BackendResult<Vec<f32>>;
     /// What `layout` sees, row-major, converted to i64, copied to the host.
     fn to_host_i64(&self, layout: &Layout) -> BackendResult<Vec<i64>>;
     /// An f64 buffer holding `data`, copied from the host.
-    fn from_host_f64(data: Vec<f64>) -> BackendResult<Self>;
+    fn from_host_f64(device: Device, data: Vec<f64>) -> BackendResult<Self>;
     /// What `layout` sees, row-major, converted to f64 (exact for every float type),
     /// copied to the host.
     fn to_host_f64(&self, layout: &Layout) -> BackendResult<Vec<f64>>;
     /// A boolean buffer holding `data`, copied from the host.
-    fn from_host_bool(data: Vec<bool>) -> BackendResult<Self>;
+    fn from_host_bool(device: Device, data: Vec<bool>) -> BackendResult<Self>;
     /// What `layout` sees, row-major, as little-endian bytes of its own type (what a
     /// safetensors file holds).
     fn to_host_bits(&self, layout: &Layout) -> BackendResult<Vec<u8>>;
     /// A buffer of `dtype` from little-endian bytes (whole elements; the caller checks the
     /// length).
-    fn from_host_bits(bytes: &[u8], dtype: DType) -> BackendResult<Self>;
+    fn from_host_bits(device: Device, bytes: &[u8], dtype: DType) -> BackendResult<Self>;
     /// `numel` copies of `value`, as `dtype` (converted as [`PrimitiveOps::to_dtype`]
     /// converts: an f32 value is exact in every float type).
-    fn full(numel: usize, value: f64, dtype: DType) -> BackendResult<Self>;
+    fn full(device: Device, numel: usize, value: f64, dtype: DType) -> BackendResult<Self>;
     /// `op(x)` of each element `layout` sees.
     fn unary(&self, layout: &Layout, op: UnaryOp) -> BackendResult<Self>;
     /// `op(a, b)` over the broadcast shape `out_dims`.
@@ -95,20 +95,12 @@ pub trait PrimitiveOps: Sized {
 impl Storage {
     /// A buffer holding `data` on `device`.
     pub fn from_host(data: Vec<f32>, device: Device) -> Storage {
-        match device {
-            Device::Cpu => Storage::Cpu(super::expect_device(super::cpu::CpuStorage::from_host(
-                data,
-            ))),
-        }
+        on_new_device!(device, |S, wrap| S::from_host(device, data).map(wrap))
     }
 
     /// An index buffer holding `data` on `device`.
     pub fn from_host_i64(data: Vec<i64>, device: Device) -> Storage {
-        match device {
-            Device::Cpu => Storage::Cpu(super::expect_device(
-                super::cpu::CpuStorage::from_host_i64(data),
-            )),
-        }
+        on_new_device!(device, |S, wrap| S::from_host_i64(device, data).map(wrap))
     }
 
     /// The element type.
@@ -125,38 +117,24 @@ impl Storage {
 
     /// `numel` copies of `value`, as `dtype`, on `device`.
     pub fn full(numel: usize, value: f64, dtype: DType, device: Device) -> Storage {
-        match device {
-            Device::Cpu => Storage::Cpu(super::expect_device(super::cpu::CpuStorage::full(
-                numel, value, dtype,
-            ))),
-        }
+        on_new_device!(device, |S, wrap| S::full(device, numel, value, dtype)
+            .map(wrap))
     }
 
     /// An f64 buffer holding `data` on `device`.
     pub fn from_host_f64(data: Vec<f64>, device: Device) -> Storage {
-        match device {
-            Device::Cpu => Storage::Cpu(super::expect_device(
-                super::cpu::CpuStorage::from_host_f64(data),
-            )),
-        }
+        on_new_device!(device, |S, wrap| S::from_host_f64(device, data).map(wrap))
     }
 
     /// A boolean buffer holding `data` on `device`.
     pub fn from_host_bool(data: Vec<bool>, device: Device) -> Storage {
-        match device {
-            Device::Cpu => Storage::Cpu(super::expect_device(
-                super::cpu::CpuStorage::from_host_bool(data),
-            )),
-        }
+        on_new_device!(device, |S, wrap| S::from_host_bool(device, data).map(wrap))
     }
 
     /// A buffer of `dtype` on `device` from little-endian bytes.
     pub fn from_host_bits(bytes: &[u8], dtype: DType, device: Device) -> Storage {
-        match device {
-            Device::Cpu => Storage::Cpu(super::expect_device(
-                super::cpu::CpuStorage::from_host_bits(bytes, dtype),
-            )),
-        }
+        on_new_device!(device, |S, wrap| S::from_host_bits(device, bytes, dtype)
+            .map(wrap))
     }
 
     /// What `layout` sees, row-major, as f64 on the host.
@@ -241,16 +219,21 @@ impl Storage {
 
     /// Takes a host float buffer for reuse (`None` for device memory or other types).
     pub fn take_host_buffer(&mut self) -> Option<Vec<f32>> {
-        match self {
-            Storage::Cpu(s) => s.take_host_buffer(),
-        }
+        let s = self;
+        on_device!("take_host_buffer", |_wrap| [s] => Ok(s.take_host_buffer()))
     }
 
     /// The address of the first element.
     pub fn data_ptr(&self) -> usize {
-        match self {
-            Storage::Cpu(s) => s.data_ptr(),
-        }
+        let s = self;
+        on_device!("data_ptr", |_wrap| [s] => Ok(s.data_ptr()))
+    }
+
+    /// What `layout` sees, row-major, in a new buffer on `device` (the same dtype, every bit
+    /// kept): how tensors and models move between devices.
+    pub fn to_device(&self, layout: &Layout, device: Device) -> Storage {
+        let bits = self.to_host_bits(layout);
+        Storage::from_host_bits(&bits, self.dtype(), device)
     }
 
     /// In place: the elements `view` addresses become `src`.

@@ -2,7 +2,7 @@
 //! [`Generator`], in order, so that a seed gives the same numbers on every device; a backend
 //! then owns how they reach its memory (one upload, or its own buffer filled in place).
 
-use super::{expect_device, BackendResult, Storage};
+use super::{on_new_device, BackendResult, Storage};
 use crate::core::Device;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -60,10 +60,22 @@ impl Generator {
 pub trait RandomOps: Sized {
     /// `numel` samples of `U(low, high)`, each `low + (high − low)·u` for the generator's
     /// next uniform sample `u`.
-    fn uniform(numel: usize, low: f32, high: f32, gen: &mut Generator) -> BackendResult<Self>;
+    fn uniform(
+        device: Device,
+        numel: usize,
+        low: f32,
+        high: f32,
+        gen: &mut Generator,
+    ) -> BackendResult<Self>;
     /// `numel` samples of `N(mean, std²)`, each `mean + std·z` for the generator's next
     /// standard normal sample `z`.
-    fn normal(numel: usize, mean: f32, std: f32, gen: &mut Generator) -> BackendResult<Self>;
+    fn normal(
+        device: Device,
+        numel: usize,
+        mean: f32,
+        std: f32,
+        gen: &mut Generator,
+    ) -> BackendResult<Self>;
 }
 
 impl Storage {
@@ -75,11 +87,10 @@ impl Storage {
         gen: &mut Generator,
         device: Device,
     ) -> Storage {
-        match device {
-            Device::Cpu => Storage::Cpu(expect_device(
-                <super::cpu::CpuStorage as RandomOps>::uniform(numel, low, high, gen),
-            )),
-        }
+        on_new_device!(device, |S, wrap| <S as RandomOps>::uniform(
+            device, numel, low, high, gen
+        )
+        .map(wrap))
     }
 
     /// `numel` samples of `N(mean, std²)` from `gen`, on `device`.
@@ -90,10 +101,9 @@ impl Storage {
         gen: &mut Generator,
         device: Device,
     ) -> Storage {
-        match device {
-            Device::Cpu => Storage::Cpu(expect_device(
-                <super::cpu::CpuStorage as RandomOps>::normal(numel, mean, std, gen),
-            )),
-        }
+        on_new_device!(device, |S, wrap| <S as RandomOps>::normal(
+            device, numel, mean, std, gen
+        )
+        .map(wrap))
     }
 }

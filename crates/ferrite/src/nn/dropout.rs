@@ -56,13 +56,15 @@ impl Dropout {
     }
 
     fn uniform_like(&self, x: &Tensor) -> Tensor {
-        match &self.generator {
+        let u = match &self.generator {
             Some(g) => Tensor::rand_with(
                 x.shape().clone(),
                 &mut g.lock().expect("dropout generator lock"),
             ),
             None => with_rng(|g| Tensor::rand_with(x.shape().clone(), g)),
-        }
+        };
+        // On the input's device: the samples come from the host generator either way.
+        u.to(&x.device())
     }
 }
 

@@ -70,7 +70,8 @@ impl Module for Dropout2d {
         let u = match &self.generator {
             Some(g) => Tensor::rand_with(mask_dims, &mut g.lock().expect("dropout generator lock")),
             None => with_rng(|g| Tensor::rand_with(mask_dims, g)),
-        };
+        }
+        .to(&x.device());
         let keep = if self.p == 1.0 {
             0.0
         } else {

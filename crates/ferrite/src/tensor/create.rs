@@ -13,16 +13,25 @@ use crate::core::{DType, Device};
 /// let t = Tensor::zeros_with([2, 3], options);
 /// assert_eq!((t.dtype(), t.dims()), (DType::I64, &[2, 3][..]));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TensorOptions {
     /// The element type (default float32).
     pub dtype: DType,
-    /// The device (default the CPU).
+    /// The device (default [`crate::default_device`], the CPU unless changed).
     pub device: Device,
 }
 
+impl Default for TensorOptions {
+    fn default() -> Self {
+        TensorOptions {
+            dtype: DType::F32,
+            device: super::default_device(),
+        }
+    }
+}
+
 impl TensorOptions {
-    /// float32 on the CPU.
+    /// float32 on the default device (the CPU unless changed).
     pub fn new() -> TensorOptions {
         TensorOptions::default()
     }
@@ -199,7 +208,7 @@ impl Tensor {
     /// Standard normal samples from `gen`.
     pub fn randn_with(shape: impl Into<Shape>, gen: &mut Generator) -> Tensor {
         let shape = shape.into();
-        let storage = Storage::normal(shape.numel(), 0.0, 1.0, gen, Device::Cpu);
+        let storage = Storage::normal(shape.numel(), 0.0, 1.0, gen, super::default_device());
         Tensor::from_storage(storage, Layout::contiguous(shape))
     }
 
@@ -210,7 +219,7 @@ impl Tensor {
 
     /// Uniform samples in [low, high) from `gen`, drawn in order and stored row-major.
     fn uniform_with(shape: Shape, low: f32, high: f32, gen: &mut Generator) -> Tensor {
-        let storage = Storage::uniform(shape.numel(), low, high, gen, Device::Cpu);
+        let storage = Storage::uniform(shape.numel(), low, high, gen, super::default_device());
         Tensor::from_storage(storage, Layout::contiguous(shape))
     }
 

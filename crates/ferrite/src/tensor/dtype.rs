@@ -4,7 +4,7 @@
 use super::{Layout, Shape, Tensor};
 use crate::autograd::Op;
 use crate::backend::Storage;
-use crate::core::{DType, Device};
+use crate::core::DType;
 
 /// The type an op on `dtype` computes in on the CPU: f32 and f64 as they are; f16, bf16 and
 /// booleans in f32; integers in f64 (exact below 2⁵³).
@@ -74,7 +74,7 @@ impl Tensor {
             shape
         );
         Tensor::from_storage(
-            Storage::from_host_f64(data, Device::Cpu),
+            Storage::from_host_f64(data, super::default_device()),
             Layout::contiguous(shape),
         )
     }
@@ -90,7 +90,7 @@ impl Tensor {
             shape
         );
         Tensor::from_storage(
-            Storage::from_host_i64(data, Device::Cpu),
+            Storage::from_host_i64(data, super::default_device()),
             Layout::contiguous(shape),
         )
     }
@@ -106,7 +106,7 @@ impl Tensor {
             shape
         );
         Tensor::from_storage(
-            Storage::from_host_bool(data, Device::Cpu),
+            Storage::from_host_bool(data, super::default_device()),
             Layout::contiguous(shape),
         )
     }
@@ -119,7 +119,7 @@ impl Tensor {
             return None;
         }
         Some(Tensor::from_storage(
-            Storage::from_host_bits(bytes, dtype, Device::Cpu),
+            Storage::from_host_bits(bytes, dtype, super::default_device()),
             Layout::contiguous(shape),
         ))
     }

@@ -5,6 +5,7 @@ mod activation;
 pub mod batch_norm;
 pub mod conv;
 mod create;
+mod default_device;
 mod display;
 pub(crate) mod dtype;
 mod elementwise;
@@ -20,6 +21,7 @@ pub use crate::core::{broadcast_shapes, normalize_dim, try_broadcast_shapes, Lay
 pub use batch_norm::BatchNormSaved;
 pub use conv::{Conv1dOptions, Conv2dOptions, ConvOptions, Padding, Size};
 pub use create::TensorOptions;
+pub use default_device::{default_device, set_default_device};
 pub use pool::Pool2dOptions;
 pub use random::{manual_seed, with_rng, Generator};
 pub use rnn::{CellActivation, GruSaved, LstmSaved, RecurrentOutput, RnnSaved};
@@ -132,7 +134,7 @@ impl Tensor {
     pub(crate) fn from_data(data: Vec<f32>, dims: impl Into<Shape>) -> Tensor {
         let layout = Layout::contiguous(dims);
         debug_assert_eq!(layout.numel(), data.len());
-        Self::from_storage(Storage::from_host(data, Device::Cpu), layout)
+        Self::from_storage(Storage::from_host(data, default_device()), layout)
     }
 
     /// Wraps the result of `op` on `inputs`, recording it when any input needs a gradient.
@@ -219,7 +221,7 @@ impl Tensor {
         if self.device() == *device {
             return self.clone();
         }
-        let storage = Storage::from_host(self.storage().to_host(self.layout()), *device);
+        let storage = self.storage().to_device(self.layout(), *device);
         Tensor::from_op(
             storage,
             Layout::contiguous(self.shape().clone()),
@@ -234,7 +236,7 @@ impl Tensor {
         if self.device() == *device {
             return;
         }
-        let moved = Storage::from_host(self.storage().to_host(self.layout()), *device);
+        let moved = self.storage().to_device(self.layout(), *device);
         let full = Layout::contiguous(self.shape().clone());
         // Same shape, row-major: the layout stays valid only for contiguous tensors, which
         // parameters and buffers are.

@@ -173,7 +173,7 @@ impl Tensor {
                 .filter(|(_, &m)| m)
                 .map(|(&d, _)| d)
                 .product();
-            let denom = Tensor::scalar((n as f32 - correction).max(0.0));
+            let denom = Tensor::scalar((n as f32 - correction).max(0.0)).to(&self.device());
             &centered.reduce_raw(mask, keepdim, ReduceKind::Sum) / &denom
         };
         data.attach(

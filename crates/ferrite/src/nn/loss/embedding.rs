@@ -79,7 +79,7 @@ impl CosineEmbeddingLoss {
         let norms = ((x1 * x1).sum_dim(dim, false) + COSINE_EPS)
             * ((x2 * x2).sum_dim(dim, false) + COSINE_EPS);
         let cos = &dot / &norms.sqrt();
-        let zero = Tensor::scalar(0.0);
+        let zero = Tensor::scalar(0.0).to(&cos.device());
         let similar = Tensor::where_cond(&y.eq_scalar(1.0), &(1.0 - &cos), &zero);
         let dissimilar = Tensor::where_cond(
             &y.eq_scalar(-1.0),

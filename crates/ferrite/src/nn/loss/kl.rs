@@ -94,7 +94,9 @@ impl Loss for KLDivLoss {
         } else {
             // xlogy(t, t) − t·x; log reads 1 where t ≤ 0 so that 0·log 0 is 0, also in the gradient.
             let positive = target.gt_scalar(0.0);
-            let safe_log = Tensor::where_cond(&positive, target, &Tensor::scalar(1.0)).log();
+            let safe_log =
+                Tensor::where_cond(&positive, target, &Tensor::scalar(1.0).to(&target.device()))
+                    .log();
             target * &(safe_log - input)
         };
         Ok(match self.reduction {

@@ -354,7 +354,10 @@ impl RecurrentStack {
                 let mask = if p >= 1.0 {
                     out.zeros_like()
                 } else {
-                    Tensor::rand(out.dims().to_vec()).ge_scalar(p) * (1.0 / (1.0 - p))
+                    Tensor::rand(out.dims().to_vec())
+                        .to(&out.device())
+                        .ge_scalar(p)
+                        * (1.0 / (1.0 - p))
                 };
                 out = &out * &mask;
             }

@@ -455,11 +455,11 @@ impl PrimitiveOps for CpuStorage {
         CpuStorage::dtype(self)
     }
 
-    fn from_host(data: Vec<f32>) -> BackendResult<Self> {
+    fn from_host(_device: Device, data: Vec<f32>) -> BackendResult<Self> {
         Ok(CpuStorage::F32(data))
     }
 
-    fn from_host_i64(data: Vec<i64>) -> BackendResult<Self> {
+    fn from_host_i64(_device: Device, data: Vec<i64>) -> BackendResult<Self> {
         Ok(CpuStorage::I64(data))
     }
 
@@ -471,7 +471,7 @@ impl PrimitiveOps for CpuStorage {
         Ok(convert_storage(self, layout))
     }
 
-    fn from_host_f64(data: Vec<f64>) -> BackendResult<Self> {
+    fn from_host_f64(_device: Device, data: Vec<f64>) -> BackendResult<Self> {
         Ok(CpuStorage::F64(data))
     }
 
@@ -479,7 +479,7 @@ impl PrimitiveOps for CpuStorage {
         Ok(convert_storage(self, layout))
     }
 
-    fn from_host_bool(data: Vec<bool>) -> BackendResult<Self> {
+    fn from_host_bool(_device: Device, data: Vec<bool>) -> BackendResult<Self> {
         Ok(CpuStorage::Bool(data))
     }
 
@@ -505,7 +505,7 @@ impl PrimitiveOps for CpuStorage {
         })
     }
 
-    fn from_host_bits(bytes: &[u8], dtype: DType) -> BackendResult<Self> {
+    fn from_host_bits(_device: Device, bytes: &[u8], dtype: DType) -> BackendResult<Self> {
         fn read<T, const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
             bytes
                 .chunks_exact(N)
@@ -526,7 +526,7 @@ impl PrimitiveOps for CpuStorage {
         })
     }
 
-    fn full(numel: usize, value: f64, dtype: DType) -> BackendResult<Self> {
+    fn full(_device: Device, numel: usize, value: f64, dtype: DType) -> BackendResult<Self> {
         /// `numel` copies of `value` as `T`, or the out-of-memory error that names the size.
         fn filled<T: Element>(numel: usize, value: f64) -> BackendResult<CpuStorage> {
             let width = std::mem::size_of::<T>();
