@@ -221,7 +221,7 @@ pub fn train_csv(c: &CsvTraining) -> anyhow::Result<PathBuf> {
         metrics,
         history.as_ref(),
     )?;
-    Ok(run.path)
+    run.finish()
 }
 
 /// Prints and returns the test metrics of a table model; with `run`, also draws its plots.
@@ -657,7 +657,7 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
         metrics,
         Some(&history),
     )?;
-    Ok(run.path)
+    run.finish()
 }
 
 #[cfg(test)]

@@ -5,9 +5,16 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A folder holding one training run's outputs.
+///
+/// A new run is written into a staging folder beside its final place and renamed there by
+/// [`RunDir::finish`], so a run folder appears complete or not at all: an interrupted run
+/// (an error, Ctrl-C, a killed process) leaves no half-written run folder, and an earlier
+/// folder of the same name stays whole until the new one is complete.
 pub struct RunDir {
-    /// Where it is.
+    /// Where the files are written now (the staging folder of a new run).
     pub path: PathBuf,
+    /// Where the folder goes when the run is complete (`None` for an opened run).
+    destination: Option<PathBuf>,
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC, from the system clock.
@@ -52,15 +59,76 @@ impl RunDir {
                 candidate
             }
         };
-        std::fs::create_dir_all(&path)
-            .with_context(|| format!("cannot create run folder {}", path.display()))?;
-        Ok(RunDir { path })
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent)
+            .with_context(|| format!("cannot create folder {}", parent.display()))?;
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| anyhow::anyhow!("run folder {} has no name", path.display()))?;
+        let staging = parent.join(format!(".{file_name}.partial-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&staging);
+        std::fs::create_dir(&staging)
+            .with_context(|| format!("cannot create run folder {}", staging.display()))?;
+        Ok(RunDir {
+            path: staging,
+            destination: Some(path),
+        })
+    }
+
+    /// Moves a complete new run into its final place and returns that path. An earlier
+    /// folder there is replaced only now, and removed once the new one is in place.
+    pub fn finish(mut self) -> anyhow::Result<PathBuf> {
+        let Some(destination) = self.destination.take() else {
+            return Ok(self.path.clone());
+        };
+        let mut replaced = None;
+        if destination.exists() {
+            let old = destination.with_file_name(format!(
+                ".{}.replaced-{}",
+                destination
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&old);
+            std::fs::rename(&destination, &old).with_context(|| {
+                format!("cannot move the earlier {} aside", destination.display())
+            })?;
+            replaced = Some(old);
+        }
+        if let Err(e) = std::fs::rename(&self.path, &destination) {
+            // Put the earlier folder back: the new run stays in its staging folder.
+            if let Some(old) = &replaced {
+                let _ = std::fs::rename(old, &destination);
+            }
+            return Err(e).with_context(|| {
+                format!(
+                    "cannot move the run from {} to {}",
+                    self.path.display(),
+                    destination.display()
+                )
+            });
+        }
+        if let Some(old) = replaced {
+            if old.is_dir() {
+                let _ = std::fs::remove_dir_all(&old);
+            } else {
+                let _ = std::fs::remove_file(&old);
+            }
+        }
+        Ok(destination)
     }
 
     /// An existing run folder, checked to hold a model.
     pub fn open(path: &Path) -> anyhow::Result<RunDir> {
         let run = RunDir {
             path: path.to_path_buf(),
+            destination: None,
         };
         if !run.file("model.json").exists() {
             anyhow::bail!(
@@ -89,8 +157,54 @@ impl RunDir {
     }
 }
 
+impl Drop for RunDir {
+    /// A new run that ends without [`RunDir::finish`] (an error on the way) removes its
+    /// staging folder: nothing half-written is left behind.
+    fn drop(&mut self) {
+        if self.destination.is_some() {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::RunDir;
+
+    #[test]
+    fn a_run_folder_appears_only_when_finished_and_replaces_an_earlier_one_whole() {
+        let root = std::env::temp_dir().join(format!("ferrite-run-dir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let out = root.join("run");
+        let run = RunDir::create(Some(&out), "x").unwrap();
+        run.write_text("a.txt", "first").unwrap();
+        assert!(
+            !out.exists(),
+            "the folder must not appear before it is complete"
+        );
+        assert_eq!(run.finish().unwrap(), out);
+        assert_eq!(std::fs::read_to_string(out.join("a.txt")).unwrap(), "first");
+
+        // A second run into the same folder: the first stays whole until the second is done.
+        let again = RunDir::create(Some(&out), "x").unwrap();
+        again.write_text("b.txt", "second").unwrap();
+        assert!(out.join("a.txt").exists() && !out.join("b.txt").exists());
+        again.finish().unwrap();
+        assert!(out.join("b.txt").exists() && !out.join("a.txt").exists());
+
+        // An interrupted run (dropped without finish) leaves the earlier folder as it was.
+        let dropped = RunDir::create(Some(&out), "x").unwrap();
+        dropped.write_text("c.txt", "never").unwrap();
+        drop(dropped);
+        assert!(out.join("b.txt").exists() && !out.join("c.txt").exists());
+        let names: Vec<String> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, vec!["run".to_string()], "no staging folder is left");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
     #[test]
     fn timestamp_has_date_and_time() {
         let t = super::timestamp();

@@ -137,5 +137,5 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         metrics,
         Some(&history),
     )?;
-    Ok(run.path)
+    run.finish()
 }

@@ -97,5 +97,5 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         metrics,
         Some(&history),
     )?;
-    Ok(run.path)
+    run.finish()
 }

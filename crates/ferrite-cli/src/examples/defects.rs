@@ -156,5 +156,5 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         metrics,
         Some(&lenet_history),
     )?;
-    Ok(run.path)
+    run.finish()
 }

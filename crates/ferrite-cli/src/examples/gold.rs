@@ -260,7 +260,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         metrics,
         Some(&history),
     )?;
-    Ok(run.path)
+    run.finish()
 }
 
 #[cfg(test)]
