@@ -51,6 +51,8 @@ pub struct ImageTraining {
     pub seed: u64,
     /// 0, 1 or 2.
     pub verbose: u8,
+    /// Clip the gradients' global 2-norm to this before every step.
+    pub clip_grad_norm: Option<f32>,
 }
 
 /// Weights inversely proportional to class frequency, `n / (K · n_k)` (scikit-learn's "balanced").
@@ -86,11 +88,12 @@ pub fn train_classifier(
     let mut val = batches_of(&data.val.0, &data.val.1, 256);
     let mut optimizer = make_optimizer(settings.optimizer, model.parameters(), settings.lr)?;
     let best = EarlyStopping::new(Monitor::ValAccuracy, settings.epochs).restore_best_weights(true);
-    let options = FitOptions::new(settings.epochs)
+    let mut options = FitOptions::new(settings.epochs)
         .verbose(settings.verbose)
         .accuracy(Accuracy::Multiclass)
         .validation(&mut val)
         .callback(best);
+    options.clip_grad_norm = settings.clip_grad_norm;
     let history = fit(
         model.as_mut(),
         &loss_fn,
@@ -162,8 +165,9 @@ pub enum ImageSource {
 }
 
 impl ImageSource {
-    /// Images (N, 1, H, W) in [0, 1] and class indices (N,), plus class names when the labels
-    /// were text.
+    /// Images (N, 1, H, W) in [0, 1] and class indices (N,), plus the class names in index
+    /// order for a folder without a threshold (sub-folders with images, or the labels that
+    /// occur, numbers in numeric order). Notes about skipped folders go to standard error.
     pub fn load(&self) -> anyhow::Result<(Tensor, Tensor, Option<Vec<String>>)> {
         use ferrite::data::{ColorMode, CsvOptions, ImageOptions};
         match self {
@@ -175,14 +179,21 @@ impl ImageSource {
                 size,
                 positive_threshold,
             } => {
+                // Without a threshold the labels are classes, numbers included: labels 1
+                // and 2 are two classes, not three with an empty class 0.
                 let options = ImageOptions::new()
                     .color(ColorMode::Gray)
-                    .size(*size, *size);
+                    .size(*size, *size)
+                    .labels_as_classes(positive_threshold.is_none());
                 let set = match labels {
-                    Some(l) => options.load_with_labels(dir, l, image_column, label_column)?,
-                    None => options.load_class_folders(dir)?,
-                };
-                let names = set.label_encoder.as_ref().map(|e| e.classes().to_vec());
+                    Some(l) => options.load_with_labels(dir, l, image_column, label_column),
+                    None => options.load_class_folders(dir),
+                }
+                .map_err(|e| size_option_error(e, *size))?;
+                for warning in &set.warnings {
+                    eprintln!("warning: {warning}");
+                }
+                let names = (!set.classes.is_empty()).then(|| set.classes.clone());
                 let y = match positive_threshold {
                     Some(t) => set.labels.ge_scalar(*t),
                     None => set.labels.clone(),
@@ -204,6 +215,17 @@ impl ImageSource {
                 Ok((images, labels, None))
             }
         }
+    }
+}
+
+/// A refusal of the image size (it cannot fit in memory) names the `--size` option that set
+/// it; other errors pass through.
+fn size_option_error(e: ferrite::FerriteError, size: usize) -> anyhow::Error {
+    match e {
+        ferrite::FerriteError::InvalidArgument { name, message } if name == "size" => {
+            anyhow::anyhow!("--size {size}: {message}")
+        }
+        e => e.into(),
     }
 }
 
@@ -251,7 +273,17 @@ impl ImagePreprocessing {
 
     /// Reloads the held-out images and labels.
     pub fn test_split(&self) -> anyhow::Result<(Tensor, Tensor)> {
-        let (x, y, _) = self.data.load()?;
+        let (x, y, names) = self.data.load()?;
+        // Class indices are positions in the class list: if the classes changed, the
+        // recorded indices would score the wrong classes.
+        if let Some(names) = names.filter(|n| *n != self.classes) {
+            anyhow::bail!(
+                "the image data has changed since training: its classes are {} but the model \
+                 was trained on {}; train again on the new data",
+                names.join(", "),
+                self.classes.join(", ")
+            );
+        }
         if self.test_rows.iter().any(|&r| r >= y.numel()) {
             anyhow::bail!("the image data has changed since training: it has fewer images than the recorded test split");
         }
@@ -259,5 +291,86 @@ impl ImagePreprocessing {
             x.index_select(0, &self.test_rows),
             y.index_select(0, &self.test_rows),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ImagePreprocessing, ImageSource};
+    use std::path::{Path, PathBuf};
+
+    /// A fresh folder holding copies of the library's 3x2 test PNGs at `files` (relative
+    /// path, fixture name), plus a labels CSV when given.
+    fn folder(name: &str, files: &[(&str, &str)], labels: Option<&str>) -> PathBuf {
+        let fixtures =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../ferrite/tests/fixtures/data/images");
+        let dir = std::env::temp_dir().join(format!("ferrite-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for (relative, fixture) in files {
+            let to = dir.join(relative);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(fixtures.join(fixture), to).unwrap();
+        }
+        std::fs::create_dir_all(&dir).unwrap();
+        if let Some(text) = labels {
+            std::fs::write(dir.join("labels.csv"), text).unwrap();
+        }
+        dir
+    }
+
+    fn source(dir: &Path, labels: bool, size: usize) -> ImageSource {
+        ImageSource::Folder {
+            dir: dir.to_path_buf(),
+            labels: labels.then(|| dir.join("labels.csv")),
+            image_column: "image".into(),
+            label_column: "label".into(),
+            size,
+            positive_threshold: None,
+        }
+    }
+
+    #[test]
+    fn numeric_labels_are_the_classes_that_occur_and_a_changed_set_is_refused() {
+        // Labels 1 and 2 once made three classes, class 0 without images.
+        let files = [("x.png", "flat/x.png"), ("y.png", "flat/y.png")];
+        let dir = folder("numeric", &files, Some("image,label\nx.png,2\ny.png,1\n"));
+        let (x, y, names) = source(&dir, true, 8).load().unwrap();
+        assert_eq!(x.dims(), &[2, 1, 8, 8]);
+        assert_eq!(y.to_vec(), vec![1., 0.]);
+        assert_eq!(names.unwrap(), ["1", "2"]);
+        // A run whose recorded classes differ from the data's is not scored.
+        let run =
+            ImagePreprocessing::new(source(&dir, true, 8), vec!["1".into(), "3".into()], vec![0]);
+        let msg = run.test_split().unwrap_err().to_string();
+        assert!(
+            msg.contains("its classes are 1, 2 but the model was trained on 1, 3"),
+            "{msg}"
+        );
+        let same =
+            ImagePreprocessing::new(source(&dir, true, 8), vec!["1".into(), "2".into()], vec![1]);
+        assert_eq!(same.test_split().unwrap().1.to_vec(), vec![0.]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_empty_class_folder_is_no_class_and_an_impossible_size_names_the_option() {
+        let files = [
+            ("cat/a.png", "classes/cat/a.png"),
+            ("dog/c.png", "classes/dog/c.png"),
+        ];
+        let dir = folder("empty-class", &files, None);
+        std::fs::create_dir_all(dir.join("zebra")).unwrap();
+        let (_, y, names) = source(&dir, false, 8).load().unwrap();
+        assert_eq!(y.to_vec(), vec![0., 1.]);
+        assert_eq!(names.unwrap(), ["cat", "dog"]);
+        let size = u32::MAX as usize;
+        let msg = source(&dir, false, size).load().unwrap_err().to_string();
+        assert!(
+            msg.starts_with(&format!(
+                "--size {size}: 2 image(s) of {size}x{size} pixels"
+            )) && msg.contains("choose a smaller size"),
+            "{msg}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

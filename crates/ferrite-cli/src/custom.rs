@@ -7,13 +7,13 @@ use crate::classify::{
 use crate::examples::gold::{
     forecast_report, next_day_forecasts, print_forecast_line, SeriesPreprocessing,
 };
-use crate::examples::save_run;
+use crate::examples::{recorded_data, resolve_data, save_run};
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
 use crate::tabular::{
-    classification_summary, outputs, prepare, probabilities, regression_line,
-    regression_predictions, regression_summary, train_network, OptimizerChoice, Prepared,
-    Preprocessing, Task, TrainSettings,
+    classification_summary, outputs, prepare_with, probabilities, regression_line,
+    regression_predictions, regression_summary, train_network, CsvReading, OptimizerChoice,
+    Prepared, Preprocessing, Task, TrainSettings,
 };
 use ferrite::data::TrainTestSplit;
 use ferrite::linear_model::{LinearRegression, LogisticRegression};
@@ -89,6 +89,10 @@ pub struct CsvTraining {
     pub verbose: u8,
     /// Run folder.
     pub out: Option<PathBuf>,
+    /// Clip the gradients' global 2-norm to this before every step (networks only).
+    pub clip_grad_norm: Option<f32>,
+    /// How the CSV is read (`--na-values`, `--delimiter`), recorded in the preprocessing.
+    pub reading: CsvReading,
 }
 
 /// Writes a fitted linear model into a one-layer network (`0.weight`, `0.bias`), undoing the
@@ -122,7 +126,15 @@ pub fn train_csv(c: &CsvTraining) -> anyhow::Result<PathBuf> {
     } else {
         c.task
     };
-    let mut prepared = prepare(&c.csv, &c.target, None, forced, c.test_size, c.seed)?;
+    let mut prepared = prepare_with(
+        &c.csv,
+        &c.target,
+        None,
+        forced,
+        c.test_size,
+        c.seed,
+        &c.reading,
+    )?;
     if c.classification
         && prepared
             .preprocessing
@@ -133,6 +145,15 @@ pub fn train_csv(c: &CsvTraining) -> anyhow::Result<PathBuf> {
         prepared.preprocessing.task = Task::Binary;
     }
     let task = prepared.preprocessing.task;
+    let test_rows = prepared.y_test.numel();
+    if task == Task::Regression && test_rows < 2 {
+        // R² compares errors with the spread of the test targets: one row has none.
+        anyhow::bail!(
+            "{}: the test split has {test_rows} row; scoring a regression needs at least 2 \
+             (R² of one row is undefined): use a larger --test-size",
+            c.csv.display()
+        );
+    }
     let inputs = prepared.preprocessing.features.len();
     let mut history: Option<History> = None;
     let (spec, mut model, name) = match &c.model {
@@ -156,6 +177,12 @@ pub fn train_csv(c: &CsvTraining) -> anyhow::Result<PathBuf> {
             }
             let mut lr = LogisticRegression::new();
             lr.fit(&prepared.x_train, &prepared.y_train)?;
+            let report = lr.fit_report();
+            if !report.converged {
+                for note in &report.notes {
+                    eprintln!("warning: logistic regression: {note}");
+                }
+            }
             let coef = lr.coef();
             let rows = coef.numel() / inputs;
             let (spec, model) = linear_network(
@@ -182,6 +209,7 @@ pub fn train_csv(c: &CsvTraining) -> anyhow::Result<PathBuf> {
                 optimizer: c.optimizer,
                 seed: c.seed,
                 verbose: c.verbose,
+                clip_grad_norm: c.clip_grad_norm,
             };
             let (model, h) = train_network(&prepared, &spec, &settings, None)?;
             history = Some(h);
@@ -220,6 +248,7 @@ pub fn train_csv(c: &CsvTraining) -> anyhow::Result<PathBuf> {
         serde_json::to_value(&prepared.preprocessing)?,
         metrics,
         history.as_ref(),
+        &[&c.csv],
     )?;
     run.finish()
 }
@@ -281,20 +310,107 @@ fn load_run(run_dir: &Path) -> anyhow::Result<(Box<dyn Module>, ModelCard)> {
     Ok((model, card))
 }
 
+/// Checks a table model's recorded preprocessing against itself and the architecture, so a
+/// hand-edited or corrupt model.json is an error naming what disagrees, never a panic or a
+/// silently wrong prediction.
+fn check_tabular(pre: &Preprocessing, card: &ModelCard) -> anyhow::Result<()> {
+    let bad = |what: String| {
+        anyhow::anyhow!("model.json: {what}; the file was edited or is corrupt: retrain the model")
+    };
+    let n = pre.features.len();
+    if n == 0 {
+        return Err(bad("the preprocessing lists no feature columns".into()));
+    }
+    let lengths = [
+        ("imputer fill values", pre.imputer.fill_values().len(), true),
+        ("scaler means", pre.scaler.mean.len(), pre.scaler.with_mean),
+        ("scaler scales", pre.scaler.scale.len(), pre.scaler.with_std),
+    ];
+    for (what, len, used) in lengths {
+        if used && len != n {
+            return Err(bad(format!(
+                "the preprocessing has {len} {what} for {n} feature columns"
+            )));
+        }
+    }
+    let numbers = pre
+        .imputer
+        .fill_values()
+        .iter()
+        .chain(&pre.scaler.mean)
+        .chain(&pre.scaler.scale)
+        .chain([&pre.target_mean, &pre.target_std]);
+    if let Some(v) = numbers.clone().find(|v| !v.is_finite()) {
+        return Err(bad(format!(
+            "the preprocessing holds the non-finite number {v}"
+        )));
+    }
+    if pre.scaler.with_std && pre.scaler.scale.iter().any(|&s| s <= 0.0) || pre.target_std <= 0.0 {
+        return Err(bad(
+            "the preprocessing has a scale that is not positive".into()
+        ));
+    }
+    if pre.task != Task::Regression && pre.classes.as_ref().is_none_or(|c| c.len() < 2) {
+        return Err(bad(
+            "a classifier's preprocessing lists fewer than two classes".into(),
+        ));
+    }
+    match ModelSpec::from_json(&card.architecture)? {
+        ModelSpec::Mlp {
+            inputs, outputs, ..
+        } => {
+            if inputs != n {
+                return Err(bad(format!(
+                    "the network takes {inputs} inputs but the preprocessing has {n} feature columns"
+                )));
+            }
+            if outputs != pre.outputs() {
+                return Err(bad(format!(
+                    "the network has {outputs} outputs but the task needs {}",
+                    pre.outputs()
+                )));
+            }
+            Ok(())
+        }
+        _ => Err(bad("a table model's architecture is not an MLP".into())),
+    }
+}
+
 fn tabular_preprocessing(card: &ModelCard, what: &str) -> anyhow::Result<Preprocessing> {
-    serde_json::from_value(card.preprocessing.clone()).map_err(|_| {
+    let pre: Preprocessing = serde_json::from_value(card.preprocessing.clone()).map_err(|_| {
         anyhow::anyhow!(
             "{what} works on models trained on tables (`ferrite train --csv`, breast-cancer, air-quality, iris); \
              this run's model reads {}",
             card.preprocessing.get("kind").and_then(|k| k.as_str()).unwrap_or("another kind of data")
         )
-    })
+    })?;
+    check_tabular(&pre, card)?;
+    Ok(pre)
 }
 
 /// `ferrite evaluate`: the saved model's metrics on its held-out rows or on a new CSV.
-pub fn evaluate(run_dir: &Path, csv: Option<&Path>) -> anyhow::Result<()> {
+/// `reading`: markers and separator given on the command line, added to those recorded at
+/// training.
+pub fn evaluate(run_dir: &Path, csv: Option<&Path>, reading: &CsvReading) -> anyhow::Result<()> {
     let (mut model, card) = load_run(run_dir)?;
-    if let Ok(images) = serde_json::from_value::<ImagePreprocessing>(card.preprocessing.clone()) {
+    // Held-out scoring re-reads the training data: it must be unchanged (fingerprints), and
+    // is found at its recorded absolute path whatever the working directory.
+    let data = if csv.is_none() {
+        recorded_data(&card)?
+    } else {
+        Vec::new()
+    };
+    if let Ok(mut images) = serde_json::from_value::<ImagePreprocessing>(card.preprocessing.clone())
+    {
+        match &mut images.data {
+            ImageSource::Folder { dir, labels, .. } => {
+                *dir = resolve_data(&data, dir);
+                if let Some(l) = labels {
+                    *l = resolve_data(&data, l);
+                }
+            }
+            ImageSource::CsvPixels { csv, .. } => *csv = resolve_data(&data, csv),
+        }
         if csv.is_some() {
             anyhow::bail!(
                 "--csv applies to models trained on tables; this run's model reads images"
@@ -315,7 +431,10 @@ pub fn evaluate(run_dir: &Path, csv: Option<&Path>) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    if let Ok(series) = serde_json::from_value::<SeriesPreprocessing>(card.preprocessing.clone()) {
+    if let Ok(mut series) =
+        serde_json::from_value::<SeriesPreprocessing>(card.preprocessing.clone())
+    {
+        series.csv = resolve_data(&data, &series.csv);
         if csv.is_some() {
             anyhow::bail!(
                 "--csv applies to models trained on tables; this run's model forecasts a series"
@@ -330,7 +449,7 @@ pub fn evaluate(run_dir: &Path, csv: Option<&Path>) -> anyhow::Result<()> {
         print_forecast_line("naive: tomorrow = today", &naive);
         return Ok(());
     }
-    let Ok(pre) = serde_json::from_value::<Preprocessing>(card.preprocessing.clone()) else {
+    let Ok(mut pre) = serde_json::from_value::<Preprocessing>(card.preprocessing.clone()) else {
         if csv.is_some() {
             tabular_preprocessing(&card, "evaluate --csv")?;
         }
@@ -342,6 +461,8 @@ pub fn evaluate(run_dir: &Path, csv: Option<&Path>) -> anyhow::Result<()> {
         );
         return Ok(());
     };
+    check_tabular(&pre, &card)?;
+    pre.reading = pre.reading.merged(reading);
     let (x, y) = match csv {
         Some(path) => {
             let (x, y) = pre.load_rows(path, true)?;
@@ -357,7 +478,7 @@ pub fn evaluate(run_dir: &Path, csv: Option<&Path>) -> anyhow::Result<()> {
                 .source
                 .as_deref()
                 .ok_or_else(|| anyhow::anyhow!("the run does not record its data file"))?;
-            let (x, y) = pre.load_rows(Path::new(source), true)?;
+            let (x, y) = pre.load_rows(&resolve_data(&data, Path::new(source)), true)?;
             let y =
                 y.ok_or_else(|| anyhow::anyhow!("{source}: no target column '{}'", pre.target))?;
             if pre.test_rows.iter().any(|&r| r >= y.numel()) {
@@ -387,11 +508,14 @@ pub fn evaluate(run_dir: &Path, csv: Option<&Path>) -> anyhow::Result<()> {
 }
 
 /// `ferrite predict`: one prediction per row of `csv`, as CSV.
+/// `reading`: markers and separator given on the command line, added to those recorded at
+/// training.
 pub fn predict(
     run_dir: &Path,
     csv: Option<&Path>,
     images: Option<&Path>,
     out: Option<&Path>,
+    reading: &CsvReading,
 ) -> anyhow::Result<()> {
     let (mut model, card) = load_run(run_dir)?;
     if let Ok(pre) = serde_json::from_value::<ImagePreprocessing>(card.preprocessing.clone()) {
@@ -411,7 +535,8 @@ pub fn predict(
     }
     let csv =
         csv.ok_or_else(|| anyhow::anyhow!("predict needs --csv FILE with the rows to predict"))?;
-    let pre = tabular_preprocessing(&card, "predict")?;
+    let mut pre = tabular_preprocessing(&card, "predict")?;
+    pre.reading = pre.reading.merged(reading);
     let (x, _) = pre.load_rows(csv, false)?;
     let mut records: Vec<Vec<String>> = Vec::new();
     if pre.task == Task::Regression {
@@ -582,6 +707,8 @@ pub struct ImageFolderTraining {
     pub verbose: u8,
     /// Run folder.
     pub out: Option<PathBuf>,
+    /// Clip the gradients' global 2-norm to this before every step.
+    pub clip_grad_norm: Option<f32>,
 }
 
 /// Trains a Conv-BN-ReLU-Pool network on a user's image folder.
@@ -599,7 +726,9 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
     };
     let (images, labels, text_classes) = source.load()?;
     let y: Vec<usize> = labels.to_vec().iter().map(|&v| v as usize).collect();
-    let classes = y.iter().max().map_or(0, |m| m + 1);
+    // A folder source without a threshold names its classes, each with at least one image.
+    let names: Vec<String> = text_classes.unwrap_or_default();
+    let classes = names.len();
     if classes < 2 {
         anyhow::bail!(
             "{}: found {} class(es); at least 2 are needed",
@@ -610,7 +739,7 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
     let n = y.len();
     let outer = TrainTestSplit::new(c.test_size)
         .seed(c.seed)
-        .stratify(&y)
+        .stratify_named(&y, &names)
         .split(n)?;
     let inner = TrainTestSplit::new(0.15)
         .seed(c.seed + 1)
@@ -632,11 +761,10 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
         class_weights: Some(balanced_class_weights(&train_y, classes)),
         seed: c.seed,
         verbose: c.verbose,
+        clip_grad_norm: c.clip_grad_norm,
     };
     let (mut model, history) = train_classifier(&spec, &data, &settings)?;
     let (accuracy, cm) = score_images(model.as_mut(), &data.test.0, &data.test.1, classes);
-    let names: Vec<String> =
-        text_classes.unwrap_or_else(|| (0..classes).map(|l| l.to_string()).collect());
     println!(
         "{}: {n} images, {classes} classes; test accuracy {accuracy:.4}",
         c.dir.display()
@@ -656,6 +784,9 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
         preprocessing,
         metrics,
         Some(&history),
+        &std::iter::once(c.dir.as_path())
+            .chain(c.labels.as_deref())
+            .collect::<Vec<_>>(),
     )?;
     run.finish()
 }

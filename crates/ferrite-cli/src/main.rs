@@ -1,6 +1,23 @@
 //! The `ferrite` command line: train, evaluate and predict on built-in examples or your own
 //! data, benchmark against PyTorch, and walk through backpropagation by hand.
 
+// Standard output may be a pipe that closes early (`ferrite train iris | head -1`). std's
+// println! panics then, which would abandon the run half-way; these shadow it (textual macro
+// scope covers the modules below) so that output to a closed pipe is dropped and the run
+// completes. Errors still go to stderr.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! print {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 mod bench;
 mod classify;
 mod custom;
@@ -9,7 +26,8 @@ mod run_dir;
 mod spec;
 mod tabular;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::path::PathBuf;
 
 use tabular::{OptimizerChoice, Task};
@@ -33,6 +51,14 @@ enum Command {
         /// A CSV with the training's feature columns and target column.
         #[arg(long)]
         csv: Option<PathBuf>,
+        /// Extra markers of a missing value in --csv, besides empty, NA, NaN and null
+        /// (comma-separated, repeatable; added to those recorded at training).
+        #[arg(long, requires = "csv", value_name = "LIST")]
+        na_values: Vec<String>,
+        /// The field separator of --csv: one character, or `tab` (default: the one recorded
+        /// at training, else detected from the header among , ; tab |).
+        #[arg(long, requires = "csv")]
+        delimiter: Option<String>,
         /// Where to compute: cpu, wgpu or wgpu:N (see `ferrite devices`).
         #[arg(long, default_value = "cpu")]
         device: String,
@@ -51,6 +77,14 @@ enum Command {
         /// Where to write the predictions (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Extra markers of a missing value in --csv, besides empty, NA, NaN and null
+        /// (comma-separated, repeatable; added to those recorded at training).
+        #[arg(long, requires = "csv", value_name = "LIST")]
+        na_values: Vec<String>,
+        /// The field separator of --csv: one character, or `tab` (default: the one recorded
+        /// at training, else detected from the header among , ; tab |).
+        #[arg(long, requires = "csv")]
+        delimiter: Option<String>,
         /// Where to compute: cpu, wgpu or wgpu:N (see `ferrite devices`).
         #[arg(long, default_value = "cpu")]
         device: String,
@@ -110,6 +144,14 @@ struct TrainArgs {
     /// The column to predict (with --csv).
     #[arg(long, requires = "csv")]
     target: Option<String>,
+    /// Extra markers of a missing value in --csv, besides empty, NA, NaN and null
+    /// (comma-separated, repeatable: --na-values '?,-'); recorded for evaluate and predict.
+    #[arg(long, requires = "csv", value_name = "LIST")]
+    na_values: Vec<String>,
+    /// The field separator of --csv: one character, or `tab` (default: detected from the
+    /// header among , ; tab |, comma on ties); recorded for evaluate and predict.
+    #[arg(long, requires = "csv")]
+    delimiter: Option<String>,
     /// classification or regression (default: guessed from the target column).
     #[arg(long, value_parser = ["classification", "regression"])]
     task: Option<String>,
@@ -155,6 +197,14 @@ struct TrainArgs {
     /// Where to train: cpu, wgpu (the first GPU adapter) or wgpu:N (see `ferrite devices`).
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Replace the run folder given by --out if it exists (without it, an existing folder is
+    /// refused, so no earlier run is lost).
+    #[arg(long, requires = "out")]
+    overwrite: bool,
+    /// Clip the gradients' global 2-norm to this value before every step (a remedy for a
+    /// diverging loss).
+    #[arg(long)]
+    clip_grad_norm: Option<f32>,
 }
 
 /// Makes `name` (cpu, wgpu, wgpu:N) the device every tensor of this run is made on, after
@@ -218,6 +268,12 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     if args.epochs == Some(0) {
         anyhow::bail!("--epochs must be at least 1");
     }
+    if let Some(c) = args.clip_grad_norm {
+        if !(c > 0.0 && c.is_finite()) {
+            anyhow::bail!("--clip-grad-norm must be a positive number, got {c}");
+        }
+    }
+    run_dir::RunDir::check_destination(args.out.as_deref(), args.overwrite)?;
     let run_dir = if let Some(csv) = &args.csv {
         let target = args
             .target
@@ -242,6 +298,8 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             seed: args.seed,
             verbose: args.verbose,
             out: args.out.clone(),
+            clip_grad_norm: args.clip_grad_norm,
+            reading: tabular::CsvReading::from_args(&args.na_values, args.delimiter.as_deref())?,
         })?
     } else if let Some(dir) = &args.images {
         custom::train_images(&custom::ImageFolderTraining {
@@ -256,6 +314,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             seed: args.seed,
             verbose: args.verbose,
             out: args.out.clone(),
+            clip_grad_norm: args.clip_grad_norm,
         })?
     } else {
         let Some(name) = &args.example else {
@@ -273,6 +332,70 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     };
     println!("\nrun folder: {}", run_dir.display());
     Ok(())
+}
+
+/// Refuses train options that the chosen mode would silently ignore (`given`: the options
+/// typed on the command line, by their argument ids).
+fn refuse_unused_options(args: &TrainArgs, given: &[String]) -> anyhow::Result<()> {
+    let (mode, unused): (String, &[&str]) = if args.csv.is_some() {
+        ("--csv".into(), &["size", "fast"])
+    } else if args.images.is_some() {
+        ("--images".into(), &["model", "task", "fast"])
+    } else {
+        let name = args.example.as_deref().unwrap_or("");
+        (
+            format!("the built-in example {name}"),
+            &[
+                "model",
+                "batch_size",
+                "lr",
+                "optimizer",
+                "test_size",
+                "size",
+                "task",
+                "clip_grad_norm",
+            ],
+        )
+    };
+    let ignored: Vec<String> = unused
+        .iter()
+        .filter(|id| given.iter().any(|g| g == *id))
+        .map(|id| format!("--{}", id.replace('_', "-")))
+        .collect();
+    if ignored.is_empty() {
+        return Ok(());
+    }
+    let why = if args.csv.is_none() && args.images.is_none() {
+        ": it runs its own fixed protocol (its models, split and optimizer, so that its numbers \
+         match the course) and takes only --epochs, --fast, --seed, --verbose, --out and --device. \
+         To choose the rest, train on its data with --csv FILE --target COLUMN (see data/README.md)"
+    } else {
+        ", so it would ignore them"
+    };
+    anyhow::bail!("{mode} does not use {}{why}", ignored.join(", "))
+}
+
+/// A diverged run's error, with the options that address it: the run saved no model.
+fn with_divergence_advice(e: anyhow::Error, lr: Option<f32>) -> anyhow::Error {
+    let diverged = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref(),
+            Some(ferrite::FerriteError::Diverged { .. })
+        )
+    });
+    if !diverged {
+        return e;
+    }
+    let smaller = match lr {
+        Some(lr) => format!("--lr {}", lr / 10.0),
+        None => "a smaller --lr (a tenth of the default)".to_string(),
+    };
+    let what = e
+        .chain()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ");
+    anyhow::anyhow!("{what}. No model was saved; rerun with {smaller}, or add --clip-grad-norm 1.0")
 }
 
 fn explain_backprop(
@@ -342,22 +465,55 @@ fn run_bench(json: bool, device: &str, names: &[String]) -> anyhow::Result<()> {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    // Which train options the user typed (not defaults), to refuse those a mode ignores.
+    let given: Vec<String> = matches
+        .subcommand_matches("train")
+        .map(|m| {
+            m.ids()
+                .filter(|id| m.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+                .map(|id| id.as_str().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
-        Command::Train(args) => train(args),
+        Command::Train(args) => {
+            let lr = args.lr;
+            refuse_unused_options(&args, &given)
+                .and_then(|()| train(args))
+                .map_err(|e| with_divergence_advice(e, lr))
+        }
         Command::Evaluate {
             run_dir,
             csv,
+            na_values,
+            delimiter,
             device,
-        } => use_device(&device).and_then(|_| custom::evaluate(&run_dir, csv.as_deref())),
+        } => use_device(&device).and_then(|_| {
+            let reading = tabular::CsvReading::from_args(&na_values, delimiter.as_deref())?;
+            custom::evaluate(&run_dir, csv.as_deref(), &reading)
+        }),
         Command::Predict {
             run_dir,
             csv,
             images,
             out,
+            na_values,
+            delimiter,
             device,
         } => use_device(&device).and_then(|_| {
-            custom::predict(&run_dir, csv.as_deref(), images.as_deref(), out.as_deref())
+            let reading = tabular::CsvReading::from_args(&na_values, delimiter.as_deref())?;
+            custom::predict(
+                &run_dir,
+                csv.as_deref(),
+                images.as_deref(),
+                out.as_deref(),
+                &reading,
+            )
         }),
         Command::Devices => list_devices(),
         Command::Examples => {

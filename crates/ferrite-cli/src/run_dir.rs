@@ -79,6 +79,46 @@ impl RunDir {
         })
     }
 
+    /// Checks, before any work, that a run can be written to `out` (or under `runs/`): an
+    /// existing `out` is refused unless `overwrite` (so no earlier run is lost by accident),
+    /// and the parent folder must accept a new folder, so a read-only place fails now rather
+    /// than after training.
+    pub fn check_destination(out: Option<&Path>, overwrite: bool) -> anyhow::Result<()> {
+        let target = out.map_or_else(|| PathBuf::from("runs").join("x"), Path::to_path_buf);
+        if out.is_some() && target.exists() && !overwrite {
+            anyhow::bail!(
+                "{} already exists; add --overwrite to replace it, or choose another --out",
+                target.display()
+            );
+        }
+        if out.is_some() && target.exists() && !target.is_dir() {
+            anyhow::bail!(
+                "{} exists and is not a folder; choose another --out",
+                target.display()
+            );
+        }
+        let parent = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).with_context(|| {
+            format!(
+                "cannot create the folder {} for the run; choose another --out",
+                parent.display()
+            )
+        })?;
+        let probe = parent.join(format!(".ferrite-write-check-{}", std::process::id()));
+        std::fs::create_dir(&probe)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| std::fs::remove_dir(&probe).map_err(anyhow::Error::from))
+            .with_context(|| {
+                format!(
+                    "cannot write a run folder in {}; choose another --out",
+                    parent.display()
+                )
+            })
+    }
+
     /// Moves a complete new run into its final place and returns that path. An earlier
     /// folder there is replaced only now, and removed once the new one is in place.
     pub fn finish(mut self) -> anyhow::Result<PathBuf> {

@@ -96,7 +96,7 @@ impl ModelSpec {
                 hidden,
                 outputs,
             } => {
-                check_mlp_fits(*inputs, hidden, *outputs, available_memory())?;
+                check_mlp_fits(*inputs, hidden, *outputs, ferrite::data::available_memory())?;
                 let mut net = Sequential::new();
                 let mut width = *inputs;
                 for &h in hidden {
@@ -187,15 +187,6 @@ mod tests {
             .iter()
             .any(|(n, _)| n == "lstm.weight_ih_l0"));
     }
-}
-
-/// Bytes of main memory free for new allocations (Linux's `MemAvailable`); `None` where the
-/// system does not say, and then only arithmetic overflow is refused.
-fn available_memory() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    kib.checked_mul(1024)
 }
 
 /// Refuses an MLP whose training needs more memory than `available` bytes: its parameters

@@ -56,6 +56,87 @@ pub struct TrainSettings {
     pub seed: u64,
     /// 0 silent, 1 progress bars, 2 one line per epoch.
     pub verbose: u8,
+    /// Clip the gradients' global 2-norm to this before every step.
+    pub clip_grad_norm: Option<f32>,
+}
+
+/// How a CSV file is read: extra missing-value markers and the field separator. Recorded in
+/// the preprocessing, so `evaluate` and `predict` read new files as training read its file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CsvReading {
+    /// Extra markers of a missing value (`--na-values`), besides empty, NA, NaN and null.
+    #[serde(default)]
+    pub na_values: Vec<String>,
+    /// The field separator (`--delimiter`); `None`: detected from each file's header.
+    #[serde(default)]
+    pub delimiter: Option<char>,
+}
+
+impl CsvReading {
+    /// Reading with these command-line values: `--na-values` lists (each comma-separated,
+    /// the option repeatable) and `--delimiter` (one ASCII character, or `tab` / `\t`).
+    pub fn from_args(na_values: &[String], delimiter: Option<&str>) -> anyhow::Result<Self> {
+        let mut markers: Vec<String> = Vec::new();
+        for list in na_values {
+            for marker in list.split(',') {
+                let marker = marker.trim();
+                if marker.is_empty() {
+                    // An empty field is always missing; an empty entry is a stray comma.
+                    continue;
+                }
+                if !markers.iter().any(|m| m == marker) {
+                    markers.push(marker.to_string());
+                }
+            }
+        }
+        let delimiter = match delimiter {
+            None => None,
+            Some("tab" | "\\t" | "\t") => Some('\t'),
+            Some(d) => {
+                let mut chars = d.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) if c.is_ascii() && !matches!(c, '"' | '\n' | '\r') => {
+                        Some(c)
+                    }
+                    _ => anyhow::bail!(
+                        "--delimiter must be one ASCII character (for example ';' or tab), got {d:?}"
+                    ),
+                }
+            }
+        };
+        Ok(CsvReading {
+            na_values: markers,
+            delimiter,
+        })
+    }
+
+    /// This reading with `extra`'s markers added and its delimiter, if it gives one.
+    pub fn merged(&self, extra: &CsvReading) -> CsvReading {
+        let mut na_values = self.na_values.clone();
+        for m in &extra.na_values {
+            if !na_values.contains(m) {
+                na_values.push(m.clone());
+            }
+        }
+        CsvReading {
+            na_values,
+            delimiter: extra.delimiter.or(self.delimiter),
+        }
+    }
+
+    /// `options` set to read this way.
+    fn apply(&self, mut options: CsvOptions) -> CsvOptions {
+        if !self.na_values.is_empty() {
+            options = options.na_values(&self.na_values);
+        }
+        if let Some(d) = self.delimiter {
+            // Only ASCII is accepted by `from_args`; a hand-edited file could hold more.
+            if let Ok(byte) = u8::try_from(d) {
+                options = options.delimiter(byte);
+            }
+        }
+        options
+    }
 }
 
 /// Everything needed to turn raw table rows into model inputs again (stored in model.json).
@@ -84,6 +165,10 @@ pub struct Preprocessing {
     /// See `target_mean` (1 for classification).
     #[serde(default = "one")]
     pub target_std: f32,
+    /// How the training CSV was read (markers and separator); runs saved before this was
+    /// recorded read with the defaults.
+    #[serde(default)]
+    pub reading: CsvReading,
 }
 
 fn one() -> f32 {
@@ -109,10 +194,13 @@ pub fn load_table(
     path: &Path,
     target: &str,
     features: Option<&[String]>,
+    reading: &CsvReading,
 ) -> anyhow::Result<CsvTable> {
-    let mut options = CsvOptions::new()
-        .target(target)
-        .missing(MissingPolicy::Keep);
+    let mut options = reading.apply(
+        CsvOptions::new()
+            .target(target)
+            .missing(MissingPolicy::Keep),
+    );
     if let Some(f) = features {
         options = options.features(f);
     }
@@ -141,7 +229,30 @@ pub fn prepare(
     test_size: f64,
     seed: u64,
 ) -> anyhow::Result<Prepared> {
-    let table = load_table(path, target, features)?;
+    prepare_with(
+        path,
+        target,
+        features,
+        task,
+        test_size,
+        seed,
+        &CsvReading::default(),
+    )
+}
+
+/// [`prepare`], reading the CSV as `reading` says (`--na-values`, `--delimiter`), recorded
+/// in the preprocessing. A delimiter that was detected is not recorded: each new file's own
+/// header decides, so a comma file can score a model trained on a semicolon file.
+pub fn prepare_with(
+    path: &Path,
+    target: &str,
+    features: Option<&[String]>,
+    task: Option<Task>,
+    test_size: f64,
+    seed: u64,
+    reading: &CsvReading,
+) -> anyhow::Result<Prepared> {
+    let table = load_table(path, target, features, reading)?;
     let y_all = table
         .targets
         .as_ref()
@@ -198,23 +309,24 @@ pub fn prepare(
     let labels: Vec<usize> = y.iter().map(|&v| v as usize).collect();
     let mut splitter = TrainTestSplit::new(test_size).seed(seed);
     if task != Task::Regression {
-        splitter = splitter.stratify(&labels);
+        splitter = match &classes {
+            // Errors then name a class as the data does, not by its index.
+            Some(names) => splitter.stratify_named(&labels, names),
+            None => splitter.stratify(&labels),
+        };
     }
     let split = splitter.split(y.len())?;
     let y_t = Tensor::from_vec(y, [labels.len()]);
     let (x_train, x_test) = split.apply(&x);
     let (y_train, y_test) = split.apply(&y_t);
     let imputer = Imputer::fit(&x_train, FillStrategy::Mean)?;
-    let (x_train, x_test) = (imputer.transform(&x_train), imputer.transform(&x_test));
+    let (x_train, x_test) = (imputer.transform(&x_train)?, imputer.transform(&x_test)?);
     let mut scaler = StandardScaler::new();
     let x_train = scaler.fit_transform(&x_train)?;
     let x_test = scaler.transform(&x_test)?;
     let test_rows = split.test.iter().map(|&i| keep[i]).collect();
     let (target_mean, target_std) = if task == Task::Regression {
-        let v = y_train.to_vec();
-        let mean = v.iter().sum::<f32>() / v.len() as f32;
-        let std = (v.iter().map(|y| (y - mean).powi(2)).sum::<f32>() / v.len() as f32).sqrt();
-        (mean, if std > 0.0 { std } else { 1.0 })
+        target_scaling(&y_train.to_vec())?
     } else {
         (0.0, 1.0)
     };
@@ -230,6 +342,7 @@ pub fn prepare(
             test_rows,
             target_mean,
             target_std,
+            reading: reading.clone(),
         },
         x_train,
         y_train,
@@ -238,24 +351,45 @@ pub fn prepare(
     })
 }
 
+/// The mean and population standard deviation of regression targets, computed in f64 (an
+/// f32 sum of squares overflows for targets past about 1e19, and every metric became NaN),
+/// stored as f32 for the network's scaling. A constant target keeps scale 1.
+fn target_scaling(y: &[f32]) -> anyhow::Result<(f32, f32)> {
+    let n = y.len().max(1) as f64;
+    let mean = y.iter().map(|&v| v as f64).sum::<f64>() / n;
+    let var = y.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
+    let std = var.sqrt();
+    let (mean32, std32) = (mean as f32, std as f32);
+    if !(mean32.is_finite() && std32.is_finite()) {
+        anyhow::bail!(
+            "the target's mean {mean:e} or standard deviation {std:e} does not fit in f32; \
+             rescale the target column"
+        );
+    }
+    Ok((mean32, if std32 > 0.0 { std32 } else { 1.0 }))
+}
+
 impl Preprocessing {
     /// Loads new rows of a CSV with the training columns and applies the training
-    /// preprocessing. Returns the features and, when the file has the target column, targets.
+    /// preprocessing, reading the file as training did (its missing-value markers and
+    /// separator). Returns the features and, when the file has the target column, targets.
     pub fn load_rows(
         &self,
         path: &Path,
         with_target: bool,
     ) -> anyhow::Result<(Tensor, Option<Tensor>)> {
-        let mut options = CsvOptions::new()
-            .features(&self.features)
-            .missing(MissingPolicy::Keep);
+        let mut options = self.reading.apply(
+            CsvOptions::new()
+                .features(&self.features)
+                .missing(MissingPolicy::Keep),
+        );
         if with_target {
             options = options.target(&self.target);
         }
         let table = options.load(path)?;
         let x = self
             .scaler
-            .transform(&self.imputer.transform(&table.features))?;
+            .transform(&self.imputer.transform(&table.features)?)?;
         let y = match (&table.targets, &table.label_encoder, &self.classes) {
             (None, _, _) => None,
             (Some(t), _, None) => Some(t.clone()),
@@ -298,9 +432,16 @@ fn class_indices(names: &[String], classes: &[String]) -> anyhow::Result<Vec<f32
                 .position(|c| c == n)
                 .map(|i| i as f32)
                 .ok_or_else(|| {
+                    let shown: Vec<String> = classes
+                        .iter()
+                        .take(10)
+                        .map(|c| metrics::report::display_label(c))
+                        .collect();
                     anyhow::anyhow!(
-                        "label '{n}' was not seen in training (classes: {})",
-                        classes.join(", ")
+                        "label '{}' was not seen in training (classes: {}{})",
+                        metrics::report::display_label(n),
+                        shown.join(", "),
+                        if classes.len() > 10 { ", …" } else { "" }
                     )
                 })
         })
@@ -384,6 +525,7 @@ pub fn train_network(
     let mut options = FitOptions::new(settings.epochs)
         .verbose(settings.verbose)
         .validation(&mut val);
+    options.clip_grad_norm = settings.clip_grad_norm;
     options = match task {
         Task::Binary => options.accuracy(Accuracy::BinaryLogits),
         Task::Multiclass => options.accuracy(Accuracy::Multiclass),
@@ -469,9 +611,13 @@ pub fn classification_summary(
         "confusion_matrix": cm.counts,
         "classes": classes,
     });
+    let shown: Vec<String> = classes
+        .iter()
+        .map(|c| metrics::report::display_label(c))
+        .collect();
     let mut text = format!(
         "{report}\nconfusion matrix (rows: true, columns: predicted; {}):\n",
-        classes.join(", ")
+        shown.join(", ")
     );
     for row in &cm.counts {
         text.push_str(&format!(
@@ -509,4 +655,122 @@ pub fn regression_line(name: &str, m: &serde_json::Value) -> String {
         100.0 * g("mape"),
         g("r2")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Writes `text` to a fresh CSV file in the temporary folder.
+    fn temp_csv(name: &str, text: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("ferrite_tabular_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// 40 rows of `(3a − 2b) · scale`, with `?` as the target of data row `question`.
+    fn linear_rows(scale: f64, question: Option<usize>) -> String {
+        let mut text = String::from("a;b;y\n");
+        for i in 0..40 {
+            let (a, b) = (i as f64 / 40.0, ((i * 7) % 11) as f64 / 11.0);
+            let y = if Some(i) == question {
+                "?".to_string()
+            } else {
+                format!("{:e}", (3.0 * a - 2.0 * b) * scale)
+            };
+            text += &format!("{a};{b};{y}\n");
+        }
+        text
+    }
+
+    #[test]
+    fn command_line_markers_and_delimiters_are_parsed() {
+        let r = CsvReading::from_args(&["?,-".into(), " n/a ,,?".into()], Some("tab")).unwrap();
+        assert_eq!(r.na_values, vec!["?", "-", "n/a"]);
+        assert_eq!(r.delimiter, Some('\t'));
+        assert_eq!(
+            CsvReading::from_args(&[], Some(";")).unwrap().delimiter,
+            Some(';')
+        );
+        let err = CsvReading::from_args(&[], Some(";;"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--delimiter must be one ASCII character"),
+            "{err}"
+        );
+        let merged = r.merged(&CsvReading::from_args(&["NULL".into(), "?".into()], None).unwrap());
+        assert_eq!(merged.na_values, vec!["?", "-", "n/a", "NULL"]);
+        assert_eq!(merged.delimiter, Some('\t'));
+    }
+
+    #[test]
+    fn a_target_near_1e19_is_scaled_with_f64_statistics() {
+        // The f32 standard deviation overflowed here: every metric was NaN.
+        let path = temp_csv("big.csv", &linear_rows(1e19, None));
+        let p = prepare(&path, "y", None, None, 0.25, 0).unwrap();
+        let pre = &p.preprocessing;
+        assert_eq!(pre.task, Task::Regression);
+        let y: Vec<f64> = p.y_train.to_vec().iter().map(|&v| v as f64).collect();
+        let mean = y.iter().sum::<f64>() / y.len() as f64;
+        let std = (y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / y.len() as f64).sqrt();
+        assert!(((pre.target_mean as f64 - mean) / std).abs() < 1e-6);
+        assert!(
+            (pre.target_std as f64 / std - 1.0).abs() < 1e-6,
+            "{}",
+            pre.target_std
+        );
+        let scaled = (&p.y_train - pre.target_mean) * (1.0 / pre.target_std);
+        assert!(scaled
+            .to_vec()
+            .iter()
+            .all(|v| v.is_finite() && v.abs() < 10.0));
+    }
+
+    #[test]
+    fn declared_markers_are_recorded_and_reused_for_new_files() {
+        let path = temp_csv("question.csv", &linear_rows(1.0, Some(5)));
+        let err = prepare(&path, "y", None, None, 0.25, 0).err().unwrap();
+        let msg = format!("{err:#}");
+        assert!(
+            msg.contains("question.csv:7:") && msg.contains("--na-values '?'"),
+            "{msg}"
+        );
+        let reading = CsvReading::from_args(&["?".into()], None).unwrap();
+        let p = prepare_with(&path, "y", None, None, 0.25, 0, &reading).unwrap();
+        // A regression on the 39 rows with a target, not a 39-class classification.
+        assert_eq!(p.preprocessing.task, Task::Regression);
+        assert_eq!(p.y_train.numel() + p.y_test.numel(), 39);
+        let json = serde_json::to_value(&p.preprocessing).unwrap();
+        assert_eq!(json["reading"]["na_values"], serde_json::json!(["?"]));
+        // A new file with the marker reads the same way, from the recorded preprocessing.
+        let new = temp_csv(
+            "question_new.csv",
+            "a;b;y\n0.5;0.5;?\n0.1;0.2;3\n0.3;0.1;2\n",
+        );
+        let (x, y) = p.preprocessing.load_rows(&new, true).unwrap();
+        assert_eq!(x.dims(), &[3, 2]);
+        let y = y.unwrap().to_vec();
+        assert!(y[0].is_nan() && y[1] == 3.0 && y[2] == 2.0, "{y:?}");
+        // A model.json written before the reading was recorded still loads, with defaults.
+        let mut old = json.clone();
+        old.as_object_mut().unwrap().remove("reading");
+        let back: Preprocessing = serde_json::from_value(old).unwrap();
+        assert_eq!(back.reading, CsvReading::default());
+    }
+
+    #[test]
+    fn stratified_split_errors_name_the_class() {
+        let path = temp_csv(
+            "one_row.csv",
+            "a,y\n1,setosa\n2,setosa\n3,virginica\n4,virginica\n5,virginica\n6,odd\n",
+        );
+        let err = prepare(&path, "y", None, None, 0.5, 0).err().unwrap();
+        assert!(
+            format!("{err:#}").contains("class \"odd\" has only 1 row"),
+            "{err:#}"
+        );
+    }
 }

@@ -14,8 +14,9 @@ pub enum FerriteError {
         #[source]
         source: std::io::Error,
     },
-    /// A data file is malformed at a known place.
-    #[error("{path}:{line}: {message}")]
+    /// A data file is malformed at a known place (`path:line: message`, or `path: message`
+    /// when the problem is not tied to a line).
+    #[error("{}", display_data(path, *line, message))]
     Data {
         /// The file.
         path: PathBuf,
@@ -53,6 +54,23 @@ pub enum FerriteError {
         /// `(key, shape in the state dict, shape in the model)` for keys whose shapes differ.
         mismatched: Vec<(String, Vec<usize>, Vec<usize>)>,
     },
+    /// Training diverged: a batch loss became NaN or infinite, so training stopped before the
+    /// optimizer applied that step (the model keeps the weights it had before it).
+    #[error(
+        "training diverged at epoch {epoch}, batch {batch}: the loss became {value} (the gradients \
+         exploded or a value overflowed); try a smaller learning rate, gradient clipping, or \
+         scaling the inputs"
+    )]
+    Diverged {
+        /// The epoch (1-based).
+        epoch: usize,
+        /// The batch within the epoch (1-based).
+        batch: usize,
+        /// The loss value seen.
+        value: f32,
+        /// The epochs completed before it.
+        history: Box<crate::train::History>,
+    },
     /// A model file is unreadable, corrupt or does not match the model.
     #[error("model file {path}: {message}")]
     Model {
@@ -61,6 +79,15 @@ pub enum FerriteError {
         /// What is wrong, naming the offending keys.
         message: String,
     },
+}
+
+/// `path:line: message`, or `path: message` for line 0 (a whole file: an image, a folder).
+fn display_data(path: &std::path::Path, line: usize, message: &str) -> String {
+    if line == 0 {
+        format!("{}: {message}", path.display())
+    } else {
+        format!("{}:{line}: {message}", path.display())
+    }
 }
 
 impl FerriteError {

@@ -211,7 +211,9 @@ fn malformed_files_are_errors_naming_file_line_and_column() {
     );
     let msg = data_error(y(), "text_in_numeric.csv", 3);
     assert!(
-        msg.contains("column \"b\"") && msg.contains("\"abc\""),
+        msg.contains("column 2 (\"b\")")
+            && msg.contains("\"abc\"")
+            && msg.contains("--na-values 'abc'"),
         "{msg}"
     );
     let msg = data_error(y(), "empty.csv", 1);
@@ -220,28 +222,34 @@ fn malformed_files_are_errors_naming_file_line_and_column() {
     assert!(msg.contains("no data rows"), "{msg}");
     let msg = data_error(CsvOptions::new().target("label"), "ragged.csv", 1);
     assert!(
-        msg.contains("no column named \"label\"") && msg.contains("a, b, y"),
+        msg.contains("no column named \"label\"") && msg.contains("\"a\", \"b\", \"y\""),
         "{msg}"
     );
     let msg = data_error(y().features(&["a", "c"]), "text_in_numeric.csv", 1);
     assert!(msg.contains("\"c\""), "{msg}");
     let msg = data_error(y(), "invalid_utf8.csv", 3);
     assert!(
-        msg.contains("column \"b\"") && msg.contains("UTF-8"),
+        msg.contains("column 2 (\"b\")") && msg.contains("UTF-8"),
         "{msg}"
     );
     let msg = data_error(y(), "overflow.csv", 4);
     assert!(
-        msg.contains("column \"a\"") && msg.contains("overflows f32"),
+        msg.contains("column 1 (\"a\")") && msg.contains("overflows f32"),
         "{msg}"
     );
     let msg = data_error(y(), "duplicate_header.csv", 1);
-    assert!(msg.contains("twice"), "{msg}");
+    assert!(
+        msg.contains("column 2 (\"a\")") && msg.contains("already used by column 1"),
+        "{msg}"
+    );
     let msg = data_error(y().features(&["a", "y"]), "missing.csv", 1);
-    assert!(msg.contains("both a feature and the target"), "{msg}");
+    assert!(
+        msg.contains("column 3 (\"y\") is chosen as both a feature and the target"),
+        "{msg}"
+    );
     let msg = data_error(y(), "missing.csv", 3);
     assert!(
-        msg.contains("column \"a\"") && msg.contains("missing value"),
+        msg.contains("column 1 (\"a\")") && msg.contains("missing value"),
         "{msg}"
     );
     let msg = data_error(y().target_kind(TargetKind::Numeric), "ragged.csv", 3);
@@ -279,4 +287,213 @@ fn each_missing_spelling_is_recognised_and_reported() {
     assert_eq!(filled.report.dropped_lines, vec![5]);
     assert_eq!(filled.imputer.as_ref().unwrap().fill_values(), &[5.5, 3.0]);
     assert_eq!(filled.features.to_vec2()[1], vec![5.5, 3.0]);
+}
+
+/// Writes `text` to a fresh file `name` under the test's temporary folder.
+fn temp_csv(name: &str, text: &[u8]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ferrite_data_csv_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// 30 rows of y = 3a − 2b, with `?` as the target of the 8th data row (file line 9).
+fn regression_with_a_question_mark() -> String {
+    let mut text = String::from("a,b,y\n");
+    for i in 0..30 {
+        let (a, b) = (i as f32 * 0.5, (i % 7) as f32);
+        let y = if i == 7 {
+            "?".to_string()
+        } else {
+            format!("{}", 3.0 * a - 2.0 * b)
+        };
+        text += &format!("{a},{b},{y}\n");
+    }
+    text
+}
+
+#[test]
+fn a_marker_in_a_numeric_target_is_an_error_unless_declared_missing() {
+    // Once read as text labels: a regression silently became a 29-class classification.
+    let path = temp_csv(
+        "question_mark.csv",
+        regression_with_a_question_mark().as_bytes(),
+    );
+    let err = CsvOptions::new()
+        .target("y")
+        .missing(MissingPolicy::Keep)
+        .load(&path)
+        .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, FerriteError::Data { line: 9, .. }),
+        "expected line 9: {msg}"
+    );
+    for part in [
+        "question_mark.csv:9:",
+        "column 3 (\"y\")",
+        "\"?\"",
+        "29 of the 30 values",
+        "--na-values '?'",
+        "CsvOptions::na_values(&[\"?\"])",
+    ] {
+        assert!(msg.contains(part), "{part:?} not in {msg}");
+    }
+    // Declared, the row's target is missing and the column stays numeric.
+    let t = CsvOptions::new()
+        .target("y")
+        .na_values(&["?"])
+        .missing(MissingPolicy::Keep)
+        .load(&path)
+        .unwrap();
+    assert!(t.label_encoder.is_none());
+    let y = t.targets.unwrap().to_vec();
+    assert!(y[7].is_nan());
+    assert_eq!(y[8], 3.0 * 4.0 - 2.0 * 1.0);
+    assert_eq!(t.report.missing[2], ("y".to_string(), 1));
+    // Markers count in the features too, and only exact (trimmed) matches.
+    let t = CsvOptions::new()
+        .target("y")
+        .na_values(&["-", "?"])
+        .missing(MissingPolicy::DropRows)
+        .parse_for_test("a,b,y\n1, - ,2\n3,4,?\n5,-1,6\n");
+    assert_eq!(t.features.to_vec2(), vec![vec![5.0, -1.0]]);
+    assert_eq!(t.report.dropped_lines, vec![2, 3]);
+    // A column that is mostly text stays a column of labels.
+    let t = CsvOptions::new()
+        .target("y")
+        .parse_for_test("a,y\n1,cat\n2,dog\n3,7\n4,cat\n");
+    assert_eq!(t.label_encoder.unwrap().classes(), &["7", "cat", "dog"]);
+}
+
+/// Loading `text` from a temporary file (a fresh name per call, as tests run in parallel),
+/// for tests that only need the table.
+trait ParseForTest {
+    fn parse_for_test(&self, text: &str) -> ferrite::data::CsvTable;
+}
+
+impl ParseForTest for CsvOptions {
+    fn parse_for_test(&self, text: &str) -> ferrite::data::CsvTable {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let k = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let path = temp_csv(&format!("parse_{k}.csv"), text.as_bytes());
+        self.load(&path).unwrap()
+    }
+}
+
+#[test]
+fn the_delimiter_is_detected_from_the_header() {
+    let semi = CsvOptions::new()
+        .target("y")
+        .parse_for_test("a;b;y\n1.5;2;3\n4;5;6\n");
+    assert_eq!(semi.delimiter, b';');
+    assert_eq!(semi.feature_names, vec!["a", "b"]);
+    let tab = CsvOptions::new()
+        .target("y")
+        .parse_for_test("a\tb\ty\n1\t2\t3\n");
+    assert_eq!(
+        (tab.delimiter, tab.features.to_vec()),
+        (b'\t', vec![1.0, 2.0])
+    );
+    let pipe = CsvOptions::new()
+        .target("y")
+        .parse_for_test("\"a|x\"|b|y\n1|2|3\n");
+    assert_eq!(pipe.feature_names, vec!["a|x", "b"]);
+    // Quotes are respected: the semicolons inside the quoted names do not split them.
+    let quoted = CsvOptions::new()
+        .target("y")
+        .parse_for_test("\"a;1\",\"b;2\",y\n1,2,3\n");
+    assert_eq!(
+        (quoted.delimiter, quoted.feature_names.clone()),
+        (b',', vec!["a;1".to_string(), "b;2".to_string()])
+    );
+    // A tie (one field either way) is a comma.
+    let single = CsvOptions::new().parse_for_test("a\n1\n");
+    assert_eq!(single.delimiter, b',');
+    // A given delimiter is used as is; a missing column then says what the header looks like.
+    let path = temp_csv("semicolons.csv", b"a;b;y\n1;2;3\n");
+    let msg = CsvOptions::new()
+        .target("y")
+        .delimiter(b',')
+        .load(&path)
+        .unwrap_err()
+        .to_string();
+    for part in [
+        "semicolons.csv:1:",
+        "no column named \"y\"",
+        "the 1 column is \"a;b;y\"",
+        "holds ';'",
+        "--delimiter ';'",
+    ] {
+        assert!(msg.contains(part), "{part:?} not in {msg}");
+    }
+}
+
+#[test]
+fn devices_folders_and_binary_files_are_refused_before_reading() {
+    // /dev/zero once read forever.
+    #[cfg(unix)]
+    {
+        let msg = CsvOptions::new()
+            .target("y")
+            .load("/dev/zero")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("/dev/zero is not a regular file") && msg.contains("CSV file"),
+            "{msg}"
+        );
+    }
+    let dir = std::env::temp_dir();
+    let msg = CsvOptions::new().load(&dir).unwrap_err().to_string();
+    assert!(msg.contains("is a folder, not a CSV file"), "{msg}");
+    // A file larger than the free memory is refused before reading: a sparse 1 TiB file
+    // (no disk used), only where the free memory is known to be smaller.
+    if ferrite::data::available_memory().is_some_and(|free| free < 1 << 39) {
+        let path = temp_csv("huge.csv", b"a,y\n");
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        if file.set_len(1 << 40).is_ok() {
+            let msg = CsvOptions::new().load(&path).unwrap_err().to_string();
+            assert!(
+                msg.contains("huge.csv") && msg.contains("GiB of memory is free"),
+                "{msg}"
+            );
+        }
+        drop(file);
+        std::fs::remove_file(&path).unwrap();
+    }
+    let path = temp_csv("binary.csv", b"a,b,y\n1,2,3\n4,\0\x01,5\n");
+    let err = CsvOptions::new().target("y").load(&path).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("binary.csv:3:")
+            && msg.contains("not a text CSV file")
+            && msg.contains("byte offset 14"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn huge_labels_are_shortened_in_messages() {
+    let long = "x".repeat(65_536);
+    let path = temp_csv(
+        "long_label.csv",
+        format!("a,y\n1,{long}\n2,short\n").as_bytes(),
+    );
+    let table = CsvOptions::new().target("y").load(&path).unwrap();
+    let encoder = table.label_encoder.unwrap();
+    let other = temp_csv("long_label_new.csv", format!("a,y\n1,{long}y\n").as_bytes());
+    let msg = CsvOptions::new()
+        .target("y")
+        .label_encoder(encoder)
+        .load(&other)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.len() < 600 && msg.contains("column 2 (\"y\")") && msg.contains('…'),
+        "{} characters: {}",
+        msg.len(),
+        &msg[..msg.len().min(600)]
+    );
 }

@@ -1,11 +1,15 @@
 //! Image loading: the elpv64 solar-cell images against pixel statistics from an independent PNG
 //! decoder (tools/golden_data.py), tiny RGB/gray fixtures with known pixels, class folders,
-//! normalisation, resizing, augmentation through a loader, and unreadable images.
+//! normalisation, resizing, augmentation through a loader, and unreadable images; malformed
+//! folders and labels files (issue #13): empty class folders, numeric labels as classes,
+//! messages naming the file, line, column and value, and sizes that cannot fit in memory.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use ferrite::data::{Augmentation, Augmented, ColorMode, DataLoader, Dataset, ImageOptions};
+use ferrite::data::{
+    available_memory, Augmentation, Augmented, ColorMode, DataLoader, Dataset, ImageOptions,
+};
 use ferrite::FerriteError;
 use serde_json::Value;
 
@@ -262,4 +266,288 @@ fn unlabelled_images_load_from_a_folder_tree_or_one_file_in_sorted_order() {
     assert_eq!(one.to_vec(), labelled.images.get(2).to_vec());
     let missing = options.load_unlabelled(fixture("images/no_such_folder"));
     assert!(matches!(missing, Err(FerriteError::Io { .. })));
+}
+
+/// A fresh folder under the system's temporary folder, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir =
+            std::env::temp_dir().join(format!("ferrite-images-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    /// Writes a 3x2 gray PNG of constant `value` at `relative`, creating its folders.
+    fn png(&self, relative: &str, value: u8) -> PathBuf {
+        let path = self.0.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        image::GrayImage::from_pixel(3, 2, image::Luma([value]))
+            .save(&path)
+            .unwrap();
+        path
+    }
+
+    fn file(&self, relative: &str, text: &str) -> PathBuf {
+        let path = self.0.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn an_empty_class_folder_is_skipped_with_a_warning_wherever_it_sorts() {
+    // Once an empty folder sorting first added a phantom class 0, and one sorting last gave
+    // more class names than classes (a panic when plotting).
+    for empty in ["aaa", "mmm", "zzz"] {
+        let dir = Scratch::new(&format!("empty-{empty}"));
+        dir.png("b/1.png", 10);
+        dir.png("b/2.png", 20);
+        dir.png("k/3.png", 30);
+        std::fs::create_dir_all(dir.0.join(empty)).unwrap();
+        std::fs::create_dir_all(dir.0.join(".git/objects")).unwrap(); // hidden: ignored
+        dir.file("k/.DS_Store", "not an image, but hidden");
+        let set = ImageOptions::new().load_class_folders(&dir.0).unwrap();
+        assert_eq!(set.classes, ["b", "k"], "empty folder {empty}");
+        assert_eq!(set.labels.to_vec(), vec![0., 0., 1.]);
+        assert_eq!(set.images.dims(), &[3, 1, 2, 3]);
+        assert_eq!(
+            set.label_encoder.unwrap().classes(),
+            &["b".to_string(), "k".to_string()]
+        );
+        assert_eq!(set.warnings.len(), 1, "{:?}", set.warnings);
+        let warning = &set.warnings[0];
+        assert!(
+            warning.contains(&dir.0.join(empty).display().to_string())
+                && warning.contains("no image files")
+                && warning.contains("skipped"),
+            "{warning}"
+        );
+    }
+    // A folder of folders says why it holds no images.
+    let dir = Scratch::new("nested");
+    dir.png("a/1.png", 0);
+    dir.png("b/1.png", 0);
+    dir.png("train/cat/1.png", 0);
+    let set = ImageOptions::new().load_class_folders(&dir.0).unwrap();
+    assert_eq!(set.classes, ["a", "b"]);
+    assert!(
+        set.warnings[0].contains("train") && set.warnings[0].contains("holds 1 folder(s)"),
+        "{:?}",
+        set.warnings
+    );
+}
+
+#[test]
+fn a_folder_without_images_is_an_error_naming_it_without_a_line() {
+    let dir = Scratch::new("no-images");
+    std::fs::create_dir_all(dir.0.join("a")).unwrap();
+    std::fs::create_dir_all(dir.0.join("b")).unwrap();
+    let msg = ImageOptions::new()
+        .load_class_folders(&dir.0)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "{}: none of its 2 sub-folder(s) holds image files; put each class's images \
+             directly in its folder (root/<class>/<image>)",
+            dir.0.display()
+        )
+    );
+    // Images but no sub-folders: they need a labels file.
+    let flat = Scratch::new("flat");
+    flat.png("x.png", 0);
+    let msg = ImageOptions::new()
+        .load_class_folders(&flat.0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.starts_with(&format!("{}: no class sub-folders", flat.0.display()))
+            && msg.contains("labels file"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn numeric_labels_as_classes_are_the_values_that_occur_in_numeric_order() {
+    let dir = Scratch::new("numeric");
+    for (i, v) in [10u8, 20, 30, 40, 50].iter().enumerate() {
+        dir.png(&format!("{i}.png"), *v);
+    }
+    // Labels 1 and 2 once added an empty class 0; a label of 100000000 allocated 1e8 classes.
+    let labels = dir.file(
+        "labels.csv",
+        "image,label\n0.png,2\n1.png,1\n2.png,100000000\n3.png,10\n4.png,1.0\n",
+    );
+    let set = ImageOptions::new()
+        .labels_as_classes(true)
+        .load_with_labels(&dir.0, &labels, "image", "label")
+        .unwrap();
+    assert_eq!(set.classes, ["1", "2", "10", "100000000"]); // numeric, not text order
+    assert_eq!(set.labels.to_vec(), vec![1., 0., 3., 2., 0.]); // 1.0 is class "1"
+    assert!(set.label_encoder.is_none());
+    assert!(set.warnings.is_empty());
+    // Without it, numbers stay numbers.
+    let values = ImageOptions::new()
+        .load_with_labels(&dir.0, &labels, "image", "label")
+        .unwrap();
+    assert_eq!(values.labels.to_vec(), vec![2., 1., 1e8, 10., 1.]);
+    assert!(values.classes.is_empty() && values.label_encoder.is_none());
+    // Text labels are classes in either mode.
+    let text = dir.file(
+        "text.csv",
+        "image,label\n0.png,poly\n1.png,mono\n2.png,poly\n",
+    );
+    let set = ImageOptions::new()
+        .load_with_labels(&dir.0, &text, "image", "label")
+        .unwrap();
+    assert_eq!(set.classes, ["mono", "poly"]);
+    assert_eq!(set.labels.to_vec(), vec![1., 0., 1.]);
+}
+
+#[test]
+fn labels_file_errors_name_the_line_the_column_and_the_value() {
+    let dir = Scratch::new("label-errors");
+    for i in 0..4 {
+        dir.png(&format!("{i}.png"), 0);
+    }
+    let load = |name: &str, text: &str, classes: bool| {
+        let path = dir.file(name, text);
+        ImageOptions::new()
+            .labels_as_classes(classes)
+            .load_with_labels(&dir.0, &path, "image", "label")
+    };
+    let at = |name: &str| dir.0.join(name).display().to_string();
+    // A stray marker among numbers is an error, not a silent switch to text classes.
+    let stray = "image,label\n0.png,0.5\n1.png,0.25\n2.png,?\n3.png,1\n";
+    let msg = load("stray.csv", stray, false).unwrap_err().to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "{}:4: column 2 (\"label\"): \"?\" is not a number, but 3 of the 4 labels are; \
+             correct the value or remove the row",
+            at("stray.csv")
+        )
+    );
+    // Read as classes, "?" is one more class name.
+    let set = load("stray.csv", stray, true).unwrap();
+    assert_eq!(set.classes, ["0.25", "0.5", "1", "?"]);
+    let msg = load("missing.csv", "image,label\n0.png,a\n1.png,\n", true)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "{}:3: column 2 (\"label\"): the value is missing; give every image a file name and a label",
+            at("missing.csv")
+        )
+    );
+    let msg = load("swapped.csv", "label,image\n,0.png\n", true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.starts_with(&format!("{}:2: column 1 (\"label\")", at("swapped.csv"))),
+        "{msg}"
+    );
+    // A long value is shortened in the message.
+    let long = "x".repeat(65_536);
+    let msg = load(
+        "long.csv",
+        &format!("image,label\n0.png,1\n1.png,2\n2.png,{long}\n"),
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        msg.contains(":4: column 2 (\"label\")")
+            && msg.contains("(65536 characters)")
+            && msg.len() < 300,
+        "{}",
+        &msg[..msg.len().min(300)]
+    );
+    // A folder or a device is not a labels file (a device could be read forever).
+    let msg = ImageOptions::new()
+        .load_with_labels(&dir.0, &dir.0, "image", "label")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "{}: is not a regular file; give the labels as a CSV file",
+            dir.0.display()
+        )
+    );
+    let msg = load("binary.csv", "image,label\n0.png,\0\n", true)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("NUL byte at offset 18"), "{msg}");
+}
+
+#[test]
+fn an_unreadable_image_is_an_error_naming_it_without_a_line() {
+    let dir = Scratch::new("corrupt");
+    dir.png("a/1.png", 0);
+    dir.png("b/1.png", 0);
+    let bad = dir.file("b/notes.png", "this is not a PNG");
+    let err = ImageOptions::new().load_class_folders(&dir.0).unwrap_err();
+    assert!(matches!(err, FerriteError::Data { line: 0, .. }), "{err:?}");
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with(&format!("{}: cannot read the image: ", bad.display()))
+            && msg.contains("replace it, or remove it")
+            && !msg.contains(":0:"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_size_that_cannot_fit_in_memory_is_refused_before_decoding() {
+    let dir = Scratch::new("size");
+    dir.png("a/1.png", 0);
+    dir.png("b/1.png", 0);
+    let start = Instant::now();
+    // More bytes than a u64 counts: refused on every system.
+    let huge = u32::MAX as usize;
+    let err = ImageOptions::new()
+        .size(huge, huge)
+        .load_class_folders(&dir.0)
+        .unwrap_err();
+    assert!(
+        matches!(&err, FerriteError::InvalidArgument { name, .. } if name == "size")
+            && err.to_string().contains("more bytes than can be counted"),
+        "{err}"
+    );
+    if available_memory().is_some() {
+        // 2 images of 10^6 x 10^6 pixels need terabytes.
+        let msg = ImageOptions::new()
+            .size(1_000_000, 1_000_000)
+            .load_class_folders(&dir.0)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("2 image(s) of 1000000x1000000 pixels with 1 channel(s)")
+                && msg.contains("GiB of memory is free")
+                && msg.contains("choose a smaller size: at most about"),
+            "{msg}"
+        );
+    }
+    assert!(start.elapsed().as_secs_f32() < 2.0, "{:?}", start.elapsed());
+    for (h, w) in [(0, 8), (8, 0), (huge + 1, 8)] {
+        let msg = ImageOptions::new()
+            .size(h, w)
+            .load_class_folders(&dir.0)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains(&format!("got {h}x{w}")), "{msg}");
+    }
 }

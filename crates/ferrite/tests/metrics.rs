@@ -319,3 +319,48 @@ fn regression_metrics_match_sklearn() {
         }
     }
 }
+
+#[test]
+fn a_huge_label_is_shortened_in_the_classification_report() {
+    // Once a panic: "Formatting argument out of range" for a 65,536-character column width.
+    let long = "x".repeat(65_536);
+    let report = classification_report(
+        &[0, 1, 1, 0],
+        &[0, 1, 0, 0],
+        None,
+        Some(&[long.as_str(), "short"]),
+        1_000_000,
+        ZeroDivision::Zero,
+    );
+    let first_row = report.lines().nth(2).unwrap();
+    assert!(
+        first_row.contains(&format!("{}…", "x".repeat(40))),
+        "{first_row}"
+    );
+    assert!(report.lines().all(|l| l.chars().count() < 200), "{report}");
+    // digits is capped at 17: 1.0 with 17 decimals.
+    assert!(first_row.contains("0.66666666666666663"), "{first_row}");
+}
+
+#[test]
+fn regression_metrics_of_targets_near_1e19_are_finite() {
+    // (3a − 2b) · 1e19: squares near 1e38 overflow f32 but not the f64 the metrics use.
+    let y: Vec<f32> = (0..50)
+        .map(|i| (3.0 * (i as f32 / 50.0) - 2.0 * ((i % 7) as f32 / 7.0)) * 1e19)
+        .collect();
+    let pred: Vec<f32> = y.iter().map(|v| v * 1.01 + 1e17).collect();
+    let mae = mean_absolute_error(&y, &pred);
+    let mse = mean_squared_error(&y, &pred);
+    let want_mae = y
+        .iter()
+        .zip(&pred)
+        .map(|(&t, &p)| (t as f64 - p as f64).abs())
+        .sum::<f64>()
+        / 50.0;
+    assert!((mae / want_mae - 1.0).abs() < 1e-12, "{mae} vs {want_mae}");
+    assert!(mse.is_finite() && mse > 1e34, "{mse}");
+    assert!((root_mean_squared_error(&y, &pred) - mse.sqrt()).abs() < 1e-3 * mse.sqrt());
+    let r2 = r2_score(&y, &pred);
+    assert!(r2.is_finite() && r2 > 0.99 && r2 < 1.0, "{r2}");
+    assert!(mean_absolute_percentage_error(&y, &pred).is_finite());
+}

@@ -13,7 +13,7 @@ use ferrite::train::{
     FitOptions, History, LearningRateScheduler, ModelCheckpoint, Monitor, SchedulerStep,
     StopReason,
 };
-use ferrite::{Generator, Result, Tensor};
+use ferrite::{FerriteError, Generator, Result, Tensor};
 
 /// Three Gaussian blobs in the plane, `n` points each, labels 0, 1, 2.
 fn blobs(n: usize, seed: u64) -> (Tensor, Tensor) {
@@ -320,24 +320,23 @@ fn exploding_loss_stops_training_with_advice() {
     let mut model = Linear::from_tensors(Tensor::zeros([1, 1]), Some(Tensor::zeros([1])));
     let mut opt = Sgd::new(model.parameters(), 1.0).unwrap();
     let mse = |o: &Tensor, t: &Tensor| Ok((o - t).square().mean());
-    let history = fit(
+    let err = fit(
         &mut model,
         &mse,
         &mut opt,
         &mut batches_of(&x, &y, 8),
         FitOptions::new(50),
     )
-    .unwrap();
-    let Some(StopReason::NonFiniteLoss {
+    .unwrap_err();
+    let message = err.to_string();
+    let FerriteError::Diverged {
         epoch,
         batch,
         value,
-    }) = history.stop_reason.clone()
+        history,
+    } = err
     else {
-        panic!(
-            "expected a non-finite loss stop, got {:?}",
-            history.stop_reason
-        )
+        panic!("expected divergence, got {message}")
     };
     assert!(!value.is_finite());
     assert_eq!(
@@ -346,11 +345,42 @@ fn exploding_loss_stops_training_with_advice() {
         "the epoch with the bad batch is not recorded"
     );
     assert!((1..=8).contains(&batch));
-    let message = history.stop_reason.unwrap().to_string();
     assert!(
-        message.contains("smaller learning rate") && message.contains("gradient clipping"),
+        message.contains("diverged")
+            && message.contains("smaller learning rate")
+            && message.contains("gradient clipping"),
         "{message}"
     );
+    // The bad step was not applied: the weights are those before it, finite.
+    assert!(model
+        .parameters()
+        .iter()
+        .all(|p| p.to_vec().iter().all(|v| v.is_finite())));
+}
+
+#[test]
+fn clip_grad_norm_in_fit_scales_the_step_to_the_norm() {
+    // One sample x = 100, y = 300, from w = b = 0: the MSE gradient is
+    // (dw, db) = (2 * (0 - 300) * 100, 2 * (0 - 300)) = (-60000, -600), norm 60003.0;
+    // clipped to norm 1 and applied with lr 1: w = 60000 / n, b = 600 / n.
+    let x = Tensor::from_vec(vec![100.0], [1, 1]);
+    let y = Tensor::from_vec(vec![300.0], [1, 1]);
+    let mut model = Linear::from_tensors(Tensor::zeros([1, 1]), Some(Tensor::zeros([1])));
+    let mut opt = Sgd::new(model.parameters(), 1.0).unwrap();
+    let mse = |o: &Tensor, t: &Tensor| Ok((o - t).square().mean());
+    fit(
+        &mut model,
+        &mse,
+        &mut opt,
+        &mut batches_of(&x, &y, 1),
+        FitOptions::new(1).clip_grad_norm(1.0),
+    )
+    .unwrap();
+    let n = (60000.0f64 * 60000.0 + 600.0 * 600.0).sqrt() + 1e-6;
+    let params = model.parameters();
+    let (w, b) = (params[0].to_vec()[0] as f64, params[1].to_vec()[0] as f64);
+    assert!((w - 60000.0 / n).abs() < 1e-6, "w = {w}");
+    assert!((b - 600.0 / n).abs() < 1e-7, "b = {b}");
 }
 
 #[test]

@@ -58,6 +58,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
             optimizer: OptimizerChoice::Adam,
             seed: opts.seed + k as u64,
             verbose: if k == 0 { opts.verbose } else { 0 },
+            clip_grad_norm: None,
         };
         let (mut model, history) = train_network(&prepared, &spec, &settings, None)?;
         let pred =
@@ -136,6 +137,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         serde_json::to_value(&prepared.preprocessing)?,
         metrics,
         Some(&history),
+        &[&data_file("airquality.csv")?],
     )?;
     run.finish()
 }

@@ -36,6 +36,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         optimizer: OptimizerChoice::Adam,
         seed: opts.seed,
         verbose: opts.verbose,
+        clip_grad_norm: None,
     };
     let (mut model, history) = train_network(&prepared, &spec, &settings, None)?;
     let y_true: Vec<usize> = prepared
@@ -50,6 +51,12 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
 
     let mut logistic = LogisticRegression::new();
     logistic.fit(&prepared.x_train, &prepared.y_train)?;
+    let report = logistic.fit_report();
+    if !report.converged {
+        for note in &report.notes {
+            eprintln!("warning: logistic regression: {note}");
+        }
+    }
     let lr_probs = logistic
         .predict_proba(&prepared.x_test)
         .narrow(1, 1, 1)
@@ -96,6 +103,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         serde_json::to_value(&prepared.preprocessing)?,
         metrics,
         Some(&history),
+        &[&data_file("breast_cancer.csv")?],
     )?;
     run.finish()
 }

@@ -65,6 +65,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         class_weights: Some(weights.clone()),
         seed: opts.seed,
         verbose: opts.verbose,
+        clip_grad_norm: None,
     };
 
     let lenet_spec = ModelSpec::LeNet5 { classes: 2 };
@@ -155,6 +156,10 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         preprocessing,
         metrics,
         Some(&lenet_history),
+        &[
+            &data_dir().join("elpv64").join("images"),
+            &data_dir().join("elpv64").join("labels.csv"),
+        ],
     )?;
     run.finish()
 }

@@ -47,6 +47,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         class_weights: None,
         seed: opts.seed,
         verbose: opts.verbose,
+        clip_grad_norm: None,
     };
     let (mut model, history) = train_classifier(&spec, &data, &settings)?;
     let (accuracy, cm) = score_images(model.as_mut(), &data.test.0, &data.test.1, 10);
@@ -72,6 +73,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         preprocessing,
         metrics,
         Some(&history),
+        &[&data_file("digits.csv")?],
     )?;
     run.finish()
 }

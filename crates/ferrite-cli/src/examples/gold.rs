@@ -259,6 +259,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         preprocessing,
         metrics,
         Some(&history),
+        &[&data_file("gold.csv")?],
     )?;
     run.finish()
 }

@@ -33,6 +33,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         optimizer: OptimizerChoice::Adam,
         seed: opts.seed,
         verbose: opts.verbose,
+        clip_grad_norm: None,
     };
     let (mut model, history) = train_network(&prepared, &spec, &settings, None)?;
     let y_true: Vec<usize> = prepared
@@ -70,6 +71,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         serde_json::to_value(&prepared.preprocessing)?,
         metrics,
         Some(&history),
+        &[&data_file("iris.csv")?],
     )?;
     run.finish()
 }

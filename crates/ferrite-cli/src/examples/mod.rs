@@ -9,6 +9,7 @@ mod iris;
 
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
+use ferrite::data::Fingerprint;
 use ferrite::nn::Module;
 use ferrite::train::{save_model, History, ModelCard};
 use std::path::{Path, PathBuf};
@@ -107,6 +108,8 @@ pub fn data_file(name: &str) -> anyhow::Result<PathBuf> {
 }
 
 /// Saves the model (safetensors with PyTorch names + model.json), metrics.json and history.csv.
+/// `data` are the files and folders the run was trained and split on: their fingerprints go
+/// into model.json, so that `evaluate` refuses them once they change.
 pub fn save_run(
     run: &RunDir,
     model: &dyn Module,
@@ -114,7 +117,16 @@ pub fn save_run(
     preprocessing: serde_json::Value,
     metrics: serde_json::Value,
     history: Option<&History>,
+    data: &[&Path],
 ) -> anyhow::Result<()> {
+    let broken = non_finite_metrics(&metrics, "");
+    if !broken.is_empty() {
+        anyhow::bail!(
+            "the test metrics are not finite numbers ({}): the model's predictions overflowed or are NaN, \
+             so this is not a result and no model was saved; scale the data, or use a smaller --lr",
+            broken.join(", ")
+        );
+    }
     let mut card = ModelCard::new(spec.to_json());
     card.preprocessing = preprocessing;
     if let Some(obj) = metrics.as_object() {
@@ -124,7 +136,11 @@ pub fn save_run(
             }
         }
     }
-    card.extra = serde_json::json!({ "all_metrics": metrics });
+    let fingerprints = data
+        .iter()
+        .map(Fingerprint::of)
+        .collect::<ferrite::Result<Vec<Fingerprint>>>()?;
+    card.extra = serde_json::json!({ "all_metrics": metrics, "data_files": fingerprints });
     save_model(model, &card, &run.file("model.safetensors"))?;
     run.write_json("metrics.json", &metrics)?;
     if let Some(h) = history {
@@ -133,7 +149,76 @@ pub fn save_run(
     Ok(())
 }
 
+/// Checks the data files a run recorded (see [`save_run`]) and returns them; a run saved
+/// before fingerprints were recorded has none.
+pub fn recorded_data(card: &ModelCard) -> anyhow::Result<Vec<Fingerprint>> {
+    let Some(list) = card.extra.get("data_files") else {
+        return Ok(Vec::new());
+    };
+    let prints: Vec<Fingerprint> = serde_json::from_value(list.clone())
+        .map_err(|e| anyhow::anyhow!("model.json: the recorded data files are malformed: {e}"))?;
+    for p in &prints {
+        p.verify()?;
+    }
+    Ok(prints)
+}
+
+/// The recorded absolute path of the data file given as `given` at training, so a run
+/// evaluates from any working directory; `given` itself when none was recorded.
+pub fn resolve_data(prints: &[Fingerprint], given: &Path) -> PathBuf {
+    prints
+        .iter()
+        .find(|p| p.given == given)
+        .map_or_else(|| given.to_path_buf(), |p| p.path.clone())
+}
+
+/// The names of the metrics that are not finite numbers (JSON turns NaN and infinity into
+/// `null`), searching nested objects; `prefix` names the enclosing object.
+fn non_finite_metrics(metrics: &serde_json::Value, prefix: &str) -> Vec<String> {
+    match metrics {
+        serde_json::Value::Null => vec![prefix.to_string()],
+        serde_json::Value::Number(n) if !n.as_f64().is_some_and(f64::is_finite) => {
+            vec![prefix.to_string()]
+        }
+        serde_json::Value::Object(map) => map
+            .iter()
+            .flat_map(|(k, v)| {
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                non_finite_metrics(v, &name)
+            })
+            .collect(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(i, v)| non_finite_metrics(v, &format!("{prefix}[{i}]")))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 /// Scales an epoch count for the fast setting.
 pub fn epochs(opts: &ExampleOptions, full: usize, fast: usize) -> usize {
     opts.epochs.unwrap_or(if opts.fast { fast } else { full })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::non_finite_metrics;
+
+    #[test]
+    fn metrics_that_are_not_numbers_are_named() {
+        let m = serde_json::json!({
+            "mse": f64::NAN, "r2": 0.5, "per_class": {"cat": {"f1": null, "recall": 1.0}},
+            "curve": [0.1, f64::INFINITY]
+        });
+        assert_eq!(
+            non_finite_metrics(&m, ""),
+            vec!["curve[1]", "mse", "per_class.cat.f1"]
+        );
+        assert!(non_finite_metrics(&serde_json::json!({"accuracy": 0.9}), "").is_empty());
+    }
 }

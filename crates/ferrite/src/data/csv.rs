@@ -12,7 +12,8 @@ use super::{FillStrategy, Imputer, LabelEncoder, TensorDataset};
 use crate::error::{FerriteError, Result};
 use crate::Tensor;
 
-/// What to do with missing values (an empty field, `NA`, `NaN` or `null`, any case).
+/// What to do with missing values (an empty field, `NA`, `NaN` or `null`, any case, and the
+/// markers given to [`CsvOptions::na_values`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum MissingPolicy {
     /// Fail with an error naming the first missing value's line and column.
@@ -31,7 +32,11 @@ pub enum MissingPolicy {
 /// How the target column is read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum TargetKind {
-    /// Numeric when every present value is a number, otherwise text labels.
+    /// Numeric when every present value is a number; text labels when at most half of them
+    /// are. A column where more than half of the values are numbers but some are not is an
+    /// error naming the first such value, since it is most likely a missing-value marker
+    /// (declare it with [`CsvOptions::na_values`]) and reading the column as labels would
+    /// silently turn a regression into a classification.
     #[default]
     Auto,
     /// Numbers (regression values or class indices); text is an error.
@@ -101,6 +106,9 @@ pub struct CsvTable {
     pub lines: Vec<usize>,
     /// Rows dropped and values filled.
     pub report: MissingReport,
+    /// The field separator used: the one given, or the one detected from the header (record
+    /// it to read new files of the same kind the same way).
+    pub delimiter: u8,
 }
 
 impl CsvTable {
@@ -136,14 +144,46 @@ pub struct CsvOptions {
     fit_rows: Option<Vec<usize>>,
     label_encoder: Option<LabelEncoder>,
     delimiter: Option<u8>,
+    na_values: Vec<String>,
 }
 
-/// True for the spellings of a missing value.
-fn is_missing(field: &str) -> bool {
+/// The separators tried, in order of preference, when none is given.
+const CANDIDATE_DELIMITERS: [u8; 4] = [b',', b';', b'\t', b'|'];
+
+/// How many leading bytes are checked for NUL bytes, the sign of a binary file.
+const BINARY_SNIFF_BYTES: usize = 8192;
+
+/// True for the built-in spellings of a missing value.
+fn is_default_missing(field: &str) -> bool {
     field.is_empty()
         || ["na", "nan", "null"]
             .iter()
             .any(|m| field.eq_ignore_ascii_case(m))
+}
+
+/// `column 3 ("y")`: the 1-based position and the name, as every message names a column.
+fn column(names: &[String], j: usize) -> String {
+    match names.get(j) {
+        Some(name) => format!(
+            "column {} ({:?})",
+            j + 1,
+            crate::metrics::report::display_label(name)
+        ),
+        None => format!("column {}", j + 1),
+    }
+}
+
+/// A delimiter as it is typed on a command line (`tab` for a tab).
+fn delimiter_name(d: u8) -> String {
+    match d {
+        b'\t' => "tab".to_string(),
+        d => (d as char).to_string(),
+    }
+}
+
+/// A value quoted for a shell command line, e.g. `'?'`.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// A numeric field: a number or a missing value.
@@ -197,21 +237,133 @@ impl CsvOptions {
         self
     }
 
-    /// The field separator (default `,`).
+    /// The field separator. Without one it is detected from the header line: of `,`, `;`,
+    /// tab and `|`, the one that splits the header into the most fields (quotes respected),
+    /// comma on ties.
     pub fn delimiter(mut self, delimiter: u8) -> Self {
         self.delimiter = Some(delimiter);
         self
     }
 
+    /// Extra markers of a missing value, besides an empty field, `NA`, `NaN` and `null`
+    /// (like pandas' `na_values`): a field equal to one of them (after trimming spaces)
+    /// counts as missing, in the features and in the target.
+    ///
+    /// ```
+    /// use ferrite::data::{CsvOptions, MissingPolicy};
+    /// # let dir = std::env::temp_dir().join("ferrite_csv_na_doc");
+    /// # std::fs::create_dir_all(&dir).unwrap();
+    /// # let path = dir.join("prices.csv");
+    /// std::fs::write(&path, "a,price\n1,2.5\n2,?\n3,4.5\n").unwrap();
+    /// // Without the marker, "?" in a numeric column is an error naming line 3.
+    /// let err = CsvOptions::new().target("price").load(&path).unwrap_err();
+    /// assert!(err.to_string().contains(":3:"));
+    /// let table = CsvOptions::new()
+    ///     .target("price")
+    ///     .na_values(&["?"])
+    ///     .missing(MissingPolicy::DropRows)
+    ///     .load(&path)
+    ///     .unwrap();
+    /// assert_eq!(table.targets.unwrap().to_vec(), vec![2.5, 4.5]);
+    /// ```
+    pub fn na_values<S: AsRef<str>>(mut self, markers: &[S]) -> Self {
+        self.na_values = markers
+            .iter()
+            .map(|s| s.as_ref().trim().to_string())
+            .collect();
+        self
+    }
+
+    /// True for a missing value: a built-in spelling or a declared marker.
+    fn is_missing(&self, field: &str) -> bool {
+        is_default_missing(field) || self.na_values.iter().any(|m| m == field)
+    }
+
+    /// Reads a field as a finite f32 or a missing value; the reason otherwise.
+    fn cell(&self, text: &str) -> std::result::Result<Cell, String> {
+        if self.is_missing(text) {
+            return Ok(Cell::Missing);
+        }
+        parse_number(text)
+    }
+
     /// Reads `path`. Every problem with the file is a [`FerriteError::Data`] naming the file,
     /// the line and the column.
+    ///
+    /// Only a regular file is read (a folder, a device such as `/dev/zero` or a pipe is
+    /// refused before reading), and only when it fits in the free memory.
     pub fn load(&self, path: impl AsRef<Path>) -> Result<CsvTable> {
+        use std::io::Read;
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| FerriteError::Io {
+        let io = |source| FerriteError::Io {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let not_a_file = |what: &str| {
+            FerriteError::invalid(
+                "csv",
+                format!(
+                    "{} is {what}, not a CSV file; give the path of a CSV file",
+                    path.display()
+                ),
+            )
+        };
+        // Checked before opening: opening a FIFO for reading would wait for a writer.
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if meta.is_dir() {
+            return Err(not_a_file("a folder"));
+        }
+        if !meta.is_file() {
+            return Err(not_a_file("not a regular file (a device, pipe or socket)"));
+        }
+        let mut file = std::fs::File::open(path).map_err(io)?;
+        // The handle's own metadata, in case the path was replaced since.
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Err(not_a_file("not a regular file (a device, pipe or socket)"));
+        }
+        // The text and the values parsed from it are both held: about twice the file.
+        super::check_memory(
+            meta.len().checked_mul(2),
+            super::available_memory(),
+            &format!(
+                "reading {} ({:.1} MiB)",
+                path.display(),
+                meta.len() as f64 / (1u64 << 20) as f64
+            ),
+            "use a smaller file, or free memory",
+        )?;
+        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+        file.read_to_end(&mut bytes).map_err(io)?;
         self.parse(path, &bytes)
+    }
+
+    /// The delimiter given, or the one of [`CANDIDATE_DELIMITERS`] that splits the first
+    /// record into the most fields (the first candidate on ties).
+    fn detect_delimiter(&self, bytes: &[u8]) -> u8 {
+        if let Some(d) = self.delimiter {
+            return d;
+        }
+        let fields = |d: u8| {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .delimiter(d)
+                .from_reader(bytes);
+            let mut record = csv::ByteRecord::new();
+            match reader.read_byte_record(&mut record) {
+                Ok(true) => record.len(),
+                _ => 0,
+            }
+        };
+        let mut best = (CANDIDATE_DELIMITERS[0], fields(CANDIDATE_DELIMITERS[0]));
+        for &d in &CANDIDATE_DELIMITERS[1..] {
+            let n = fields(d);
+            if n > best.1 {
+                best = (d, n);
+            }
+        }
+        best.0
     }
 
     /// Reads the header and every data row: the selected features as numbers (NaN where
@@ -222,10 +374,12 @@ impl CsvOptions {
             line,
             message,
         };
+        check_text(path, bytes)?;
+        let delimiter = self.detect_delimiter(bytes);
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .delimiter(self.delimiter.unwrap_or(b','))
+            .delimiter(delimiter)
             .from_reader(bytes);
         let mut records = reader.byte_records();
         let header = match records.next() {
@@ -248,43 +402,57 @@ impl CsvOptions {
                     .map_err(|_| {
                         err(
                             header_line,
-                            format!("column {}: the header is not valid UTF-8", j + 1),
+                            format!(
+                                "column {}: the name in the header is not valid UTF-8; \
+                                 save the file as UTF-8",
+                                j + 1
+                            ),
                         )
                     })
             })
             .collect::<Result<Vec<String>>>()?;
         for (j, name) in names.iter().enumerate() {
-            if names[..j].contains(name) {
+            if let Some(first) = names[..j].iter().position(|n| n == name) {
                 return Err(err(
                     header_line,
                     format!(
-                        "column {}: the name {name:?} appears twice in the header",
-                        j + 1
+                        "{}: the name is already used by column {}; column names must be \
+                         unique, rename one of them",
+                        column(&names, j),
+                        first + 1
                     ),
                 ));
             }
         }
         let find = |name: &str| {
-            names.iter().position(|n| n == name).ok_or_else(|| {
-                err(
-                    header_line,
-                    format!(
-                        "no column named {name:?}; the columns are {}",
-                        names.join(", ")
-                    ),
-                )
-            })
+            names
+                .iter()
+                .position(|n| n == name)
+                .ok_or_else(|| err(header_line, missing_column_message(name, &names, delimiter)))
         };
         let target_col = self.target.as_deref().map(find).transpose()?;
         let feature_cols: Vec<usize> = match &self.features {
-            Some(list) => list.iter().map(|n| find(n)).collect::<Result<_>>()?,
+            Some(list) => {
+                let cols: Vec<usize> = list.iter().map(|n| find(n)).collect::<Result<_>>()?;
+                // The same column twice would be two identical inputs, most likely a typo.
+                if let Some(k) = (1..cols.len()).find(|&k| cols[..k].contains(&cols[k])) {
+                    return Err(err(
+                        header_line,
+                        format!(
+                            "{} is chosen twice as a feature; list each feature column once",
+                            column(&names, cols[k])
+                        ),
+                    ));
+                }
+                cols
+            }
             None => (0..names.len())
                 .filter(|&j| Some(j) != target_col)
                 .collect(),
         };
         if feature_cols.is_empty() {
             let only = match target_col {
-                Some(t) => format!("the only column is the target {:?}", names[t]),
+                Some(t) => format!("the only column is the target, {}", column(&names, t)),
                 None => "no columns were chosen as features".to_string(),
             };
             return Err(err(
@@ -296,8 +464,8 @@ impl CsvOptions {
             return Err(err(
                 header_line,
                 format!(
-                    "column {:?} is chosen as both a feature and the target",
-                    names[t]
+                    "{} is chosen as both a feature and the target",
+                    column(&names, t)
                 ),
             ));
         }
@@ -323,26 +491,46 @@ impl CsvOptions {
                 std::str::from_utf8(&record[j]).map(str::trim).map_err(|_| {
                     err(
                         line,
-                        format!("column {:?}: the value is not valid UTF-8", names[j]),
+                        format!(
+                            "{}: the value is not valid UTF-8; save the file as UTF-8",
+                            column(&names, j)
+                        ),
                     )
                 })
             };
             for &j in &feature_cols {
-                features.push(match parse_number(field(j)?) {
+                let text = field(j)?;
+                features.push(match self.cell(text) {
                     Ok(Cell::Number(v)) => v,
                     Ok(_) => f32::NAN,
-                    Err(why) => return Err(err(line, format!("column {:?}: {why}", names[j]))),
+                    Err(why) => {
+                        return Err(err(
+                            line,
+                            format!(
+                                "{}: {why}; if it marks a missing value, declare it: {}",
+                                column(&names, j),
+                                na_advice(&[text])
+                            ),
+                        ))
+                    }
                 });
             }
             if let Some(t) = target_col {
                 let text = field(t)?;
                 if self.target_kind == TargetKind::Numeric {
-                    if let Err(why) = parse_number(text) {
-                        return Err(err(line, format!("column {:?}: {why}", names[t])));
+                    if let Err(why) = self.cell(text) {
+                        return Err(err(
+                            line,
+                            format!(
+                                "{}: {why}; if it marks a missing value, declare it: {}",
+                                column(&names, t),
+                                na_advice(&[text])
+                            ),
+                        ));
                     }
                 }
                 // The text is kept; whether it is a number or a label is decided over all rows.
-                targets.push((!is_missing(text)).then(|| text.to_string()));
+                targets.push((!self.is_missing(text)).then(|| text.to_string()));
             }
             lines.push(line);
         }
@@ -354,11 +542,13 @@ impl CsvOptions {
         }
         Ok(RawRows {
             names,
+            header_line,
             feature_cols,
             target_col,
             features,
             targets,
             lines,
+            delimiter,
         })
     }
 
@@ -372,11 +562,13 @@ impl CsvOptions {
         };
         let RawRows {
             names,
+            header_line,
             feature_cols,
             target_col,
             features,
             targets,
             lines,
+            delimiter,
         } = self.read_rows(path, bytes)?;
         let (n, nf) = (lines.len(), feature_cols.len());
         let target_name = target_col.map(|t| names[t].clone());
@@ -408,14 +600,14 @@ impl CsvOptions {
                         .filter(|&j| features[i * nf + j].is_nan())
                         .map(|j| feature_cols[j]);
                     let target_gap = target_col.filter(|_| target_missing(i));
-                    let column = feature_gaps
+                    let gap = feature_gaps
                         .chain(target_gap)
                         .min()
-                        .map_or_else(String::new, |j| names[j].clone());
+                        .map_or_else(String::new, |j| column(&names, j));
                     return Err(err(
                         lines[i],
                         format!(
-                            "column {column:?}: missing value; choose a missing-value policy \
+                            "{gap}: missing value; choose a missing-value policy \
                              (drop the rows, or fill with the training mean or median)"
                         ),
                     ));
@@ -461,10 +653,11 @@ impl CsvOptions {
                             .collect();
                         fill_value(column, strategy).ok_or_else(|| {
                             err(
-                                0,
+                                header_line,
                                 format!(
-                                    "column {:?}: no value in the fit rows to fill with",
-                                    feature_names[j]
+                                    "{}: no value in the fit rows to fill missing values \
+                                     with; drop the column or fill it in the file",
+                                    self::column(&names, feature_cols[j])
                                 ),
                             )
                         })
@@ -482,10 +675,11 @@ impl CsvOptions {
         }
         let filled_counts = imputer.as_ref().map_or(vec![0; nf], |imp| imp.fill(&mut x));
 
-        let (targets, label_encoder) = match &target_name {
+        let (targets, label_encoder) = match target_col {
             None => (None, None),
-            Some(name) => {
-                let (t, e) = self.encode_targets(path, name, &targets, &lines, &kept)?;
+            Some(t) => {
+                let name = column(&names, t);
+                let (t, e) = self.encode_targets(path, &name, &targets, &lines, &kept)?;
                 (Some(t), e)
             }
         };
@@ -506,12 +700,13 @@ impl CsvOptions {
             imputer,
             lines: kept.iter().map(|&i| lines[i]).collect(),
             report,
+            delimiter,
         })
     }
 
     /// The targets of rows `kept`: numbers as they are, or text through the label encoder
     /// (the saved one, or one fitted on these labels). Missing targets (kept only by
-    /// [`MissingPolicy::Keep`]) are NaN.
+    /// [`MissingPolicy::Keep`]) are NaN. `name` is the target column as messages name it.
     fn encode_targets(
         &self,
         path: &Path,
@@ -524,9 +719,17 @@ impl CsvOptions {
         let numeric = match self.target_kind {
             TargetKind::Numeric => true,
             TargetKind::Categorical => false,
+            TargetKind::Auto if self.label_encoder.is_some() => false,
             TargetKind::Auto => {
-                self.label_encoder.is_none()
-                    && present().all(|s| matches!(parse_number(s), Ok(Cell::Number(_))))
+                let is_number = |s: &str| matches!(parse_number(s), Ok(Cell::Number(_)));
+                let total = present().count();
+                let numbers = present().filter(|s| is_number(s)).count();
+                if numbers < total && 2 * numbers > total {
+                    return Err(
+                        self.mostly_numeric_error(path, name, targets, lines, kept, numbers, total)
+                    );
+                }
+                numbers == total
             }
         };
         if numeric {
@@ -555,8 +758,9 @@ impl CsvOptions {
                             path: path.to_path_buf(),
                             line: lines[i],
                             message: format!(
-                                "column {name:?}: label {s:?} is not in the label mapping {:?}",
-                                encoder.classes()
+                                "{name}: the label {:?} was not seen in training (classes: {})",
+                                crate::metrics::report::display_label(s),
+                                list_labels(encoder.classes())
                             ),
                         }
                     }),
@@ -565,12 +769,152 @@ impl CsvOptions {
                 .collect::<Result<Vec<f32>>>()?;
         Ok((Tensor::from_vec(values, [kept.len()]), Some(encoder)))
     }
+
+    /// The error for a target column of mostly numbers with some other values: those are
+    /// most likely missing-value markers, and reading the column as labels would silently
+    /// make a regression a classification with one class per distinct number.
+    #[allow(clippy::too_many_arguments)]
+    fn mostly_numeric_error(
+        &self,
+        path: &Path,
+        name: &str,
+        targets: &[Option<String>],
+        lines: &[usize],
+        kept: &[usize],
+        numbers: usize,
+        total: usize,
+    ) -> FerriteError {
+        let not_numbers: Vec<(usize, &str)> = kept
+            .iter()
+            .filter_map(|&i| targets[i].as_deref().map(|s| (i, s)))
+            .filter(|(_, s)| !matches!(parse_number(s), Ok(Cell::Number(_))))
+            .collect();
+        let (first_row, first) = not_numbers[0];
+        // Distinct values in file order (a set for the test: there may be many).
+        let mut seen = std::collections::HashSet::new();
+        let distinct: Vec<&str> = not_numbers
+            .iter()
+            .map(|&(_, s)| s)
+            .filter(|s| seen.insert(*s))
+            .collect();
+        let why = parse_number(first).err().unwrap_or_default();
+        FerriteError::Data {
+            path: path.to_path_buf(),
+            line: lines[first_row],
+            message: format!(
+                "{name}: {why}, yet {numbers} of the {total} values in this column are \
+                 numbers and {} {} not ({}); if {}, declare {}: {}; if the \
+                 column holds class labels, read it as categorical (TargetKind::Categorical)",
+                total - numbers,
+                if total - numbers == 1 { "is" } else { "are" },
+                list_labels(&distinct),
+                if distinct.len() == 1 {
+                    "it marks a missing value"
+                } else {
+                    "these mark missing values"
+                },
+                if distinct.len() == 1 { "it" } else { "them" },
+                na_advice(&distinct),
+            ),
+        }
+    }
+}
+
+/// How to declare `values` as missing-value markers: the command-line option and the
+/// library call (values too long, or with a comma, cannot be listed and are left out).
+fn na_advice<S: AsRef<str>>(values: &[S]) -> String {
+    let markers: Vec<&str> = values
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|s| !s.is_empty() && s.chars().count() <= 40 && !s.contains(','))
+        .take(5)
+        .collect();
+    if markers.is_empty() {
+        return "fix the values in the file, or give the markers with --na-values \
+                (CsvOptions::na_values)"
+            .to_string();
+    }
+    let list = markers.join(",");
+    let quoted: Vec<String> = markers.iter().map(|m| format!("{m:?}")).collect();
+    format!(
+        "--na-values {} on the command line, CsvOptions::na_values(&[{}]) in the library",
+        shell_quote(&list),
+        quoted.join(", ")
+    )
+}
+
+/// Up to 10 labels, each shortened for display, then how many more there are.
+fn list_labels<S: AsRef<str>>(labels: &[S]) -> String {
+    let shown: Vec<String> = labels
+        .iter()
+        .take(10)
+        .map(|l| format!("{:?}", crate::metrics::report::display_label(l.as_ref())))
+        .collect();
+    let mut text = shown.join(", ");
+    if labels.len() > 10 {
+        text += &format!(" and {} more", labels.len() - 10);
+    }
+    text
+}
+
+/// Refuses a binary file: a NUL byte in the first [`BINARY_SNIFF_BYTES`] bytes. (UTF-16 text
+/// has them too, and is refused alike: the reader expects UTF-8.)
+fn check_text(path: &Path, bytes: &[u8]) -> Result<()> {
+    let head = &bytes[..bytes.len().min(BINARY_SNIFF_BYTES)];
+    if let Some(offset) = head.iter().position(|&b| b == 0) {
+        let line = 1 + line_breaks(head, 0, offset);
+        return Err(FerriteError::Data {
+            path: path.to_path_buf(),
+            line,
+            message: format!(
+                "not a text CSV file: a NUL byte at byte offset {offset}; give a CSV file \
+                 saved as UTF-8 text"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The message for a column name not in the header, with what the header looks like when it
+/// holds another candidate delimiter (the file is probably separated by that one).
+fn missing_column_message(name: &str, names: &[String], delimiter: u8) -> String {
+    let shown = |n: &String| format!("{:?}", crate::metrics::report::display_label(n));
+    let columns: Vec<String> = names.iter().take(20).map(shown).collect();
+    let mut text = format!(
+        "no column named {:?}; the {} column{} {}{}",
+        crate::metrics::report::display_label(name),
+        names.len(),
+        if names.len() == 1 { " is" } else { "s are" },
+        columns.join(", "),
+        if names.len() > 20 { ", …" } else { "" }
+    );
+    let other = CANDIDATE_DELIMITERS
+        .iter()
+        .copied()
+        .filter(|&d| d != delimiter)
+        .find(|&d| names.iter().any(|n| n.as_bytes().contains(&d)));
+    if let Some(d) = other {
+        let header: String = names.join(&(delimiter as char).to_string());
+        text += &format!(
+            "; the header line is {:?}, split at {:?} but it holds {:?}: if the file is \
+             separated by {:?}, give --delimiter {} (CsvOptions::delimiter(b{:?}))",
+            crate::metrics::report::display_label(&header),
+            delimiter as char,
+            d as char,
+            d as char,
+            shell_quote(&delimiter_name(d)),
+            d as char
+        );
+    }
+    text
 }
 
 /// The rows of a CSV file as read, before the missing-value policy.
 struct RawRows {
     /// The header's column names.
     names: Vec<String>,
+    /// The header's line.
+    header_line: usize,
     /// The feature columns' positions in the header.
     feature_cols: Vec<usize>,
     /// The target column's position.
@@ -581,11 +925,13 @@ struct RawRows {
     targets: Vec<Option<String>>,
     /// The file line of each row.
     lines: Vec<usize>,
+    /// The field separator used.
+    delimiter: u8,
 }
 
-/// Reads a field as a finite f32 or a missing value; the reason otherwise.
+/// Reads a field as a finite f32 or a built-in missing value; the reason otherwise.
 fn parse_number(text: &str) -> std::result::Result<Cell, String> {
-    if is_missing(text) {
+    if is_default_missing(text) {
         return Ok(Cell::Missing);
     }
     match text.parse::<f32>() {
@@ -593,12 +939,19 @@ fn parse_number(text: &str) -> std::result::Result<Cell, String> {
         // Rust parses out-of-range numbers as infinity; `inf` itself is no usable value either.
         Ok(_) => match text.parse::<f64>() {
             Ok(v) if v.is_finite() => Err(format!(
-                "the value {text} overflows f32 (largest magnitude {:e})",
+                "the value {} overflows f32 (largest magnitude {:e})",
+                crate::metrics::report::display_label(text),
                 f32::MAX
             )),
-            _ => Err(format!("the value {text} is not a finite number")),
+            _ => Err(format!(
+                "the value {} is not a finite number",
+                crate::metrics::report::display_label(text)
+            )),
         },
-        Err(_) => Err(format!("cannot read {text:?} as a number")),
+        Err(_) => Err(format!(
+            "the value {:?} is not a number",
+            crate::metrics::report::display_label(text)
+        )),
     }
 }
 
@@ -630,13 +983,23 @@ impl<'a> LineCounter<'a> {
         if end < self.counted_to {
             *self = LineCounter::new(self.bytes);
         }
-        self.newlines += self.bytes[self.counted_to..end]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
+        self.newlines += line_breaks(self.bytes, self.counted_to, end);
         self.counted_to = end;
         1 + self.newlines
     }
+}
+
+/// The line breaks that start in `bytes[from..to]`: `\n`, and `\r` not followed by `\n` (a
+/// lone carriage return ends a record for the `csv` crate, so it ends a line here too; the
+/// `\r` of `\r\n` is not counted, its `\n` is).
+fn line_breaks(bytes: &[u8], from: usize, to: usize) -> usize {
+    (from..to)
+        .filter(|&i| match bytes[i] {
+            b'\n' => true,
+            b'\r' => bytes.get(i + 1) != Some(&b'\n'),
+            _ => false,
+        })
+        .count()
 }
 
 /// A `csv` crate error as a `Data` error at its line.
@@ -722,6 +1085,24 @@ mod tests {
         assert_eq!(t.feature_names, vec!["a".to_string(), "b".to_string()]);
         assert_eq!(t.features.to_vec2(), vec![vec![1.5, 2.], vec![3., 4.]]);
         assert_eq!(t.lines, vec![2, 3]);
+    }
+
+    #[test]
+    fn a_lone_carriage_return_ends_a_line_and_a_feature_twice_is_refused() {
+        // Both found by the fuzz targets: rows after a lone CR were numbered one line early,
+        // and `features(&["b", "b"])` loaded b twice.
+        let t = parse(&CsvOptions::new().target("y"), b"a,y\r\n0,1\r2,3\r\n4,5\n").unwrap();
+        assert_eq!(t.lines, vec![2, 3, 4]);
+        let msg = parse(
+            &CsvOptions::new().target("y").features(&["b", "a", "b"]),
+            b"a,b,y\n1,2,3\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            msg.contains("mem.csv:1:") && msg.contains("column 2 (\"b\") is chosen twice"),
+            "{msg}"
+        );
     }
 
     #[test]

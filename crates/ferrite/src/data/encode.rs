@@ -54,8 +54,9 @@ impl LabelEncoder {
                         FerriteError::invalid(
                             "label",
                             format!(
-                                "{s:?} was not seen when the encoder was fitted (classes: {:?})",
-                                self.classes
+                                "{:?} was not seen when the encoder was fitted (classes: {})",
+                                crate::metrics::report::display_label(s),
+                                shown_classes(&self.classes)
                             ),
                         )
                     })
@@ -84,6 +85,21 @@ impl LabelEncoder {
             })
             .collect()
     }
+}
+
+/// Up to 10 classes for a message, each shortened for display (a label file can hold
+/// thousands of classes, or one of 65,536 characters).
+fn shown_classes(classes: &[String]) -> String {
+    let mut text = classes
+        .iter()
+        .take(10)
+        .map(|c| format!("{:?}", crate::metrics::report::display_label(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if classes.len() > 10 {
+        text += &format!(" and {} more", classes.len() - 10);
+    }
+    text
 }
 
 /// One-hot rows `(n, num_classes)`: row `i` has a 1 in column `indices[i]`.
@@ -115,7 +131,18 @@ mod tests {
     fn unknown_labels_and_indices_are_errors() {
         let mut enc = LabelEncoder::new();
         enc.fit(&["a", "b"]);
-        assert!(enc.transform(&["c"]).is_err());
+        let msg = enc.transform(&["c"]).unwrap_err().to_string();
+        assert!(
+            msg.contains("\"c\" was not seen") && msg.contains("\"a\", \"b\""),
+            "{msg}"
+        );
+        let mut many = LabelEncoder::new();
+        many.fit(&(0..100).map(|i| format!("{i:03}")).collect::<Vec<_>>());
+        let msg = many.transform(&["x"]).unwrap_err().to_string();
+        assert!(
+            msg.contains("\"009\" and 90 more") && msg.len() < 200,
+            "{msg}"
+        );
         assert!(enc.inverse_transform(&[2]).is_err());
         assert!(one_hot(&[3], 3).is_err());
     }

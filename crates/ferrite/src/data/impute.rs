@@ -25,7 +25,7 @@ pub enum FillStrategy {
 /// let imp = Imputer::fit(&train, FillStrategy::Mean).unwrap();
 /// assert_eq!(imp.fill_values(), &[2., 15.]);
 /// let test = Tensor::from_vec(vec![f32::NAN, 1.], [1, 2]);
-/// assert_eq!(imp.transform(&test).to_vec(), vec![2., 1.]);
+/// assert_eq!(imp.transform(&test).unwrap().to_vec(), vec![2., 1.]);
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Imputer {
@@ -34,15 +34,18 @@ pub struct Imputer {
 }
 
 impl Imputer {
-    /// Learns one fill value per column of `x` `(N, F)`. Errors when a column has no value.
+    /// Learns one fill value per column of `x` `(N, F)`, computed in f64. Errors when `x`
+    /// is not 2-D or a column has no value.
     pub fn fit(x: &Tensor, strategy: FillStrategy) -> Result<Imputer> {
-        assert_eq!(
-            x.rank(),
-            2,
-            "Imputer::fit: expected (N, F) features, got {:?}",
-            x.dims()
-        );
-        let (n, f) = (x.dims()[0], x.dims()[1]);
+        let (n, f) = match x.dims() {
+            [n, f] => (*n, *f),
+            other => {
+                return Err(FerriteError::Shape {
+                    op: "Imputer::fit".to_string(),
+                    message: format!("expected (N, F) features, got {other:?}"),
+                })
+            }
+        };
         let data = x.to_vec();
         let values = (0..f)
             .map(|j| {
@@ -53,7 +56,11 @@ impl Imputer {
                 fill_value(column, strategy).ok_or_else(|| {
                     FerriteError::invalid(
                         "features",
-                        format!("column {j} has no value to compute a fill value from"),
+                        format!(
+                            "column {} has no value to compute a fill value from; drop the \
+                             column or fill it in the data",
+                            j + 1
+                        ),
                     )
                 })
             })
@@ -76,17 +83,22 @@ impl Imputer {
         self.strategy
     }
 
-    /// `x` `(N, F)` with each NaN replaced by its column's fill value.
-    pub fn transform(&self, x: &Tensor) -> Tensor {
+    /// `x` `(N, F)` with each NaN replaced by its column's fill value. Errors when `x` does
+    /// not have the fitted number of columns (a saved imputer that does not match the data).
+    pub fn transform(&self, x: &Tensor) -> Result<Tensor> {
         let f = self.values.len();
-        assert!(
-            x.rank() == 2 && x.dims()[1] == f,
-            "Imputer::transform: expected (N, {f}) features, got {:?}",
-            x.dims()
-        );
+        if x.rank() != 2 || x.dims()[1] != f {
+            return Err(FerriteError::Shape {
+                op: "Imputer::transform".to_string(),
+                message: format!(
+                    "fitted on {f} columns, got features of shape {:?}",
+                    x.dims()
+                ),
+            });
+        }
         let mut data = x.to_vec();
         self.fill(&mut data);
-        Tensor::from_vec(data, x.dims().to_vec())
+        Ok(Tensor::from_vec(data, x.dims().to_vec()))
     }
 
     /// Fills NaN in row-major `(N, F)` data in place, returning the count filled per column.
@@ -144,6 +156,20 @@ mod tests {
         let json = serde_json::to_string(&imp).unwrap();
         assert_eq!(serde_json::from_str::<Imputer>(&json).unwrap(), imp);
         let filled = imp.transform(&Tensor::from_vec(vec![f32::NAN, 2.], [2, 1]));
-        assert_eq!(filled.to_vec(), vec![3.5, 2.]);
+        assert_eq!(filled.unwrap().to_vec(), vec![3.5, 2.]);
+        // A mismatched width (a hand-edited saved imputer) is an error, not a panic.
+        let err = imp
+            .transform(&Tensor::zeros([2, 3]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("fitted on 1 columns") && err.contains("[2, 3]"),
+            "{err}"
+        );
+        assert!(Imputer::fit(&Tensor::zeros([4]), FillStrategy::Mean).is_err());
+        let empty = Imputer::fit(&x, FillStrategy::Mean)
+            .unwrap_err()
+            .to_string();
+        assert!(empty.contains("column 2 has no value"), "{empty}");
     }
 }

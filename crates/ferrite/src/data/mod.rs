@@ -4,9 +4,11 @@ mod augment;
 mod csv;
 mod dataset;
 mod encode;
+mod fingerprint;
 mod images;
 mod impute;
 mod loader;
+mod memory;
 mod scale;
 mod split;
 mod window;
@@ -15,9 +17,11 @@ pub use self::csv::{CsvOptions, CsvTable, MissingPolicy, MissingReport, TargetKi
 pub use augment::{Augmentation, Augmented};
 pub use dataset::{Dataset, TensorDataset};
 pub use encode::{one_hot, LabelEncoder};
+pub use fingerprint::Fingerprint;
 pub use images::{ColorMode, ImageOptions, ImageSet};
 pub use impute::{FillStrategy, Imputer};
 pub use loader::{Batches, DataLoader};
+pub use memory::{available_memory, check_memory};
 pub use scale::{MinMaxScaler, StandardScaler};
 pub use split::{SplitIndices, TrainTestSplit};
 pub use window::{

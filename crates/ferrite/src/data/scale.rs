@@ -7,6 +7,45 @@ use serde::{Deserialize, Serialize};
 use crate::error::{FerriteError, Result};
 use crate::Tensor;
 
+/// The values of `x` `(n, d)` column by column, as f64, after checking every value is finite
+/// (statistics are computed in f64: f32 sums of squares overflow for values past about 1e19
+/// and lose digits long before).
+fn columns_f64(x: &Tensor, n: usize, d: usize) -> Result<Vec<Vec<f64>>> {
+    let data = x.to_vec();
+    if let Some(k) = data.iter().position(|v| !v.is_finite()) {
+        return Err(FerriteError::invalid(
+            "x",
+            format!(
+                "row {}, column {} is {}: drop or impute non-finite values first",
+                k / d.max(1) + 1,
+                k % d.max(1) + 1,
+                data[k]
+            ),
+        ));
+    }
+    Ok((0..d)
+        .map(|j| (0..n).map(|i| data[i * d + j] as f64).collect())
+        .collect())
+}
+
+/// A statistic computed in f64 stored as f32, or an error when it does not fit in f32.
+fn to_f32(value: f64, what: &str, j: usize) -> Result<f32> {
+    let v = value as f32;
+    if v.is_finite() {
+        Ok(v)
+    } else {
+        Err(FerriteError::invalid(
+            "x",
+            format!(
+                "column {}: the {what} {value:e} does not fit in f32 (largest {:e}); \
+                 rescale the column first",
+                j + 1,
+                f32::MAX
+            ),
+        ))
+    }
+}
+
 /// Checks that `x` is `(n, d)` (and, for a fitted scaler, that `d` matches). Returns `(n, d)`.
 fn check_2d(scaler: &str, x: &Tensor, fitted_d: Option<usize>) -> Result<(usize, usize)> {
     let (n, d) = match x.dims() {
@@ -87,51 +126,39 @@ impl MinMaxScaler {
         !self.scale.is_empty()
     }
 
-    /// Learns per-feature minimum and maximum of `x` `(n, d)`.
+    /// Learns per-feature minimum and maximum of `x` `(n, d)`. The range and the factors
+    /// are computed in f64 (the range of f32 values can exceed f32), then stored as f32.
     pub fn fit(&mut self, x: &Tensor) -> Result<&mut Self> {
         let (lo, hi) = self.feature_range;
-        if lo.is_nan() || hi.is_nan() || lo >= hi {
+        if !(lo.is_finite() && hi.is_finite() && lo < hi) {
             return Err(FerriteError::invalid(
                 "feature_range",
-                format!("minimum must be smaller than maximum, got ({lo}, {hi})"),
+                format!("minimum must be smaller than maximum, both finite, got ({lo}, {hi})"),
             ));
         }
-        check_2d("MinMaxScaler", x, None)?;
-        let _no_grad = crate::no_grad();
-        self.data_min = x.min_dim(0, false).0.to_vec();
-        self.data_max = x.max_dim(0, false).0.to_vec();
-        if self
-            .data_min
-            .iter()
-            .chain(&self.data_max)
-            .any(|v| !v.is_finite())
-        {
-            return Err(FerriteError::invalid(
-                "x",
-                "contains NaN or infinite values; drop or impute them first",
-            ));
+        let (n, d) = check_2d("MinMaxScaler", x, None)?;
+        let columns = columns_f64(x, n, d)?;
+        let (lo, hi) = (lo as f64, hi as f64);
+        let (mut data_min, mut data_max, mut scale, mut min) = (vec![], vec![], vec![], vec![]);
+        for (j, col) in columns.iter().enumerate() {
+            let mn = col.iter().copied().fold(f64::INFINITY, f64::min);
+            let mx = col.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let range = mx - mn;
+            // scikit-learn's _handle_zeros_in_scale: a (near-)zero range counts as 1 (the
+            // f32 epsilon, since the data are f32).
+            let s = (hi - lo)
+                / if range < 10.0 * f32::EPSILON as f64 {
+                    1.0
+                } else {
+                    range
+                };
+            // min and max of f32 values are f32 values: exact.
+            data_min.push(mn as f32);
+            data_max.push(mx as f32);
+            scale.push(to_f32(s, "scale", j)?);
+            min.push(to_f32(lo - mn * s, "offset", j)?);
         }
-        self.scale = self
-            .data_min
-            .iter()
-            .zip(&self.data_max)
-            .map(|(mn, mx)| {
-                let range = mx - mn;
-                // scikit-learn's _handle_zeros_in_scale: a (near-)zero range counts as 1.
-                (hi - lo)
-                    / if range < 10.0 * f32::EPSILON {
-                        1.0
-                    } else {
-                        range
-                    }
-            })
-            .collect();
-        self.min = self
-            .data_min
-            .iter()
-            .zip(&self.scale)
-            .map(|(mn, s)| lo - mn * s)
-            .collect();
+        (self.data_min, self.data_max, self.scale, self.min) = (data_min, data_max, scale, min);
         Ok(self)
     }
 
@@ -194,8 +221,9 @@ pub struct StandardScaler {
     pub with_std: bool,
     /// Per-feature mean of the training data.
     pub mean: Vec<f32>,
-    /// Per-feature population variance of the training data.
-    pub var: Vec<f32>,
+    /// Per-feature population variance of the training data, in f64 (the variance of f32
+    /// values past about 1.8e19 does not fit in f32).
+    pub var: Vec<f64>,
     /// Per-feature divisor (standard deviation, 1 for constant columns).
     pub scale: Vec<f32>,
 }
@@ -235,33 +263,31 @@ impl StandardScaler {
         !self.scale.is_empty()
     }
 
-    /// Learns per-feature mean and population variance of `x` `(n, d)`.
+    /// Learns per-feature mean and population variance of `x` `(n, d)`, computed in f64
+    /// (two passes: the mean, then the squared deviations from it) and stored as f32 where
+    /// the transform needs them.
     pub fn fit(&mut self, x: &Tensor) -> Result<&mut Self> {
-        let (n, _) = check_2d("StandardScaler", x, None)?;
-        let _no_grad = crate::no_grad();
-        self.mean = x.mean_dim(0, false).to_vec();
-        self.var = x.var_dim(0, false, false).to_vec();
-        if self.mean.iter().chain(&self.var).any(|v| !v.is_finite()) {
-            return Err(FerriteError::invalid(
-                "x",
-                "contains NaN or infinite values; drop or impute them first",
-            ));
+        let (n, d) = check_2d("StandardScaler", x, None)?;
+        let columns = columns_f64(x, n, d)?;
+        let (mut mean, mut var, mut scale) = (vec![], vec![], vec![]);
+        for (j, col) in columns.iter().enumerate() {
+            let m = col.iter().sum::<f64>() / n as f64;
+            let v = col.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / n as f64;
+            // scikit-learn's _is_constant_feature (with f64 epsilon, as it accumulates in
+            // f64): a variance within rounding error of 0 keeps scale 1.
+            let eps = f64::EPSILON;
+            let bound = n as f64 * eps * v + (n as f64 * m.abs() * eps).powi(2);
+            let s = if !self.with_std || v <= bound {
+                1.0
+            } else {
+                v.sqrt()
+            };
+            // The mean of f32 values lies between them, so it always fits.
+            mean.push(m as f32);
+            var.push(v);
+            scale.push(to_f32(s, "standard deviation", j)?);
         }
-        let eps = f32::EPSILON;
-        self.scale = self
-            .var
-            .iter()
-            .zip(&self.mean)
-            .map(|(&v, &m)| {
-                // scikit-learn's _is_constant_feature: variance within rounding error of 0.
-                let bound = n as f32 * eps * v + (n as f32 * m.abs() * eps).powi(2);
-                if !self.with_std || v <= bound {
-                    1.0
-                } else {
-                    v.sqrt()
-                }
-            })
-            .collect();
+        (self.mean, self.var, self.scale) = (mean, var, scale);
         Ok(self)
     }
 
@@ -326,6 +352,47 @@ mod tests {
         }
         assert!(mm.transform(&Tensor::zeros([2, 3])).is_err());
         assert!(MinMaxScaler::with_range(1.0, 0.0).fit(&x).is_err());
+    }
+
+    #[test]
+    fn statistics_of_huge_values_are_computed_in_f64() {
+        // Values near 1e19 and 1e20: their squares overflow f32, their variance too.
+        let x = Tensor::from_vec(vec![1e19, 1e20, 3e19, 3e20, -2e19, -1e20], [3, 2]);
+        let mut ss = StandardScaler::new();
+        let z = ss.fit_transform(&x).unwrap().to_vec();
+        let (m0, m1) = (2e19 / 3.0, 1e20);
+        let var0 = [1e19f64, 3e19, -2e19]
+            .iter()
+            .map(|v| (v - m0) * (v - m0))
+            .sum::<f64>()
+            / 3.0;
+        assert!(((ss.mean[0] as f64 - m0) / m0).abs() < 1e-6);
+        assert!(((ss.mean[1] as f64 - m1) / m1).abs() < 1e-6);
+        assert!(((ss.var[0] - var0) / var0).abs() < 1e-6, "{}", ss.var[0]);
+        // var(1e20, 3e20, -1e20) = 8e40 / 3, beyond f32 but held in f64.
+        assert!(
+            (ss.var[1] / (8e40 / 3.0) - 1.0).abs() < 1e-6,
+            "{}",
+            ss.var[1]
+        );
+        assert!(z.iter().all(|v| v.is_finite()), "{z:?}");
+        let mean_z0 = (z[0] + z[2] + z[4]) / 3.0;
+        assert!(mean_z0.abs() < 1e-5, "{z:?}");
+
+        let wide = Tensor::from_vec(vec![-3e38, 3e38], [2, 1]);
+        let mut mm = MinMaxScaler::new();
+        // The range 6e38 overflows f32 (once a scale of 0); in f64 it is 1 / 6e38.
+        mm.fit(&wide).unwrap();
+        assert!(
+            (mm.scale[0] as f64 * 6e38 - 1.0).abs() < 1e-3,
+            "{}",
+            mm.scale[0]
+        );
+        assert!((mm.min[0] - 0.5).abs() < 1e-6, "{}", mm.min[0]);
+
+        let nan = Tensor::from_vec(vec![1.0, f32::NAN], [2, 1]);
+        let msg = StandardScaler::new().fit(&nan).unwrap_err().to_string();
+        assert!(msg.contains("row 2, column 1 is NaN"), "{msg}");
     }
 
     #[test]

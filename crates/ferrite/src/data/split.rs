@@ -49,6 +49,10 @@ pub struct TrainTestSplit {
     pub seed: u64,
     /// Class label per row: keep class proportions in both parts.
     pub stratify: Option<Vec<usize>>,
+    /// The name of each class label (index = label), for messages; without them a class is
+    /// named by its number.
+    #[serde(default)]
+    pub class_names: Option<Vec<String>>,
 }
 
 impl TrainTestSplit {
@@ -59,6 +63,7 @@ impl TrainTestSplit {
             shuffle: true,
             seed: 0,
             stratify: None,
+            class_names: None,
         }
     }
 
@@ -78,6 +83,32 @@ impl TrainTestSplit {
     pub fn stratify(mut self, labels: &[usize]) -> Self {
         self.stratify = Some(labels.to_vec());
         self
+    }
+
+    /// Stratifies by these class labels, one per row, with `names[label]` the name of each
+    /// class, so that errors name the class as the data does (`class "setosa"`) rather than
+    /// by its index.
+    ///
+    /// ```
+    /// use ferrite::data::TrainTestSplit;
+    /// let err = TrainTestSplit::new(0.5)
+    ///     .stratify_named(&[0, 1, 1, 1], &["setosa", "virginica"])
+    ///     .split(4)
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("class \"setosa\" has only 1 row"));
+    /// ```
+    pub fn stratify_named<S: AsRef<str>>(mut self, labels: &[usize], names: &[S]) -> Self {
+        self.stratify = Some(labels.to_vec());
+        self.class_names = Some(names.iter().map(|s| s.as_ref().to_string()).collect());
+        self
+    }
+
+    /// A class as messages name it: `class "setosa"` with names, `class 0` without.
+    fn class_label(&self, c: usize) -> String {
+        match self.class_names.as_ref().and_then(|names| names.get(c)) {
+            Some(name) => format!("class {:?}", crate::metrics::report::display_label(name)),
+            None => format!("class {c}"),
+        }
     }
 
     /// `(n_train, n_test)` for `n` rows.
@@ -124,13 +155,14 @@ impl TrainTestSplit {
                 "stratify",
                 "a stratified split needs shuffling (as in scikit-learn); turn shuffle on",
             )),
-            (Some(labels), true) => stratified(labels, n, n_train, n_test, &mut gen),
+            (Some(labels), true) => stratified(self, labels, n, n_train, n_test, &mut gen),
         }
     }
 }
 
 /// Splits each class in proportion (scikit-learn's `StratifiedShuffleSplit`).
 fn stratified(
+    settings: &TrainTestSplit,
     labels: &[usize],
     n: usize,
     n_train: usize,
@@ -154,7 +186,9 @@ fn stratified(
         return Err(FerriteError::invalid(
             "stratify",
             format!(
-                "class {c} has only {} row; each class needs at least 2 to appear in both parts",
+                "{} has only {} row; each class needs at least 2 to appear in both parts \
+                 (add rows of it, or leave it out of the file)",
+                settings.class_label(*c),
                 m.len()
             ),
         ));
@@ -272,6 +306,34 @@ mod tests {
             .shuffle(false)
             .split(4)
             .is_err());
+    }
+
+    #[test]
+    fn a_class_with_one_row_is_named_by_its_label() {
+        let labels = [0, 0, 1, 1, 2, 1];
+        let named = TrainTestSplit::new(0.5)
+            .stratify_named(&labels, &["setosa", "versicolor", "virginica"])
+            .split(6)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            named.contains("class \"virginica\" has only 1 row"),
+            "{named}"
+        );
+        let plain = TrainTestSplit::new(0.5)
+            .stratify(&labels)
+            .split(6)
+            .unwrap_err()
+            .to_string();
+        assert!(plain.contains("class 2 has only 1 row"), "{plain}");
+        // A huge label is shortened in the message.
+        let long = "x".repeat(65_536);
+        let msg = TrainTestSplit::new(0.5)
+            .stratify_named(&labels, &["a", "b", long.as_str()])
+            .split(6)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.len() < 400 && msg.contains("…"), "{}", msg.len());
     }
 
     #[test]

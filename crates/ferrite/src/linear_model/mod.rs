@@ -1,17 +1,20 @@
 //! Classical linear models, fitted in closed form or by gradient descent, with scikit-learn's
 //! conventions: [`LinearRegression`] (least squares through an SVD, or gradient descent with
 //! batch, mini-batch or stochastic updates; optional L2 penalty) and [`LogisticRegression`]
-//! (binary with a sigmoid, multinomial with a softmax; Newton's method or gradient descent;
-//! L2 penalty with scikit-learn's `C`).
+//! (binary with a sigmoid, multinomial with a softmax; L-BFGS by default as scikit-learn,
+//! Newton's method or gradient descent; L2 penalty with scikit-learn's `C`).
 //!
 //! Features are a 2-D tensor `(n_samples, n_features)`, targets a 1-D tensor of length
-//! `n_samples` (class labels as whole numbers). Closed-form and Newton solvers work in f64
-//! (through faer) so that coefficients agree with scikit-learn's to many digits; gradient
-//! descent runs on tensors in f32.
+//! `n_samples` (class labels as whole numbers). Closed-form, L-BFGS and Newton solvers work in
+//! f64 so that coefficients agree with scikit-learn's to many digits; gradient descent runs on
+//! tensors in f32. L-BFGS costs `O(n · d · K)` per iteration and scales to thousands of
+//! feature columns; Newton's method forms a `(d·K)²` Hessian and suits small `d` only.
 
 mod gradient_descent;
+mod lbfgs;
 mod linear_regression;
 mod logistic_newton;
+mod logistic_objective;
 mod logistic_regression;
 mod lstsq;
 
@@ -38,7 +41,7 @@ pub struct FitReport {
     pub rank: Option<usize>,
     /// Largest over smallest singular value of the (centred) design matrix.
     pub condition_number: Option<f64>,
-    /// Epochs (gradient descent) or iterations (Newton) run.
+    /// Epochs (gradient descent) or iterations (L-BFGS, Newton) run.
     pub iterations: usize,
     /// False when an iterative solver stopped at its limit without meeting its tolerance.
     pub converged: bool,

@@ -6,6 +6,31 @@ use super::classification::{
 };
 use super::{Average, ZeroDivision};
 
+/// The most characters of a label shown in a report or a message; longer labels are cut.
+pub const LABEL_DISPLAY_CHARS: usize = 40;
+
+/// The most decimal digits a report shows (an f64 has about 17 significant digits; a larger
+/// request would only pad with noise, and a huge one overflows the formatter).
+pub const MAX_REPORT_DIGITS: usize = 17;
+
+/// A label as reports and error messages show it: the first [`LABEL_DISPLAY_CHARS`]
+/// characters, then `…` when it is longer, so that a huge label neither breaks a table's
+/// layout nor floods a message.
+///
+/// ```
+/// use ferrite::metrics::report::display_label;
+/// assert_eq!(display_label("setosa"), "setosa");
+/// let long = "x".repeat(65_536);
+/// assert_eq!(display_label(&long).chars().count(), 41);
+/// assert!(display_label(&long).ends_with('…'));
+/// ```
+pub fn display_label(label: &str) -> String {
+    match label.char_indices().nth(LABEL_DISPLAY_CHARS) {
+        None => label.to_string(),
+        Some((cut, _)) => format!("{}…", &label[..cut]),
+    }
+}
+
 /// `{:>width$.digits$}` as Python formats it, with `nan` for NaN.
 fn fixed(v: f64, digits: usize) -> String {
     if v.is_nan() {
@@ -18,8 +43,11 @@ fn fixed(v: f64, digits: usize) -> String {
 /// The text report scikit-learn's `classification_report` prints, character for character.
 ///
 /// `labels` (default: sorted labels present in either input) picks and orders the rows;
-/// `target_names` names them (default: the label numbers). The "accuracy" row appears when
-/// all present labels are reported; otherwise a "micro avg" row does, as in scikit-learn.
+/// `target_names` names them (default: the label numbers), each shortened by
+/// [`display_label`] (scikit-learn prints long names whole; here a 65,536-character label
+/// would make every row that wide). `digits` is capped at [`MAX_REPORT_DIGITS`]. The
+/// "accuracy" row appears when all present labels are reported; otherwise a "micro avg" row
+/// does, as in scikit-learn.
 ///
 /// ```
 /// use ferrite::metrics::{classification_report, ZeroDivision};
@@ -50,10 +78,11 @@ pub fn classification_report(
                 labels.len(),
                 names.len()
             );
-            names.iter().map(|s| s.to_string()).collect()
+            names.iter().map(|s| display_label(s)).collect()
         }
         None => labels.iter().map(|l| l.to_string()).collect(),
     };
+    let digits = digits.min(MAX_REPORT_DIGITS);
     // Micro average equals accuracy when every label present is reported.
     let micro_is_accuracy = !labels_given || present.iter().all(|l| labels.contains(l));
 

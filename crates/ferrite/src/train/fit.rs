@@ -1,11 +1,11 @@
 //! The training loop: [`fit`], [`evaluate`] and [`predict`], with Keras's meanings.
 
 use super::callbacks::{Callback, Control};
-use super::history::{EpochMetrics, History, StopReason};
+use super::history::{EpochMetrics, History};
 use super::progress::EpochProgress;
 use crate::error::{FerriteError, Result};
 use crate::nn::Module;
-use crate::optim::Optimizer;
+use crate::optim::{clip_grad_norm, Optimizer};
 use crate::Tensor;
 
 /// Anything that yields the `(inputs, targets)` batches of one epoch, again every epoch: a
@@ -159,8 +159,12 @@ pub struct FitOptions<'a> {
     pub validation: Option<&'a mut dyn BatchSource>,
     /// Run after every epoch, in order.
     pub callbacks: Vec<Box<dyn Callback + 'a>>,
-    /// Stop as soon as a batch loss is NaN or infinite (on by default).
+    /// End training with [`FerriteError::Diverged`] as soon as a batch loss is NaN or
+    /// infinite (on by default).
     pub stop_on_non_finite: bool,
+    /// Clip the global 2-norm of the gradients to this value before every optimizer step
+    /// (PyTorch's `clip_grad_norm_(model.parameters(), max_norm)`).
+    pub clip_grad_norm: Option<f32>,
 }
 
 impl<'a> FitOptions<'a> {
@@ -173,6 +177,7 @@ impl<'a> FitOptions<'a> {
             validation: None,
             callbacks: Vec::new(),
             stop_on_non_finite: true,
+            clip_grad_norm: None,
         }
     }
 
@@ -205,6 +210,13 @@ impl<'a> FitOptions<'a> {
         self.stop_on_non_finite = on;
         self
     }
+
+    /// Clips the gradients' global 2-norm to `max_norm` before every step (a remedy for
+    /// exploding gradients, common with recurrent networks).
+    pub fn clip_grad_norm(mut self, max_norm: f32) -> Self {
+        self.clip_grad_norm = Some(max_norm);
+        self
+    }
 }
 
 impl<C: Callback + ?Sized> Callback for &mut C {
@@ -231,12 +243,13 @@ impl<C: Callback + ?Sized> Callback for &mut C {
 /// Each epoch runs in train mode: for every batch, zero the gradients, forward, loss,
 /// backward, optimizer step. Then, in eval mode and without gradients, the validation data
 /// is scored. The epoch's loss is the mean over its samples (batches weighted by their
-/// size). Callbacks run after every epoch and may stop training; a NaN or infinite batch
-/// loss stops training before the optimizer applies it (see [`StopReason::NonFiniteLoss`]).
+/// size). Callbacks run after every epoch and may stop training. A NaN or infinite batch
+/// loss ends training before the optimizer applies it, with [`FerriteError::Diverged`]
+/// (which holds the history so far): a diverged model is not a result.
 /// The model ends in the mode it started in.
 ///
 /// Errors come from callbacks (a checkpoint that cannot be written, a metric that is not
-/// computed) or from an empty training set.
+/// computed), from divergence, or from an empty training set.
 pub fn fit(
     model: &mut dyn Module,
     loss_fn: &dyn Fn(&Tensor, &Tensor) -> Result<Tensor>,
@@ -267,18 +280,17 @@ pub fn fit(
                 let loss = loss_fn(&output, &y)?;
                 let value = loss.item();
                 if options.stop_on_non_finite && !value.is_finite() {
-                    let reason = StopReason::NonFiniteLoss {
+                    return Err(FerriteError::Diverged {
                         epoch,
                         batch: batch + 1,
                         value,
-                    };
-                    if options.verbose > 0 {
-                        eprintln!("{reason}");
-                    }
-                    history.stop_reason = Some(reason);
-                    return Ok(());
+                        history: Box::new(history.clone()),
+                    });
                 }
                 loss.backward();
+                if let Some(max_norm) = options.clip_grad_norm {
+                    clip_grad_norm(&model.parameters(), max_norm, 2.0);
+                }
                 optimizer.step();
                 let n = x.dims().first().copied().unwrap_or(1);
                 loss_sum += value as f64 * n as f64;

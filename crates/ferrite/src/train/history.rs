@@ -64,15 +64,6 @@ pub enum StopReason {
         /// The epoch with the best monitored value.
         best_epoch: usize,
     },
-    /// The loss became NaN or infinite.
-    NonFiniteLoss {
-        /// The epoch (1-based).
-        epoch: usize,
-        /// The batch within the epoch (1-based).
-        batch: usize,
-        /// The loss value seen.
-        value: f32,
-    },
     /// A callback asked to stop, with its reason.
     Callback(String),
 }
@@ -83,12 +74,6 @@ impl std::fmt::Display for StopReason {
             StopReason::EarlyStopping { epoch, best_epoch } => write!(
                 f,
                 "early stopping after epoch {epoch}: no improvement since epoch {best_epoch}"
-            ),
-            StopReason::NonFiniteLoss { epoch, batch, value } => write!(
-                f,
-                "training stopped at epoch {epoch}, batch {batch}: the loss became {value} (the gradients \
-                 exploded or a value overflowed); try a smaller learning rate, gradient clipping \
-                 (clip_grad_norm), or scaling the inputs"
             ),
             StopReason::Callback(why) => write!(f, "training stopped: {why}"),
         }
@@ -251,24 +236,6 @@ mod tests {
         assert_eq!(
             epoch(1, 0.5, Some(0.25)).summary(),
             "loss: 0.5000 - accuracy: 0.5000 - val_loss: 0.2500"
-        );
-    }
-
-    #[test]
-    fn nan_stop_message_suggests_remedies() {
-        let msg = StopReason::NonFiniteLoss {
-            epoch: 3,
-            batch: 7,
-            value: f32::NAN,
-        }
-        .to_string();
-        assert!(
-            msg.contains("epoch 3, batch 7") && msg.contains("NaN"),
-            "{msg}"
-        );
-        assert!(
-            msg.contains("smaller learning rate") && msg.contains("gradient clipping"),
-            "{msg}"
         );
     }
 }

@@ -7,8 +7,9 @@
 //! (`tools/golden_safetensors.py` checks both directions).
 //!
 //! Saving writes a temporary file beside the target and renames it over the target, so an
-//! interrupted save leaves the previous model intact. Loading checks every key and shape
-//! before touching the model, so a mismatched file leaves the model unchanged.
+//! interrupted save leaves the previous model intact. Loading checks every key, shape and
+//! value (NaN and infinities are refused) before touching the model, so a mismatched or
+//! corrupt file leaves the model unchanged. A card with a non-finite metric is not saved.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -151,6 +152,20 @@ pub fn parse_safetensors(bytes: &[u8]) -> Result<BTreeMap<String, Tensor>> {
     })?;
     let mut out = BTreeMap::new();
     for (name, view) in file.tensors() {
+        // safetensors accepts an empty tensor of any shape, such as [0, 2^40, 2^40], whose
+        // strides would overflow: refuse dimensions that multiply past usize (zeros aside).
+        let shape = view.shape();
+        if shape
+            .iter()
+            .filter(|&&d| d > 0)
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .is_none()
+        {
+            return Err(err(format!(
+                "tensor {name} has shape {shape:?}, whose dimensions multiply past the largest \
+                 size there is; the file is corrupt"
+            )));
+        }
         let data = view.data();
         let values: Vec<f32> = match view.dtype() {
             Dtype::F32 => data
@@ -182,15 +197,16 @@ pub fn parse_safetensors(bytes: &[u8]) -> Result<BTreeMap<String, Tensor>> {
 }
 
 /// Loads a safetensors state dict into the model, strictly (PyTorch's `strict=True`): every
-/// parameter and buffer must be present with its shape, and the file must hold nothing else.
-/// On any mismatch the model is left unchanged and the error names the offending keys.
+/// parameter and buffer must be present with its shape, the file must hold nothing else, and
+/// every value must be finite. On any mismatch the model is left unchanged and the error
+/// names the offending keys.
 pub fn load_state_dict(model: &dyn Module, path: &Path) -> Result<()> {
     let tensors = read_safetensors(path)?;
     load_tensors_into(model, &tensors).map_err(|e| with_path(e, path))
 }
 
-/// Copies `tensors` into the model's parameters and buffers by name, strictly (see
-/// [`load_state_dict`]).
+/// Copies `tensors` into the model's parameters and buffers by name, strictly and only when
+/// every value is finite (see [`load_state_dict`]).
 pub fn load_tensors_into(model: &dyn Module, tensors: &BTreeMap<String, Tensor>) -> Result<()> {
     let targets = state_dict(model);
     let mut missing = Vec::new();
@@ -237,6 +253,23 @@ pub fn load_tensors_into(model: &dyn Module, tensors: &BTreeMap<String, Tensor>)
             ),
         });
     }
+    // A NaN or infinite weight (a corrupt file, or a model saved after it diverged) would
+    // only surface later as NaN predictions reported as results: refuse it here, before the
+    // model is touched.
+    for (name, _) in &targets {
+        let values = tensors[name].to_vec();
+        let bad = values.iter().filter(|v| !v.is_finite()).count();
+        if let Some((at, value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(FerriteError::Model {
+                path: PathBuf::new(),
+                message: format!(
+                    "tensor {name} holds {bad} non-finite value(s) (the first, element {at}, is \
+                     {value}); the file is corrupt, or the model diverged before it was saved: \
+                     train it again (a smaller learning rate usually keeps it finite)"
+                ),
+            });
+        }
+    }
     let _no_grad = crate::no_grad();
     for (name, target) in &targets {
         target.copy_(&tensors[name]);
@@ -274,8 +307,19 @@ impl ModelCard {
         }
     }
 
-    /// Writes the card as pretty JSON to `path`, atomically.
+    /// Writes the card as pretty JSON to `path`, atomically. A NaN or infinite metric is an
+    /// error and nothing is written: JSON has no such numbers (it would be saved as `null`
+    /// and the card would not load again), and a run with such a metric is no result.
     pub fn save(&self, path: &Path) -> Result<()> {
+        if let Some((name, value)) = self.metrics.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(FerriteError::Model {
+                path: path.to_path_buf(),
+                message: format!(
+                    "metric {name} is {value}, not a finite number; a run whose metrics are not \
+                     finite is not saved as a model (lower the learning rate or scale the data)"
+                ),
+            });
+        }
         let text = serde_json::to_string_pretty(self).expect("a ModelCard always serialises");
         write_atomic(path, text.as_bytes())
     }

@@ -61,7 +61,11 @@ impl EpochProgress {
                 bar.finish_with_message(metrics.summary());
             }
             (1, None) => eprintln!("{}", epoch_line(metrics, epochs)),
-            (2, _) => println!("{}", epoch_line(metrics, epochs)),
+            (2, _) => {
+                // A closed pipe (`| head`) must not end the training run.
+                use std::io::Write as _;
+                let _ = writeln!(std::io::stdout(), "{}", epoch_line(metrics, epochs));
+            }
             _ => {}
         }
     }

@@ -30,6 +30,8 @@ use super::sgemm::{split_over_threads, Destination, Operand, Share};
 use std::arch::asm;
 use std::arch::x86_64::*;
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 /// Depth of k per packed panel (a multiple of 32): the micro-panels of A and B of one
 /// kernel call (32 × KC × 3 parts each) stay in L2, and C is read and written K/KC times.
@@ -584,55 +586,11 @@ unsafe fn block(
     }
 }
 
-/// `C = [C +] A (m×k) · B (k×n)` on the calling thread. A product with ±∞, NaN or a
-/// subnormal among its inputs runs on the f32 kernel instead: split into parts, `∞·b` would
-/// meet a zero part of `b` and give NaN where f32 gives ±∞, and the tile unit reads
-/// subnormals as zero.
+/// The tile-unit product on the calling thread; false (with C partly written) when an
+/// input is ±∞, NaN or subnormal.
 ///
 /// # Safety
 /// As [`sgemm_bf16x3`], with k ≥ 1.
-unsafe fn serial(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: Operand,
-    b: Operand,
-    c: Destination,
-    accumulate: bool,
-) {
-    let original: Option<Vec<f32>> = accumulate.then(|| {
-        let mut v = Vec::with_capacity(m * n);
-        for i in 0..m {
-            for j in 0..n {
-                // SAFETY: (i, j) is inside C, which the caller promises is valid.
-                v.push(unsafe { *c.shifted(i, j).ptr });
-            }
-        }
-        v
-    });
-    // SAFETY: the caller's promises are those of `tiles`; `available()` implies the
-    // processor has AVX-512F/BW.
-    if unsafe { tiles(m, n, k, a, b, c, accumulate) } {
-        return;
-    }
-    if let Some(original) = original {
-        for i in 0..m {
-            for j in 0..n {
-                // SAFETY: as above.
-                unsafe { *c.shifted(i, j).ptr = original[i * n + j] };
-            }
-        }
-    }
-    // SAFETY: the caller's promises are the f32 kernel's, and `available()` (AMX) implies
-    // AVX-512F.
-    unsafe { super::sgemm::sgemm(m, n, k, a, b, c, accumulate, 1) };
-}
-
-/// The tile-unit product of [`serial`]; false (with C partly written) when an input is ±∞,
-/// NaN or subnormal.
-///
-/// # Safety
-/// As [`serial`].
 #[target_feature(enable = "avx512f,avx512bw")]
 unsafe fn tiles(
     m: usize,
@@ -698,8 +656,35 @@ unsafe fn tiles(
     exact
 }
 
+/// A block of C (where it starts, its rows and columns) and its elements as they were.
+type SavedBlock = (Destination, usize, usize, Vec<f32>);
+
+/// The `rows × cols` elements of C, row by row.
+///
+/// # Safety
+/// They must be valid.
+unsafe fn read_block(c: Destination, rows: usize, cols: usize) -> Vec<f32> {
+    let mut v = Vec::with_capacity(rows * cols);
+    for i in 0..rows {
+        for j in 0..cols {
+            // SAFETY: (i, j) is inside the block, which the caller promises is valid.
+            v.push(unsafe { *c.shifted(i, j).ptr });
+        }
+    }
+    v
+}
+
 /// `C = [C +] A (m×k) · B (k×n)` on the tile unit, split by columns (or rows) of C over
 /// `threads` threads of the backend pool.
+///
+/// A product with ±∞, NaN or a subnormal among its inputs runs on the f32 kernel instead:
+/// split into parts, `∞·b` would meet a zero part of `b` and give NaN where f32 gives ±∞,
+/// and the tile unit reads subnormals as zero. That choice is made for the whole product,
+/// never per thread's share: a share whose columns held no such value would otherwise keep
+/// its tile result beside another share's f32 one, and the bits of C would depend on how
+/// many threads cut it (see [`super::parallel`]). Every element of the tile result is the
+/// same sequence of roundings wherever its 32×32 block falls, so the split changes nothing
+/// else.
 ///
 /// # Safety
 /// A, B and C must be valid for the given shapes and strides, C's m×n elements must be
@@ -728,19 +713,50 @@ pub(crate) unsafe fn sgemm_bf16x3(
         (m, n, a, b, c)
     };
     let threads = threads.max(1);
-    if threads == 1 {
-        // SAFETY: the caller's promises, which the transpose keeps.
-        return unsafe { serial(m, n, k, a, b, c, accumulate) };
-    }
+    let exact = AtomicBool::new(true);
+    // The blocks of C the shares wrote, as they were before (when accumulating onto C), to
+    // start over from when the f32 kernel must redo the product.
+    let before: Mutex<Vec<SavedBlock>> = Mutex::new(Vec::new());
     let share: Share = &|m, n, a, b, c| {
-        // SAFETY: `split_over_threads` calls this only with blocks of the caller's valid
-        // product, the operands shifted to them.
-        unsafe { serial(m, n, k, a, b, c, accumulate) }
+        // SAFETY: this block of C is the caller's (or a share of it, which
+        // `split_over_threads` hands out only inside C), valid for m×n elements.
+        let saved = accumulate.then(|| unsafe { read_block(c, m, n) });
+        // A share started after another found a value the tiles cannot take would be
+        // redone anyway.
+        // SAFETY: the block and its operands are the caller's valid product, or a share of
+        // it with the operands shifted to it; `available()` implies AVX-512F/BW.
+        if exact.load(Ordering::Relaxed) && !unsafe { tiles(m, n, k, a, b, c, accumulate) } {
+            exact.store(false, Ordering::Relaxed);
+        }
+        if let Some(saved) = saved {
+            let mut before = before.lock().unwrap_or_else(|e| e.into_inner());
+            before.push((c, m, n, saved));
+        }
     };
-    // Each thread packs all of the operand it does not split: split the larger side.
-    // SAFETY: the caller's promises; the shares are disjoint blocks of C, whose elements
-    // are distinct, so no two threads write the same element.
-    unsafe { split_over_threads((m, n), (a, b, c), threads, n >= m, (32, 32), share) };
+    if threads == 1 {
+        share(m, n, a, b, c);
+    } else {
+        // Each thread packs all of the operand it does not split: split the larger side.
+        // SAFETY: the caller's promises; the shares are disjoint blocks of C, whose elements
+        // are distinct, so no two threads write the same element.
+        unsafe { split_over_threads((m, n), (a, b, c), threads, n >= m, (32, 32), share) };
+    }
+    // (`split_over_threads` returns after every share, so the flag is final.)
+    if exact.into_inner() {
+        return;
+    }
+    for (block, rows, cols, saved) in before.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        for i in 0..rows {
+            for j in 0..cols {
+                // SAFETY: the block was read from C above, so (i, j) lies inside C.
+                unsafe { *block.shifted(i, j).ptr = saved[i * cols + j] };
+            }
+        }
+    }
+    // The whole product on the f32 kernel, whose result does not depend on its split either.
+    // SAFETY: the caller's promises are the f32 kernel's, and `available()` (AMX) implies
+    // AVX-512F.
+    unsafe { super::sgemm::sgemm(m, n, k, a, b, c, accumulate, threads) };
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 //! `(c, ki, kj)` of `col` holds the input pixels that kernel tap `(ki, kj)` of channel `c`
 //! meets at every output position (zero where it falls in the padding). A 1-D convolution is a
 //! 2-D one of height 1. The gradients are products of the same matrices:
-//! `d col = Wᵀ · g` folded back by `col2im`, and `dW = Σ_images g · colᵀ`.
+//! `d col = Wᵀ · g` folded back by `col2im`, and `dW = Σ_images g · colᵀ`. That sum over
+//! the images runs in pieces cut by the batch size alone and added in order, so the
+//! gradients have the same bits whatever the number of threads (see [`super::parallel`]).
 
 //!
 //! Every kernel is generic over the float type (f32 and f64). The direct kernels of
@@ -276,10 +278,51 @@ fn direct(geo: &ConvGeometry) -> Option<super::conv_direct::PlainConv> {
 type Partial<T> = (Option<Vec<T>>, Option<Vec<f64>>);
 
 /// Images per parallel job: a few jobs per thread, so that a thread slowed by other work on
-/// the machine is helped by the others (jobs are claimed one at a time).
+/// the machine is helped by the others (jobs are claimed one at a time). For the forward
+/// pass only: each image's output is its own, so how the batch is split changes no bit of it.
 fn images_per_worker(batch: usize) -> usize {
     let jobs = parallel::PIECES_PER_THREAD * parallel::threads();
     batch.div_ceil(jobs).max(1)
+}
+
+/// Most pieces the batch is cut into for the weight and bias gradients. Each piece sums its
+/// images' shares, and the pieces' sums are added in piece order: the cut depends on the
+/// batch size alone, never on the number of threads, so the gradients have the same bits on
+/// 1 thread or 64 (see [`parallel`]). Sixteen keeps two to sixteen threads busy with pieces
+/// claimed one at a time, while the pieces' buffers and their final sum stay small.
+const GRADIENT_PIECES: usize = 16;
+
+/// Images per piece of the weight and bias gradients: a function of the batch size alone.
+fn images_per_gradient_piece(batch: usize) -> usize {
+    batch.div_ceil(GRADIENT_PIECES).max(1)
+}
+
+/// Elements (pieces × weights) from which the pieces' weight gradients are summed across
+/// threads; below, one thread does it faster than the hand-over costs.
+const PARALLEL_SUM_MIN: usize = 1 << 16;
+
+/// `Σ parts`, element by element, adding the parts in their order: each element's sum is
+/// the same sequence of roundings however the elements are shared among threads.
+fn sum_in_order<T: CpuFloat>(parts: Vec<Vec<T>>, len: usize) -> Vec<T> {
+    let mut parts = parts.into_iter();
+    let Some(mut total) = parts.next() else {
+        return vec![T::zero(); len];
+    };
+    let rest: Vec<Vec<T>> = parts.collect();
+    let add = |start: usize, piece: &mut [T]| {
+        for p in &rest {
+            for (t, &v) in piece.iter_mut().zip(&p[start..]) {
+                *t += v;
+            }
+        }
+    };
+    if rest.len() * len >= PARALLEL_SUM_MIN {
+        let chunk = len.div_ceil(parallel::threads()).max(1);
+        parallel::for_each_chunk_mut(&mut total, chunk, |i, piece| add(i * chunk, piece));
+    } else {
+        add(0, &mut total);
+    }
+    total
 }
 
 fn mat<T>(data: &[T], offset: usize, row_stride: usize, col_stride: usize) -> MatRef<'_, T> {
@@ -524,7 +567,8 @@ fn backward_impl<T: FastPath>(
         (dw, db)
     };
 
-    let per = images_per_worker(geo.batch);
+    // Pieces fixed by the batch size (not the thread count), summed in order below.
+    let per = images_per_gradient_piece(geo.batch);
     let chunks = geo.batch.div_ceil(per);
     let partials: Vec<Partial<T>> = match dx.as_mut() {
         Some(dx) => parallel::map_chunks_mut(dx, per * in_img, |c, d| {
@@ -534,16 +578,7 @@ fn backward_impl<T: FastPath>(
         None => parallel::map(chunks, |c| run(c * per, None, per.min(geo.batch - c * per))),
     };
     let (dw_parts, db_parts): (Vec<_>, Vec<_>) = partials.into_iter().unzip();
-    let dw = need_w.then(|| {
-        let mut parts = dw_parts.into_iter().flatten();
-        let mut total = parts.next().unwrap_or_else(|| vec![T::zero(); w_len]);
-        for p in parts {
-            for (t, &v) in total.iter_mut().zip(&p) {
-                *t += v;
-            }
-        }
-        total
-    });
+    let dw = need_w.then(|| sum_in_order(dw_parts.into_iter().flatten().collect(), w_len));
     let db = need_b.then(|| {
         let mut db = vec![0.0f64; geo.out_channels];
         for part in db_parts.into_iter().flatten() {
@@ -722,6 +757,101 @@ mod tests {
         }
         let got = out64[((n * 6 + o) * 3 + oy) * 6 + ox];
         assert!((got - want).abs() < 1e-12, "{got} vs {want}");
+    }
+
+    /// The weight and bias gradients have the same bits however many threads the batch is
+    /// split over (issue #13): on the direct kernels and the unfolding, for a batch that
+    /// divides evenly into pieces and one that does not, and in f64.
+    #[test]
+    fn gradients_do_not_depend_on_the_thread_count() {
+        // (batch, cin, cout, side, kernel, direct): LeNet-5's two layers, odd sizes.
+        for &(batch, cin, cout, side, kernel, allow_direct) in &[
+            (32, 1, 6, 32, 5, true),
+            (32, 6, 16, 14, 5, true),
+            (37, 3, 8, 10, 3, true),
+            (37, 3, 8, 10, 3, false),
+            (5, 3, 8, 10, 3, false),
+        ] {
+            let o = side + 1 - kernel;
+            let geo = ConvGeometry {
+                batch,
+                in_channels: cin,
+                out_channels: cout,
+                groups: 1,
+                in_size: [side, side],
+                kernel: [kernel, kernel],
+                stride: [1, 1],
+                pad: [0, 0],
+                dilation: [1, 1],
+                out_size: [o, o],
+            };
+            let wave =
+                |n: usize, f: f32| -> Vec<f32> { (0..n).map(|i| (i as f32 * f).sin()).collect() };
+            let x = wave(batch * cin * side * side, 0.37);
+            let w = wave(cout * cin * kernel * kernel, 0.71);
+            let g = wave(batch * cout * o * o, 0.23);
+            let on = |threads: usize| {
+                parallel::with_threads(threads, || {
+                    backward_impl(&x, &w, &g, &geo, [true; 3], allow_direct)
+                })
+            };
+            let bits = |v: Option<Vec<f32>>| -> Vec<u32> {
+                v.expect("asked for").iter().map(|x| x.to_bits()).collect()
+            };
+            let (dx1, dw1, db1) = on(1);
+            let (dx1, dw1, db1) = (bits(dx1), bits(dw1), bits(db1));
+            for threads in [2, 3, 7, 64] {
+                let (dx, dw, db) = on(threads);
+                let what = format!("batch {batch}, direct {allow_direct}, {threads} threads");
+                assert_eq!(bits(dw), dw1, "dW, {what}");
+                assert_eq!(bits(db), db1, "db, {what}");
+                assert_eq!(bits(dx), dx1, "dx, {what}");
+            }
+        }
+        // f64 on a grouped, padded geometry (the generic loops and the `gemm` crate).
+        let geo = ConvGeometry {
+            batch: 19,
+            in_channels: 4,
+            out_channels: 6,
+            groups: 2,
+            in_size: [5, 6],
+            kernel: [3, 2],
+            stride: [2, 1],
+            pad: [1, 1],
+            dilation: [1, 2],
+            out_size: [3, 6],
+        };
+        let wave =
+            |n: usize, f: f64| -> Vec<f64> { (0..n).map(|i| (i as f64 * f).sin()).collect() };
+        let (x, w, g) = (
+            wave(19 * 4 * 5 * 6, 0.37),
+            wave(6 * 2 * 3 * 2, 0.71),
+            wave(19 * 6 * 3 * 6, 0.23),
+        );
+        let on = |threads| {
+            parallel::with_threads(threads, || {
+                conv2d_backward(&x, &w, &g, &geo, [false, true, true])
+            })
+        };
+        let (_, dw1, db1) = on(1);
+        for threads in [2, 5] {
+            let (_, dw, db) = on(threads);
+            assert_eq!(dw, dw1, "f64 dW, {threads} threads");
+            assert_eq!(db, db1, "f64 db, {threads} threads");
+        }
+    }
+
+    /// The pieces' weight gradients are added in piece order on any split of the elements.
+    #[test]
+    fn pieces_are_summed_in_order() {
+        // (1e8 − 1e8) + 1 is 1 in f32, left to right; any other order gives 0 (1e8 + 1 and
+        // 1 − 1e8 round back to ±1e8).
+        let parts = vec![vec![1e8f32; 70_000], vec![-1e8; 70_000], vec![1.0; 70_000]];
+        for threads in [1, 2, 3] {
+            let total = parallel::with_threads(threads, || sum_in_order(parts.clone(), 70_000));
+            assert!(total.iter().all(|&t| t == 1.0), "{threads} threads");
+        }
+        assert_eq!(sum_in_order::<f32>(Vec::new(), 3), vec![0.0; 3]);
     }
 
     #[test]

@@ -439,6 +439,42 @@ mod tests {
         }
     }
 
+    /// A product has the same bits however many threads split it (issue #13), on whichever
+    /// kernel this machine runs it (tile unit, AVX-512 or the `gemm` crate): large and
+    /// odd-sized, row- and column-major destinations, accumulating or not; and with a
+    /// subnormal in one column of B, which sends the tile unit's product to the f32 kernel
+    /// (for the whole product, not only the share holding that column).
+    #[test]
+    fn products_do_not_depend_on_the_thread_count() {
+        let (m, n, k) = (200, 333, 150);
+        let a: Vec<f32> = (0..m * k).map(|v| ((v as f32) * 0.37).sin()).collect();
+        let mut b: Vec<f32> = (0..k * n).map(|v| ((v as f32) * 0.11).cos()).collect();
+        for subnormal in [false, true] {
+            if subnormal {
+                b[5 * n + 300] = 1e-40;
+            }
+            for (strides, accumulate) in [((n, 1), false), ((1, m), true), ((n + 5, 1), true)] {
+                let len = (m - 1) * strides.0 + (n - 1) * strides.1 + 1;
+                let run = |threads: usize| -> Vec<u32> {
+                    let mut c: Vec<f32> = (0..len).map(|v| (v % 7) as f32 - 3.0).collect();
+                    let (lhs, rhs) = (mat(&a, k, 1), mat(&b, n, 1));
+                    parallel::with_threads(threads, || {
+                        gemm_into_strided(&mut c, strides, accumulate, m, n, k, lhs, rhs, true)
+                    });
+                    c.iter().map(|x| x.to_bits()).collect()
+                };
+                let one = run(1);
+                for threads in [2, 3, 8] {
+                    assert!(
+                        run(threads) == one,
+                        "{strides:?}, accumulate {accumulate}, subnormal {subnormal}: \
+                         {threads} threads differ from 1"
+                    );
+                }
+            }
+        }
+    }
+
     /// The f64 path (the `gemm` crate) against the f32 path, through strided operands and a
     /// batch, and against the definition.
     #[test]

@@ -4,6 +4,27 @@
 //! machine) each time. The calling thread always takes part, and claims every task itself
 //! when no worker is free, so a call never waits for a wake-up and nested or concurrent calls
 //! simply run on the caller.
+//!
+//! # Determinism
+//!
+//! With a seed, a training run gives the same weights, bit for bit, whatever the number of
+//! threads (`FERRITE_NUM_THREADS`, read once per process; the machine's cores by default).
+//! Every CPU kernel keeps to two rules for that:
+//!
+//! - Work is split across threads only where each output element is computed by one task
+//!   from start to end (an image's convolution, a channel's statistics, a block of a
+//!   matrix product's columns). Which thread runs it, and how many share the rest, then
+//!   changes none of its roundings; the packed and tile matrix products give each element
+//!   the same sequence of roundings wherever its block falls.
+//! - Where partial sums must be combined (a convolution's weight and bias gradients sum over
+//!   the images of a batch), the pieces are cut by the problem's size alone, never by the
+//!   thread count, and added in piece order.
+//!
+//! The same holds on every instruction-set level (`FERRITE_ISA`), but not across levels:
+//! the AVX-512, tile-unit and portable kernels round differently (see
+//! [`super::isa`]), so the same run on two processors of different kinds may differ in the
+//! last bits. The data pipeline's shuffling, dropout masks and initialisation draw from the
+//! seeded generator on one thread, so they do not depend on the thread count either.
 
 use std::mem::MaybeUninit;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -144,7 +165,33 @@ fn thread_count(setting: Option<&str>, cores: usize) -> (usize, Option<String>) 
 /// Number of threads loops are spread over (the caller included): the machine's cores, or
 /// `FERRITE_NUM_THREADS` when set.
 pub(crate) fn threads() -> usize {
+    #[cfg(test)]
+    if let Some(n) = THREADS_FOR_TEST.with(std::cell::Cell::get) {
+        return n;
+    }
     pool().workers + 1
+}
+
+#[cfg(test)]
+thread_local! {
+    /// What [`threads`] answers on this thread inside [`with_threads`].
+    static THREADS_FOR_TEST: std::cell::Cell<Option<usize>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with [`threads`] answering `n` on the calling thread, so that kernels split
+/// their work as they would on `n` threads (the tasks still run on the pool as it is): what
+/// the determinism tests compare, within one process whose pool size is fixed.
+#[cfg(test)]
+pub(crate) fn with_threads<R>(n: usize, f: impl FnOnce() -> R) -> R {
+    /// Puts the previous answer back, even when `f` panics.
+    struct Restore(Option<usize>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            THREADS_FOR_TEST.with(|t| t.set(self.0));
+        }
+    }
+    let _restore = Restore(THREADS_FOR_TEST.with(|t| t.replace(Some(n.max(1)))));
+    f()
 }
 
 /// Splits `0..extent` into `threads` ranges whose bounds are multiples of `step` and runs
