@@ -135,7 +135,7 @@ fn mlp784_train_step_b128() -> Report {
 fn mlp784_train_step(workload: &'static str, batch: usize, warmup: usize, repeat: usize) -> Report {
     use ferrite::nn::loss::{CrossEntropyLoss, Loss};
     use ferrite::nn::{Linear, Module, ReLU, Sequential};
-    use ferrite::optim::{Optimizer, Sgd};
+    use ferrite::optim::{Optimizer, SGDConfig, SGD};
     let mut g = ferrite::Generator::new(0);
     let big = Sequential::new()
         .add(Linear::new(784, 512))
@@ -143,7 +143,14 @@ fn mlp784_train_step(workload: &'static str, batch: usize, warmup: usize, repeat
         .add(Linear::new(512, 512))
         .add(ReLU)
         .add(Linear::new(512, 10));
-    let mut opt = Sgd::new(big.parameters(), 0.01).expect("valid SGD");
+    let mut opt = SGD::new(
+        big.parameters(),
+        SGDConfig {
+            lr: 0.01,
+            ..Default::default()
+        },
+    )
+    .expect("valid SGD");
     let ce = CrossEntropyLoss::new();
     let x = Tensor::randn_with([batch, 784], &mut g);
     let y = Tensor::from_vec((0..batch).map(|_| g.below(10) as f32).collect(), [batch]);
@@ -223,15 +230,15 @@ fn lenet5_train_step(workload: &'static str, batch: usize, warmup: usize, repeat
     use ferrite::nn::loss::{CrossEntropyLoss, Loss};
     use ferrite::nn::models::LeNet5;
     use ferrite::nn::Module;
-    use ferrite::optim::{Optimizer, Sgd, SgdConfig};
+    use ferrite::optim::{Optimizer, SGDConfig, SGD};
     let mut g = ferrite::Generator::new(0);
     let net = LeNet5::new(2);
-    let config = SgdConfig {
+    let config = SGDConfig {
         lr: 0.01,
         momentum: 0.9,
         ..Default::default()
     };
-    let mut opt = Sgd::with_config(net.parameters(), config).expect("valid SGD");
+    let mut opt = SGD::new(net.parameters(), config).expect("valid SGD");
     let ce = CrossEntropyLoss::new();
     let x = Tensor::randn_with([batch, 1, 32, 32], &mut g);
     let y = Tensor::from_vec((0..batch).map(|_| g.below(2) as f32).collect(), [batch]);

@@ -527,6 +527,14 @@ pub fn predict(
              `ferrite evaluate` scores its next-day forecasts"
         );
     }
+    let kind = card.preprocessing.get("kind").and_then(|k| k.as_str());
+    if kind.is_some_and(|k| k.starts_with("idx images")) {
+        anyhow::bail!(
+            "predict does not yet read IDX files, and this run's model was trained on them \
+             ({}); `ferrite evaluate` shows its test metrics",
+            kind.unwrap_or_default()
+        );
+    }
     if images.is_some() {
         tabular_preprocessing(&card, "predict --images")?;
         anyhow::bail!(

@@ -136,7 +136,7 @@ enum ExplainTopic {
 /// Options of `ferrite train`.
 #[derive(Args)]
 struct TrainArgs {
-    /// A built-in example (breast-cancer, air-quality, defects, gold, iris, digits).
+    /// A built-in example (breast-cancer, air-quality, defects, gold, iris, digits, fashion-mnist).
     example: Option<String>,
     /// Train on this CSV file (with --target).
     #[arg(long, conflicts_with_all = ["example", "images"])]
@@ -191,6 +191,11 @@ struct TrainArgs {
     /// A quick setting of a built-in example (fewer epochs), for smoke tests.
     #[arg(long)]
     fast: bool,
+    /// The folder of a built-in example's data files, for examples whose data does not ship
+    /// with Ferrite (fashion-mnist: default /usr/share/datasets/fashion-mnist, where Debian's
+    /// dataset-fashion-mnist package installs it).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["csv", "images"])]
+    data: Option<PathBuf>,
     /// The run folder to write (default: runs/NAME-TIMESTAMP).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -327,6 +332,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             epochs: args.epochs,
             fast: args.fast,
             out: args.out.clone(),
+            data: args.data.clone(),
         };
         (example.run)(&opts)?
     };
@@ -343,19 +349,25 @@ fn refuse_unused_options(args: &TrainArgs, given: &[String]) -> anyhow::Result<(
         ("--images".into(), &["model", "task", "fast"])
     } else {
         let name = args.example.as_deref().unwrap_or("");
-        (
-            format!("the built-in example {name}"),
-            &[
-                "model",
-                "batch_size",
-                "lr",
-                "optimizer",
-                "test_size",
-                "size",
-                "task",
-                "clip_grad_norm",
-            ],
-        )
+        // Only the examples whose data does not ship with Ferrite read --data.
+        let reads_data = examples::find(name).is_ok_and(|e| e.reads_data);
+        let unused: &[&str] = &[
+            "model",
+            "batch_size",
+            "lr",
+            "optimizer",
+            "test_size",
+            "size",
+            "task",
+            "clip_grad_norm",
+            "data",
+        ];
+        let unused = if reads_data {
+            &unused[..unused.len() - 1]
+        } else {
+            unused
+        };
+        (format!("the built-in example {name}"), unused)
     };
     let ignored: Vec<String> = unused
         .iter()
@@ -367,7 +379,8 @@ fn refuse_unused_options(args: &TrainArgs, given: &[String]) -> anyhow::Result<(
     }
     let why = if args.csv.is_none() && args.images.is_none() {
         ": it runs its own fixed protocol (its models, split and optimizer, so that its numbers \
-         match the course) and takes only --epochs, --fast, --seed, --verbose, --out and --device. \
+         match the course) and takes only --epochs, --fast, --seed, --verbose, --out and --device \
+         (and --data, for the examples whose data does not ship with Ferrite: fashion-mnist). \
          To choose the rest, train on its data with --csv FILE --target COLUMN (see data/README.md)"
     } else {
         ", so it would ignore them"

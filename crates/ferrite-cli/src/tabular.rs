@@ -10,7 +10,7 @@ use ferrite::data::{
 use ferrite::metrics;
 use ferrite::nn::loss::{BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss};
 use ferrite::nn::Module;
-use ferrite::optim::{Adam, AdamConfig, Optimizer, Sgd, SgdConfig};
+use ferrite::optim::{Adam, AdamConfig, Optimizer, SGDConfig, SGD};
 use ferrite::train::{batches_of, fit, Accuracy, FitOptions, History};
 use ferrite::{no_grad, Tensor};
 use serde::{Deserialize, Serialize};
@@ -479,13 +479,19 @@ pub fn make_optimizer(
     lr: f32,
 ) -> anyhow::Result<Box<dyn Optimizer>> {
     Ok(match choice {
-        OptimizerChoice::Sgd => Box::new(Sgd::new(params, lr)?),
-        OptimizerChoice::Momentum => Box::new(Sgd::with_config(
+        OptimizerChoice::Sgd => Box::new(SGD::new(
             params,
-            SgdConfig {
+            SGDConfig {
+                lr,
+                ..Default::default()
+            },
+        )?),
+        OptimizerChoice::Momentum => Box::new(SGD::new(
+            params,
+            SGDConfig {
                 lr,
                 momentum: 0.9,
-                ..SgdConfig::default()
+                ..SGDConfig::default()
             },
         )?),
         OptimizerChoice::Adam => Box::new(Adam::new(

@@ -3,7 +3,7 @@
 
 use ferrite::explain::{backprop, BackpropConfig};
 use ferrite::nn::{Linear, Module, Sigmoid};
-use ferrite::optim::{Optimizer, Sgd};
+use ferrite::optim::{Optimizer, SGDConfig, SGD};
 use ferrite::Tensor;
 
 #[test]
@@ -94,7 +94,14 @@ fn the_same_step_with_layers_and_sgd_matches() {
         Tensor::from_vec(vec![0.40, 0.45, 0.50, 0.55], [2, 2]),
         Some(Tensor::full([2], 0.60)),
     );
-    let mut opt = Sgd::new(vec![hidden.weight.clone(), output.weight.clone()], 0.5).unwrap();
+    let mut opt = SGD::new(
+        vec![hidden.weight.clone(), output.weight.clone()],
+        SGDConfig {
+            lr: 0.5,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let x = Tensor::from_vec(vec![0.05, 0.10], [1, 2]);
     let target = Tensor::from_vec(vec![0.01, 0.99], [1, 2]);
     let out = Sigmoid.forward(&output.forward(&Sigmoid.forward(&hidden.forward(&x))));

@@ -999,7 +999,8 @@ fn edit_header(bytes: &[u8], edits: &[HeaderEdit]) -> Vec<u8> {
                     entry["data_offsets"][0].as_u64().unwrap_or(0) as usize,
                     entry["data_offsets"][1].as_u64().unwrap_or(0) as usize,
                 );
-                if entry["dtype"] == "F32" && a < b && b <= data.len() {
+                // At least one whole f32 between the offsets (an edited pair may hold less).
+                if entry["dtype"] == "F32" && a < b && b - a >= 4 && b <= data.len() {
                     let at = a + 4 * j.index((b - a) / 4);
                     data[at..at + 4].copy_from_slice(&v.to_le_bytes());
                 }

@@ -6,7 +6,7 @@
 use ferrite::nn::loss::{BCEWithLogitsLoss, Loss};
 use ferrite::nn::{Dropout, Linear, Module, ReLU, Sequential};
 use ferrite::optim::{
-    clip_grad_norm, Adam, AdamConfig, LrScheduler, Optimizer, Sgd, SgdConfig, StepLR,
+    clip_grad_norm, Adam, AdamConfig, LrScheduler, Optimizer, SGDConfig, StepLR, SGD,
 };
 use ferrite::{Generator, Tensor};
 
@@ -95,7 +95,7 @@ fn train(
             first_loss.get_or_insert(loss.item());
             loss.backward();
             if let Some(max) = clip {
-                clip_grad_norm(&model.parameters(), max, 2.0);
+                clip_grad_norm(&model.parameters(), max);
             }
             opt.step();
         }
@@ -143,13 +143,13 @@ fn adam_mlp_learns_breast_cancer() {
 fn sgd_momentum_with_clipping_learns_breast_cancer() {
     ferrite::manual_seed(1);
     let mut model = mlp();
-    let config = SgdConfig {
+    let config = SGDConfig {
         lr: 0.05,
         momentum: 0.9,
         nesterov: true,
         ..Default::default()
     };
-    let mut opt = Sgd::with_config(model.parameters(), config).unwrap();
+    let mut opt = SGD::new(model.parameters(), config).unwrap();
     let (train_acc, test_acc) = train(&mut model, &mut opt, 30, Some(1.0));
     assert!(
         train_acc > 0.97 && test_acc > 0.94,

@@ -6,7 +6,7 @@
 use ferrite::nn::loss::{CrossEntropyLoss, Loss};
 use ferrite::nn::models::{save_feature_maps, ImageClassifier, LeNet5};
 use ferrite::nn::Module;
-use ferrite::optim::{Optimizer, Sgd, SgdConfig};
+use ferrite::optim::{Optimizer, SGDConfig, SGD};
 use ferrite::{no_grad, Tensor};
 
 /// `(images (N, 1, 8·scale, 8·scale) in [0, 1], labels (N))` of the first `n` digits.
@@ -46,9 +46,9 @@ fn accuracy(model: &dyn Module, x: &Tensor, y: &Tensor) -> f32 {
 }
 
 fn train(model: &dyn Module, x: &Tensor, y: &Tensor, epochs: usize, lr: f32) {
-    let mut opt = Sgd::with_config(
+    let mut opt = SGD::new(
         model.parameters(),
-        SgdConfig {
+        SGDConfig {
             lr,
             momentum: 0.9,
             ..Default::default()

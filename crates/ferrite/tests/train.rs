@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use ferrite::data::{DataLoader, TensorDataset};
 use ferrite::nn::loss::{CrossEntropyLoss, Loss, MSELoss};
 use ferrite::nn::{Linear, Module, ReLU, Sequential};
-use ferrite::optim::{Adam, AdamConfig, Optimizer, Sgd, StepLR};
+use ferrite::optim::{Adam, AdamConfig, Optimizer, SGDConfig, StepLR, SGD};
 use ferrite::train::{
     batches_of, evaluate, fit, load_state_dict, predict, validation_split, Accuracy, EarlyStopping,
     FitOptions, History, LearningRateScheduler, ModelCheckpoint, Monitor, SchedulerStep,
@@ -172,7 +172,14 @@ fn training_batches_run_in_train_mode_and_validation_in_eval_mode() {
         training: false,
         seen: seen.clone(),
     };
-    let mut opt = Sgd::new(model.parameters(), 0.1).unwrap();
+    let mut opt = SGD::new(
+        model.parameters(),
+        SGDConfig {
+            lr: 0.1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let mut train = batches_of(&x, &y, 10); // 2 batches
     let mut val = batches_of(&x, &y, 20); // 1 batch
     let mse = MSELoss::new();
@@ -202,7 +209,14 @@ fn epoch_loss_is_the_sample_weighted_mean_of_batch_losses() {
         Tensor::from_vec(vec![0.5], [1, 1]),
         Some(Tensor::from_vec(vec![0.25], [1])),
     );
-    let mut opt = Sgd::new(model.parameters(), 0.0).unwrap();
+    let mut opt = SGD::new(
+        model.parameters(),
+        SGDConfig {
+            lr: 0.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let mse = |o: &Tensor, t: &Tensor| Ok((o - t).square().mean());
     let history = fit(
         &mut model,
@@ -318,7 +332,14 @@ fn exploding_loss_stops_training_with_advice() {
     let x = Tensor::linspace(50.0, 150.0, 64).reshape([64, 1]);
     let y = &x * 3.0;
     let mut model = Linear::from_tensors(Tensor::zeros([1, 1]), Some(Tensor::zeros([1])));
-    let mut opt = Sgd::new(model.parameters(), 1.0).unwrap();
+    let mut opt = SGD::new(
+        model.parameters(),
+        SGDConfig {
+            lr: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let mse = |o: &Tensor, t: &Tensor| Ok((o - t).square().mean());
     let err = fit(
         &mut model,
@@ -366,7 +387,14 @@ fn clip_grad_norm_in_fit_scales_the_step_to_the_norm() {
     let x = Tensor::from_vec(vec![100.0], [1, 1]);
     let y = Tensor::from_vec(vec![300.0], [1, 1]);
     let mut model = Linear::from_tensors(Tensor::zeros([1, 1]), Some(Tensor::zeros([1])));
-    let mut opt = Sgd::new(model.parameters(), 1.0).unwrap();
+    let mut opt = SGD::new(
+        model.parameters(),
+        SGDConfig {
+            lr: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let mse = |o: &Tensor, t: &Tensor| Ok((o - t).square().mean());
     fit(
         &mut model,
@@ -389,7 +417,14 @@ fn schedulers_set_the_learning_rate_of_each_epoch() {
     let y = &x * 2.0;
     let mse = |o: &Tensor, t: &Tensor| Ok((o - t).square().mean());
     let mut model = Linear::from_tensors(Tensor::zeros([1, 1]), Some(Tensor::zeros([1])));
-    let mut opt = Sgd::new(model.parameters(), 0.1).unwrap();
+    let mut opt = SGD::new(
+        model.parameters(),
+        SGDConfig {
+            lr: 0.1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let step = StepLR::new(&opt, 2, 0.5).unwrap();
     let options = FitOptions::new(5).callback(SchedulerStep::new(step));
     let history = fit(
@@ -407,7 +442,14 @@ fn schedulers_set_the_learning_rate_of_each_epoch() {
         "{lrs:?}"
     );
     // Keras-style closure: lr / (1 + epoch).
-    let mut opt = Sgd::new(model.parameters(), 1.0).unwrap();
+    let mut opt = SGD::new(
+        model.parameters(),
+        SGDConfig {
+            lr: 1.0,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let decay = LearningRateScheduler::new(|epoch, _lr, _| 1.0 / (1.0 + epoch as f32));
     let history = fit(
         &mut model,

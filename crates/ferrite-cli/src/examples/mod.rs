@@ -4,6 +4,7 @@ mod air_quality;
 mod breast_cancer;
 mod defects;
 mod digits;
+mod fashion_mnist;
 pub mod gold;
 mod iris;
 
@@ -27,6 +28,9 @@ pub struct ExampleOptions {
     pub fast: bool,
     /// Where to write the run (default runs/NAME-TIMESTAMP).
     pub out: Option<PathBuf>,
+    /// The folder of an example's data files when they are not shipped with Ferrite
+    /// (`--data`; only examples with [`Example::reads_data`] take it).
+    pub data: Option<PathBuf>,
 }
 
 /// A built-in example: its name, what it does, and how to run it.
@@ -37,6 +41,8 @@ pub struct Example {
     pub about: &'static str,
     /// Runs it and returns the run folder.
     pub run: fn(&ExampleOptions) -> anyhow::Result<PathBuf>,
+    /// Whether it reads its data from `--data DIR` (data sets too large to ship).
+    pub reads_data: bool,
 }
 
 /// Every built-in example.
@@ -45,27 +51,38 @@ pub const EXAMPLES: &[Example] = &[
         name: "breast-cancer",
         about: "diagnose malignant tumours from 30 cell measurements: MLP vs logistic regression, ROC curves",
         run: breast_cancer::run,
+        reads_data: false,
     },
     Example {
         name: "air-quality",
         about: "predict ozone from sun, wind and temperature: least squares, gradient descent and an MLP",
         run: air_quality::run,
+        reads_data: false,
     },
     Example {
         name: "defects",
         about: "find defective solar cells in electroluminescence images: LeNet-5 vs a Conv-BN-ReLU network",
         run: defects::run,
+        reads_data: false,
     },
     Example {
         name: "gold",
         about: "forecast tomorrow's gold price with an LSTM over 5-day windows, against the naive forecast",
         run: gold::run,
+        reads_data: false,
     },
-    Example { name: "iris", about: "classify iris species from 4 flower measurements with an MLP", run: iris::run },
+    Example { name: "iris", about: "classify iris species from 4 flower measurements with an MLP", run: iris::run, reads_data: false },
     Example {
         name: "digits",
         about: "recognise 8x8 handwritten digits with a small convolutional network",
         run: digits::run,
+        reads_data: false,
+    },
+    Example {
+        name: "fashion-mnist",
+        about: "recognise 28x28 photos of 10 kinds of clothing (Fashion-MNIST's IDX files, --data DIR) with Conv-BN-ReLU-Pool blocks",
+        run: fashion_mnist::run,
+        reads_data: true,
     },
 ];
 

@@ -1,10 +1,11 @@
-//! Data: loading tables and images, splitting, scaling, batching and windows over series.
+//! Data: loading tables, images and IDX files (MNIST), splitting, scaling, batching and windows over series.
 
 mod augment;
 mod csv;
 mod dataset;
 mod encode;
 mod fingerprint;
+mod idx;
 mod images;
 mod impute;
 mod loader;
@@ -18,6 +19,7 @@ pub use augment::{Augmentation, Augmented};
 pub use dataset::{Dataset, TensorDataset};
 pub use encode::{one_hot, LabelEncoder};
 pub use fingerprint::Fingerprint;
+pub use idx::{mnist_images, mnist_labels, mnist_pair, read_idx, IdxArray, IdxData};
 pub use images::{ColorMode, ImageOptions, ImageSet};
 pub use impute::{FillStrategy, Imputer};
 pub use loader::{Batches, DataLoader};

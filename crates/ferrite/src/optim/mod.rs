@@ -2,11 +2,11 @@
 //!
 //! ```
 //! use ferrite::nn::{Linear, Module};
-//! use ferrite::optim::{Optimizer, Sgd, SgdConfig};
+//! use ferrite::optim::{Optimizer, SGD, SGDConfig};
 //! use ferrite::Tensor;
 //! ferrite::manual_seed(0);
 //! let model = Linear::new(2, 1);
-//! let mut opt = Sgd::with_config(model.parameters(), SgdConfig { lr: 0.1, momentum: 0.9, ..Default::default() }).unwrap();
+//! let mut opt = SGD::new(model.parameters(), SGDConfig { lr: 0.1, momentum: 0.9, ..Default::default() }).unwrap();
 //! let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], [2, 2]);
 //! let y = Tensor::from_vec(vec![1.0, 2.0], [2, 1]);
 //! let loss = |m: &Linear| (&m.forward(&x) - &y).square().mean();
@@ -28,13 +28,13 @@ mod sgd;
 
 pub use adagrad::{Adagrad, AdagradConfig};
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
-pub use clip::{clip_grad_norm, clip_grad_value};
-pub use rmsprop::{RmsProp, RmsPropConfig};
+pub use clip::{clip_grad_norm, clip_grad_norm_with, clip_grad_value};
+pub use rmsprop::{RMSprop, RMSpropConfig};
 pub use scheduler::{
     CosineAnnealingLR, ExponentialLR, LrScheduler, MultiStepLR, PlateauMode, ReduceLROnPlateau,
     StepLR, ThresholdMode,
 };
-pub use sgd::{Sgd, SgdConfig};
+pub use sgd::{SGDConfig, SGD};
 
 use crate::error::{FerriteError, Result};
 use crate::Tensor;
@@ -65,11 +65,11 @@ pub trait Optimizer: Send {
 ///
 /// ```
 /// use ferrite::nn::{Linear, Module};
-/// use ferrite::optim::{Optimizer, ParamGroup, Sgd, SgdConfig};
+/// use ferrite::optim::{Optimizer, ParamGroup, SGD, SGDConfig};
 /// let (body, head) = (Linear::new(4, 4), Linear::new(4, 1));
-/// let opt = Sgd::with_groups(
+/// let opt = SGD::with_groups(
 ///     vec![ParamGroup::new(body.parameters()), ParamGroup::new(head.parameters()).lr(0.5)],
-///     SgdConfig { lr: 0.01, ..Default::default() },
+///     SGDConfig { lr: 0.01, ..Default::default() },
 /// )
 /// .unwrap();
 /// assert_eq!(opt.group_lrs(), vec![0.01, 0.5]);

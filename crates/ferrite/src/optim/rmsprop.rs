@@ -9,7 +9,7 @@ use crate::Tensor;
 /// RMSprop's hyper-parameters (PyTorch's defaults: lr 1e-2, alpha 0.99, eps 1e-8, no weight
 /// decay, no momentum, not centered).
 #[derive(Clone, Copy, Debug)]
-pub struct RmsPropConfig {
+pub struct RMSpropConfig {
     /// Learning rate.
     pub lr: f32,
     /// Decay α of the running mean of g².
@@ -24,9 +24,9 @@ pub struct RmsPropConfig {
     pub centered: bool,
 }
 
-impl Default for RmsPropConfig {
+impl Default for RMSpropConfig {
     fn default() -> Self {
-        RmsPropConfig {
+        RMSpropConfig {
             lr: 1e-2,
             alpha: 0.99,
             eps: 1e-8,
@@ -50,19 +50,19 @@ struct RmsBuffers {
 
 /// `v = αv + (1−α)g²; centered: v −= ḡ²; avg = √v + eps; momentum: buf = μ·buf + g/avg,
 /// p −= lr·buf; else p −= lr·g/avg` (PyTorch's `torch.optim.RMSprop`).
-pub struct RmsProp {
+pub struct RMSprop {
     groups: Vec<Group<Option<RmsBuffers>>>,
-    config: RmsPropConfig,
+    config: RMSpropConfig,
 }
 
-impl RmsProp {
+impl RMSprop {
     /// RMSprop over `params`.
-    pub fn new(params: Vec<Tensor>, config: RmsPropConfig) -> Result<RmsProp> {
-        RmsProp::with_groups(vec![ParamGroup::new(params)], config)
+    pub fn new(params: Vec<Tensor>, config: RMSpropConfig) -> Result<RMSprop> {
+        RMSprop::with_groups(vec![ParamGroup::new(params)], config)
     }
 
     /// RMSprop over parameter groups with their own learning rates or weight decay.
-    pub fn with_groups(groups: Vec<ParamGroup>, config: RmsPropConfig) -> Result<RmsProp> {
+    pub fn with_groups(groups: Vec<ParamGroup>, config: RMSpropConfig) -> Result<RMSprop> {
         let c = config;
         check(
             c.lr >= 0.0,
@@ -84,14 +84,14 @@ impl RmsProp {
             "alpha",
             format!("Invalid alpha value: {}", c.alpha),
         )?;
-        Ok(RmsProp {
+        Ok(RMSprop {
             groups: build_groups(groups, c.lr, c.weight_decay)?,
             config,
         })
     }
 }
 
-impl Optimizer for RmsProp {
+impl Optimizer for RMSprop {
     fn step(&mut self) {
         let c = self.config;
         for group in &mut self.groups {

@@ -5,9 +5,9 @@
 //! each `step`, advances one epoch and writes the new rates into the optimizer.
 //!
 //! ```
-//! use ferrite::optim::{LrScheduler, Optimizer, Sgd, StepLR};
+//! use ferrite::optim::{LrScheduler, Optimizer, StepLR, SGD, SGDConfig};
 //! use ferrite::Tensor;
-//! let mut opt = Sgd::new(vec![Tensor::zeros([1]).requires_grad()], 0.1).unwrap();
+//! let mut opt = SGD::new(vec![Tensor::zeros([1]).requires_grad()], SGDConfig { lr: 0.1, ..Default::default() }).unwrap();
 //! let mut sched = StepLR::new(&opt, 2, 0.5).unwrap();
 //! let mut lrs = Vec::new();
 //! for _ in 0..5 {
@@ -209,9 +209,9 @@ pub enum ThresholdMode {
 /// relative, cooldown 0, min_lr 0, eps 1e-8).
 ///
 /// ```
-/// use ferrite::optim::{Optimizer, ReduceLROnPlateau, Sgd};
+/// use ferrite::optim::{Optimizer, ReduceLROnPlateau, SGD, SGDConfig};
 /// use ferrite::Tensor;
-/// let mut opt = Sgd::new(vec![Tensor::zeros([1]).requires_grad()], 1.0).unwrap();
+/// let mut opt = SGD::new(vec![Tensor::zeros([1]).requires_grad()], SGDConfig { lr: 1.0, ..Default::default() }).unwrap();
 /// let mut sched = ReduceLROnPlateau::new(&opt).unwrap().patience(1);
 /// for loss in [1.0, 0.5, 0.6, 0.7] {
 ///     sched.step(loss, &mut opt);

@@ -3,6 +3,7 @@
 
 mod activation;
 pub mod batch_norm;
+mod close;
 pub mod conv;
 mod create;
 mod default_device;
@@ -11,6 +12,7 @@ pub(crate) mod dtype;
 mod elementwise;
 mod index;
 mod matmul;
+mod nested;
 pub mod pool;
 mod random;
 mod reduce;
@@ -22,6 +24,7 @@ pub use batch_norm::BatchNormSaved;
 pub use conv::{Conv1dOptions, Conv2dOptions, ConvOptions, Padding, Size};
 pub use create::TensorOptions;
 pub use default_device::{default_device, set_default_device};
+pub use nested::{ArrayElement, NestedArray};
 pub use pool::Pool2dOptions;
 pub use random::{manual_seed, with_rng, Generator};
 pub use rnn::{CellActivation, GruSaved, LstmSaved, RecurrentOutput, RnnSaved};

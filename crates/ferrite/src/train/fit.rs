@@ -289,7 +289,7 @@ pub fn fit(
                 }
                 loss.backward();
                 if let Some(max_norm) = options.clip_grad_norm {
-                    clip_grad_norm(&model.parameters(), max_norm, 2.0);
+                    clip_grad_norm(&model.parameters(), max_norm);
                 }
                 optimizer.step();
                 let n = x.dims().first().copied().unwrap_or(1);

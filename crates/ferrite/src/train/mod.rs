@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use ferrite::nn::Module;
-//! use ferrite::optim::Optimizer;
+//! use ferrite::optim::{SGDConfig, SGD};
 //! use ferrite::train::{batches_of, fit, FitOptions};
 //! use ferrite::Tensor;
 //!
@@ -14,24 +14,11 @@
 //!     fn forward(&self, x: &Tensor) -> Tensor { x * &self.0 }
 //!     fn named_parameters(&self) -> Vec<(String, Tensor)> { vec![("weight".into(), self.0.clone())] }
 //! }
-//! /// Plain gradient descent.
-//! struct Sgd(Vec<Tensor>, f32);
-//! impl Optimizer for Sgd {
-//!     fn step(&mut self) {
-//!         for p in &self.0 {
-//!             let g = p.grad().unwrap();
-//!             p.copy_(&(&p.detach() - &(&g * self.1)));
-//!         }
-//!     }
-//!     fn zero_grad(&self) { self.0.iter().for_each(|p| p.zero_grad()) }
-//!     fn lr(&self) -> f32 { self.1 }
-//!     fn set_lr(&mut self, lr: f32) { self.1 = lr }
-//! }
 //!
 //! let x = Tensor::linspace(-1.0, 1.0, 32);
 //! let y = &x * 3.0;
 //! let mut model = Scale(Tensor::scalar(0.0).requires_grad());
-//! let mut opt = Sgd(model.parameters(), 0.5);
+//! let mut opt = SGD::new(model.parameters(), SGDConfig { lr: 0.5, ..Default::default() }).unwrap();
 //! let mut train = batches_of(&x, &y, 8);
 //! let mse = |o: &Tensor, t: &Tensor| Ok((o - t).square().mean());
 //! let history = fit(&mut model, &mse, &mut opt, &mut train, FitOptions::new(30)).unwrap();
