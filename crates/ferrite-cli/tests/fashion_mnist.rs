@@ -93,6 +93,28 @@ fn the_fast_setting_reaches_its_bar_on_the_official_test_images() {
     ] {
         assert!(out.join(file).is_file(), "missing {file}");
     }
+    // evaluate re-reads the recorded metrics (the data unchanged, by its fingerprints);
+    // predict says plainly that it does not read IDX runs yet.
+    let evaluated = ferrite().arg("evaluate").arg(&out).output().unwrap();
+    assert!(
+        evaluated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&evaluated.stderr)
+    );
+    assert!(String::from_utf8_lossy(&evaluated.stdout).contains("\"accuracy\""));
+    let predicted = ferrite()
+        .arg("predict")
+        .arg(&out)
+        .arg("--images")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&predicted.stderr);
+    assert_eq!(predicted.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("predict does not yet read IDX files") && text.contains("ferrite evaluate"),
+        "{text}"
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
 
