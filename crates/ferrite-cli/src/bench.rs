@@ -50,6 +50,51 @@ pub fn time_median(mut f: impl FnMut(), warmup: usize, repeat: usize) -> f64 {
     times[times.len() / 2]
 }
 
+/// A training step's backward: under mpirun (every rank stepping on its share of the
+/// batch, as data-parallel training does) with the gradients averaged across the ranks in
+/// buckets sent while backward runs, else a plain `loss.backward()`.
+fn distributed_backward(params: &[Tensor]) -> impl Fn(&Tensor) {
+    use ferrite::distributed::{default_group, GradientReducer, BUCKET_BYTES};
+    let group = default_group().filter(|g| g.world_size() > 1);
+    let reducer = GradientReducer::new(params, BUCKET_BYTES);
+    move |loss: &Tensor| match &group {
+        Some(g) => reducer
+            .backward(loss, g.as_ref())
+            .expect("the gradient all-reduce"),
+        None => loss.backward(),
+    }
+}
+
+/// This rank's share of a step's `batch` samples (all of them outside an MPI job).
+fn rank_batch(batch: usize) -> usize {
+    (batch / ferrite::distributed::world_size()).max(1)
+}
+
+/// The all-reduce (sum) of a 4 MiB f32 tensor across the ranks of an MPI job, as
+/// data-parallel training sends its gradient buckets. Work: 4 MiB per all-reduce, reported
+/// as GB/s of tensor data reduced (the "algorithm bandwidth" of MPI benchmarks).
+fn allreduce_4mib() -> Report {
+    use ferrite::distributed::{default_group, ReduceOp};
+    let n = ferrite::distributed::BUCKET_BYTES / 4;
+    let t = Tensor::randn([n]);
+    let group = default_group();
+    let s = time_median(
+        || {
+            if let Some(g) = &group {
+                g.all_reduce(&t, ReduceOp::Sum).expect("all-reduce");
+            }
+        },
+        5,
+        31,
+    );
+    Report {
+        workload: "allreduce_4mib",
+        median_s: s,
+        rate: (n * 4) as f64 / 1e9 / s,
+        unit: "GB/s",
+    }
+}
+
 /// C = A·B, A and B n×n f32 random. Work: 2·n³ FLOP.
 fn matmul(workload: &'static str, n: usize, warmup: usize, repeat: usize) -> Report {
     let a = Tensor::randn([n, n]);
@@ -152,13 +197,15 @@ fn mlp784_train_step(workload: &'static str, batch: usize, warmup: usize, repeat
     )
     .expect("valid SGD");
     let ce = CrossEntropyLoss::new();
-    let x = Tensor::randn_with([batch, 784], &mut g);
-    let y = Tensor::from_vec((0..batch).map(|_| g.below(10) as f32).collect(), [batch]);
+    let local = rank_batch(batch);
+    let x = Tensor::randn_with([local, 784], &mut g);
+    let y = Tensor::from_vec((0..local).map(|_| g.below(10) as f32).collect(), [local]);
+    let backward = distributed_backward(&big.parameters());
     let s = time_median(
         || {
             opt.zero_grad();
             let loss = ce.forward(&big.forward(&x), &y).expect("valid targets");
-            loss.backward();
+            backward(&loss);
             opt.step();
         },
         warmup,
@@ -240,13 +287,15 @@ fn lenet5_train_step(workload: &'static str, batch: usize, warmup: usize, repeat
     };
     let mut opt = SGD::new(net.parameters(), config).expect("valid SGD");
     let ce = CrossEntropyLoss::new();
-    let x = Tensor::randn_with([batch, 1, 32, 32], &mut g);
-    let y = Tensor::from_vec((0..batch).map(|_| g.below(2) as f32).collect(), [batch]);
+    let local = rank_batch(batch);
+    let x = Tensor::randn_with([local, 1, 32, 32], &mut g);
+    let y = Tensor::from_vec((0..local).map(|_| g.below(2) as f32).collect(), [local]);
+    let backward = distributed_backward(&net.parameters());
     let s = time_median(
         || {
             opt.zero_grad();
             let loss = ce.forward(&net.forward(&x), &y).expect("valid targets");
-            loss.backward();
+            backward(&loss);
             opt.step();
         },
         warmup,
@@ -294,6 +343,15 @@ pub const WORKLOADS: &[Workload] = &[
     ("lstm_train_step_b32", lstm_train_step_b32),
     ("mlp784_train_step_b128", mlp784_train_step_b128),
     ("conv2d_fwd_b64_3to64_32px", conv2d_fwd_b64_3to64_32px),
+];
+
+/// The set `ferrite bench` runs under `mpirun -np N`: the two training steps with the same
+/// global batch split across the ranks (each rank's gradients all-reduced before its step,
+/// as in data-parallel training), and the all-reduce of one gradient bucket.
+pub const DISTRIBUTED_WORKLOADS: &[Workload] = &[
+    ("lenet5_train_step_b64", lenet5_train_step_b64),
+    ("mlp784_train_step_b128", mlp784_train_step_b128),
+    ("allreduce_4mib", allreduce_4mib),
 ];
 
 /// The GPU set, as `shared/bench/torch_gpu_reference.py` runs it (10 warm-ups and 30

@@ -1,8 +1,8 @@
 //! Training on a user's own CSV or image folder, and `evaluate` / `predict` on saved runs.
 
 use crate::classify::{
-    balanced_class_weights, pixel_rows_to_images, score_images, train_classifier,
-    ImagePreprocessing, ImageSource, ImageSplits, ImageTraining,
+    balanced_class_weights, pixel_rows_to_images, train_classifier, ImagePreprocessing,
+    ImageSource, ImageSplits, ImageTraining, ScoredImages,
 };
 use crate::examples::gold::{
     forecast_report, next_day_forecasts, print_forecast_line, SeriesPreprocessing,
@@ -15,7 +15,7 @@ use crate::tabular::{
     regression_predictions, regression_summary, train_network, CsvReading, OptimizerChoice,
     Prepared, Preprocessing, Task, TrainSettings,
 };
-use ferrite::data::TrainTestSplit;
+use ferrite::data::{ChannelStats, ColorMode, TrainTestSplit};
 use ferrite::linear_model::{LinearRegression, LogisticRegression};
 use ferrite::metrics::{confusion_matrix, roc_curve};
 use ferrite::nn::Module;
@@ -310,6 +310,27 @@ fn load_run(run_dir: &Path) -> anyhow::Result<(Box<dyn Module>, ModelCard)> {
     Ok((model, card))
 }
 
+/// Checks that an image model's recorded channels (and normalisation) are those its first
+/// layer takes, so that a hand-edited or corrupt model.json is an error, never a panic in
+/// the convolution.
+fn check_image_channels(pre: &ImagePreprocessing, card: &ModelCard) -> anyhow::Result<()> {
+    pre.stats()?;
+    let takes = match ModelSpec::from_json(&card.architecture)? {
+        ModelSpec::ConvBlocks { in_channels, .. } => in_channels,
+        // LeNet-5 reads one channel.
+        ModelSpec::LeNet5 { .. } => 1,
+        _ => return Ok(()),
+    };
+    if takes != pre.channels {
+        anyhow::bail!(
+            "model.json: the preprocessing reads images with {} channel(s) but the model's \
+             first layer takes {takes}; the file was edited or is corrupt: retrain the model",
+            pre.channels
+        );
+    }
+    Ok(())
+}
+
 /// Checks a table model's recorded preprocessing against itself and the architecture, so a
 /// hand-edited or corrupt model.json is an error naming what disagrees, never a panic or a
 /// silently wrong prediction.
@@ -402,6 +423,7 @@ pub fn evaluate(run_dir: &Path, csv: Option<&Path>, reading: &CsvReading) -> any
     };
     if let Ok(mut images) = serde_json::from_value::<ImagePreprocessing>(card.preprocessing.clone())
     {
+        check_image_channels(&images, &card)?;
         match &mut images.data {
             ImageSource::Folder { dir, labels, .. } => {
                 *dir = resolve_data(&data, dir);
@@ -411,24 +433,21 @@ pub fn evaluate(run_dir: &Path, csv: Option<&Path>, reading: &CsvReading) -> any
             }
             ImageSource::CsvPixels { csv, .. } => *csv = resolve_data(&data, csv),
         }
+        if let Some(dir) = &mut images.test_folder {
+            *dir = resolve_data(&data, dir);
+        }
         if csv.is_some() {
             anyhow::bail!(
                 "--csv applies to models trained on tables; this run's model reads images"
             );
         }
         let (x, y) = images.test_split()?;
-        let (accuracy, cm) = score_images(model.as_mut(), &x, &y, images.classes.len());
-        println!("{} held-out images; accuracy {accuracy:.4}", y.numel());
-        println!(
-            "confusion matrix (rows: true, columns: predicted; {}):",
-            images.classes.join(", ")
-        );
-        for row in &cm.counts {
-            println!(
-                "  {}",
-                row.iter().map(|v| format!("{v:>5}")).collect::<String>()
-            );
-        }
+        let scored = ScoredImages::of(model.as_mut(), &x, &y, images.classes.len());
+        let what = match &images.test_folder {
+            Some(dir) => format!("{} test images in {}", y.numel(), dir.display()),
+            None => format!("{} held-out images", y.numel()),
+        };
+        scored.print(&what, &images.classes);
         return Ok(());
     }
     if let Ok(mut series) =
@@ -507,6 +526,45 @@ pub fn evaluate(run_dir: &Path, csv: Option<&Path>, reading: &CsvReading) -> any
     Ok(())
 }
 
+/// `ferrite evaluate RUN --images DIR`: an image-folder model's accuracy and confusion matrix
+/// on the class sub-folders of `dir` (`dir/<class>/<image>`), read with the run's recorded
+/// preprocessing. `dir` may hold only some of the model's classes.
+pub fn evaluate_images(run_dir: &Path, dir: &Path) -> anyhow::Result<()> {
+    let (mut model, card) = load_run(run_dir)?;
+    let Ok(images) = serde_json::from_value::<ImagePreprocessing>(card.preprocessing.clone())
+    else {
+        let kind = card.preprocessing.get("kind").and_then(|k| k.as_str());
+        if let Some(set) = kind.and_then(|k| k.strip_prefix("idx images")) {
+            // The kind names the data set in parentheses: "idx images (Fashion-MNIST)".
+            let set = set.trim();
+            anyhow::bail!(
+                "evaluate --images scores image folders; this run was trained on IDX files{}{set}, \
+                 not on a folder of image files: `ferrite evaluate RUN` shows its test metrics",
+                if set.is_empty() { "" } else { " " }
+            );
+        }
+        if serde_json::from_value::<SeriesPreprocessing>(card.preprocessing.clone()).is_ok() {
+            anyhow::bail!(
+                "evaluate --images scores image models; this run forecasts a series: \
+                 `ferrite evaluate RUN` scores its next-day forecasts"
+            );
+        }
+        tabular_preprocessing(&card, "evaluate --images")?;
+        anyhow::bail!(
+            "evaluate --images scores image models; this run's model reads a table: \
+             use `ferrite evaluate RUN --csv FILE`"
+        );
+    };
+    check_image_channels(&images, &card)?;
+    let (x, y) = images.load_folder(dir)?;
+    let scored = ScoredImages::of(model.as_mut(), &x, &y, images.classes.len());
+    scored.print(
+        &format!("{} images in {}", y.numel(), dir.display()),
+        &images.classes,
+    );
+    Ok(())
+}
+
 /// `ferrite predict`: one prediction per row of `csv`, as CSV.
 /// `reading`: markers and separator given on the command line, added to those recorded at
 /// training.
@@ -519,6 +577,7 @@ pub fn predict(
 ) -> anyhow::Result<()> {
     let (mut model, card) = load_run(run_dir)?;
     if let Ok(pre) = serde_json::from_value::<ImagePreprocessing>(card.preprocessing.clone()) {
+        check_image_channels(&pre, &card)?;
         return predict_images(model.as_mut(), &pre, csv, images, out);
     }
     if serde_json::from_value::<SeriesPreprocessing>(card.preprocessing.clone()).is_ok() {
@@ -623,12 +682,17 @@ fn predict_images(
     images: Option<&Path>,
     out: Option<&Path>,
 ) -> anyhow::Result<()> {
+    let stats = pre.stats()?;
     let (x, names) = match (&pre.data, csv, images) {
         (ImageSource::Folder { size, .. }, None, Some(path)) => {
-            let (x, paths) = ferrite::data::ImageOptions::new()
-                .color(ferrite::data::ColorMode::Gray)
-                .size(*size, *size)
-                .load_unlabelled(path)?;
+            let mut options = ferrite::data::ImageOptions::new()
+                .color(pre.color()?)
+                .size(*size, *size);
+            if let Some(stats) = &stats {
+                let (mean, std) = stats.as_f32();
+                options = options.normalize(&mean, &std);
+            }
+            let (x, paths) = options.load_unlabelled(path)?;
             let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
             (x, names)
         }
@@ -653,7 +717,10 @@ fn predict_images(
                 .target(target)
                 .load(path)
                 .or_else(|_| CsvOptions::new().load(path))?;
-            let x = pixel_rows_to_images(&table.features, *side, *scale, path)?;
+            let mut x = pixel_rows_to_images(&table.features, *side, *scale, path)?;
+            if let Some(stats) = &stats {
+                x = stats.normalize(&x)?;
+            }
             let rows = x.dims()[0];
             (
                 x,
@@ -691,6 +758,27 @@ fn predict_images(
     write_predictions(&csv_text(&records)?, names.len(), out)
 }
 
+/// `--channels` of `ferrite train --images`: how many channels the images are read with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Channels {
+    /// Grayscale (colour images are converted with the Rec. 709 luma weights).
+    #[value(name = "1")]
+    Gray,
+    /// Red, green and blue (grayscale images repeat their level on all three).
+    #[value(name = "3")]
+    Rgb,
+}
+
+impl Channels {
+    /// The library's colour mode.
+    pub fn color(self) -> ColorMode {
+        match self {
+            Channels::Gray => ColorMode::Gray,
+            Channels::Rgb => ColorMode::Rgb,
+        }
+    }
+}
+
 /// What `ferrite train --images` was asked for.
 pub struct ImageFolderTraining {
     /// The folder.
@@ -699,6 +787,8 @@ pub struct ImageFolderTraining {
     pub labels: Option<PathBuf>,
     /// Side length after resizing.
     pub size: usize,
+    /// The channels to read (none: 3 when any training image is colour, else 1).
+    pub channels: Option<Channels>,
     /// Epochs.
     pub epochs: usize,
     /// Images per step.
@@ -707,8 +797,11 @@ pub struct ImageFolderTraining {
     pub lr: f32,
     /// The update rule.
     pub optimizer: OptimizerChoice,
-    /// Held-out fraction.
+    /// Held-out fraction (unused with `test_images`).
     pub test_size: f64,
+    /// A separate folder of test images, one sub-folder per class: the held-out metrics are
+    /// measured on it, and all of `dir` is for training and validation.
+    pub test_images: Option<PathBuf>,
     /// Seed.
     pub seed: u64,
     /// Verbosity.
@@ -719,7 +812,28 @@ pub struct ImageFolderTraining {
     pub clip_grad_norm: Option<f32>,
 }
 
-/// Trains a Conv-BN-ReLU-Pool network on a user's image folder.
+/// How the images of `dir` are read, said before training: the channels, and why.
+fn channels_note(dir: &Path, channels: usize, asked: Option<Channels>) -> String {
+    match (asked, channels) {
+        (Some(_), 3) => format!(
+            "{}: read in colour, 3 channels (--channels 3)",
+            dir.display()
+        ),
+        (Some(_), _) => format!(
+            "{}: read in grayscale, 1 channel (--channels 1)",
+            dir.display()
+        ),
+        (None, 3) => format!(
+            "{}: colour images, read with 3 channels (--channels 1 reads them in grayscale)",
+            dir.display()
+        ),
+        (None, _) => format!("{}: grayscale images, read with 1 channel", dir.display()),
+    }
+}
+
+/// Trains a Conv-BN-ReLU-Pool network on a user's image folder: read in colour when any
+/// image is (or as `--channels` says), normalised per channel with the training split's
+/// mean and deviation.
 pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
     if c.size < 8 {
         anyhow::bail!("--size must be at least 8 pixels");
@@ -732,7 +846,12 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
         size: c.size,
         positive_threshold: None,
     };
-    let (images, labels, text_classes) = source.load()?;
+    // Read unnormalised: the statistics are those of the training split, cut below.
+    let (images, labels, text_classes) = source.load_as(c.channels.map(Channels::color), None)?;
+    let channels = images.dims()[1];
+    if c.verbose > 0 {
+        println!("{}", channels_note(&c.dir, channels, c.channels));
+    }
     let y: Vec<usize> = labels.to_vec().iter().map(|&v| v as usize).collect();
     // A folder source without a threshold names its classes, each with at least one image.
     let names: Vec<String> = text_classes.unwrap_or_default();
@@ -745,17 +864,51 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
         );
     }
     let n = y.len();
-    let outer = TrainTestSplit::new(c.test_size)
-        .seed(c.seed)
-        .stratify_named(&y, &names)
-        .split(n)?;
-    let inner = TrainTestSplit::new(0.15)
-        .seed(c.seed + 1)
-        .split(outer.train.len())?;
-    let data = ImageSplits::new(&images, &labels, &outer, &inner);
+    let mut record =
+        ImagePreprocessing::new(source, names.clone(), Vec::new()).with_channels(channels);
+    let data = match &c.test_images {
+        Some(test_dir) => {
+            // Read before training, so that a test folder with a class the model will not
+            // know fails at once.
+            let test = record.load_folder(test_dir)?;
+            record = record.with_test_folder(test_dir.clone());
+            let inner = TrainTestSplit::new(0.15).seed(c.seed + 1).split(n)?;
+            let (x_train, x_val) = inner.apply(&images);
+            let (y_train, y_val) = inner.apply(&labels);
+            ImageSplits {
+                train: (x_train, y_train),
+                val: (x_val, y_val),
+                test,
+            }
+        }
+        None => {
+            let outer = TrainTestSplit::new(c.test_size)
+                .seed(c.seed)
+                .stratify_named(&y, &names)
+                .split(n)?;
+            let inner = TrainTestSplit::new(0.15)
+                .seed(c.seed + 1)
+                .split(outer.train.len())?;
+            record.test_rows = outer.test.clone();
+            ImageSplits::new(&images, &labels, &outer, &inner)
+        }
+    };
+    drop(images);
+    // Per-channel statistics of the training images only: validation and test images must
+    // not shape the preprocessing they are scored with.
+    let stats = ChannelStats::of(&data.train.0)?;
+    let normalize = |(x, y): &(Tensor, Tensor)| -> anyhow::Result<(Tensor, Tensor)> {
+        Ok((stats.normalize(x)?, y.clone()))
+    };
+    let data = ImageSplits {
+        train: normalize(&data.train)?,
+        val: normalize(&data.val)?,
+        test: normalize(&data.test)?,
+    };
+    record = record.with_stats(&stats);
     let train_y: Vec<usize> = data.train.1.to_vec().iter().map(|&v| v as usize).collect();
     let spec = ModelSpec::ConvBlocks {
-        in_channels: 1,
+        in_channels: channels,
         image: c.size,
         channels: vec![16, 32],
         hidden: 64,
@@ -772,19 +925,50 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
         clip_grad_norm: c.clip_grad_norm,
     };
     let (mut model, history) = train_classifier(&spec, &data, &settings)?;
-    let (accuracy, cm) = score_images(model.as_mut(), &data.test.0, &data.test.1, classes);
-    println!(
-        "{}: {n} images, {classes} classes; test accuracy {accuracy:.4}",
-        c.dir.display()
-    );
+    let scored = ScoredImages::of(model.as_mut(), &data.test.0, &data.test.1, classes);
+    let accuracy = scored.accuracy;
+    let test_images = data.test.1.numel();
+    match &c.test_images {
+        Some(test_dir) => println!(
+            "{}: {n} images for training and validation, {classes} classes; {test_images} test \
+             images in {}; test accuracy {accuracy:.4}",
+            c.dir.display(),
+            test_dir.display()
+        ),
+        None => println!(
+            "{}: {n} images, {classes} classes; test accuracy {accuracy:.4}",
+            c.dir.display()
+        ),
+    }
+    let split = if c.test_images.is_some() {
+        "test folder"
+    } else {
+        "test split"
+    };
     let run = RunDir::create(c.out.as_deref(), "images")?;
     TrainingCurves::new(&history).save(run.file("training_curves.png"))?;
-    ConfusionMatrixChart::new("Confusion matrix (test split)", &cm)
+    ConfusionMatrixChart::new(format!("Confusion matrix ({split})"), &scored.confusion)
         .class_names(&names)
         .save(run.file("confusion_matrix.png"))?;
-    let preprocessing =
-        serde_json::to_value(ImagePreprocessing::new(source, names, outer.test.clone()))?;
-    let metrics = serde_json::json!({ "accuracy": accuracy, "confusion_matrix": cm.counts });
+    scored.save_misclassified(
+        &format!("Misclassified images ({split})"),
+        &data.test.0,
+        &names,
+        Some(&stats),
+        &run.file("misclassified.png"),
+    )?;
+    let preprocessing = serde_json::to_value(&record)?;
+    let metrics = serde_json::json!({
+        "accuracy": accuracy,
+        "test_images": test_images,
+        "confusion_matrix": scored.confusion.counts,
+    });
+    // The test folder is fingerprinted like the training data: `evaluate` re-scores it only
+    // while it is unchanged.
+    let recorded: Vec<&Path> = std::iter::once(c.dir.as_path())
+        .chain(c.labels.as_deref())
+        .chain(c.test_images.as_deref())
+        .collect();
     save_run(
         &run,
         model.as_ref(),
@@ -792,9 +976,7 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
         preprocessing,
         metrics,
         Some(&history),
-        &std::iter::once(c.dir.as_path())
-            .chain(c.labels.as_deref())
-            .collect::<Vec<_>>(),
+        &recorded,
     )?;
     run.finish()
 }

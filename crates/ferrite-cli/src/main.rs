@@ -5,22 +5,37 @@
 // println! panics then, which would abandon the run half-way; these shadow it (textual macro
 // scope covers the modules below) so that output to a closed pipe is dropped and the run
 // completes. Errors still go to stderr.
+//
+// In an MPI job (`mpirun -np N ferrite train`) only rank 0 prints: the other ranks run the
+// same program on the same data, and would repeat every line.
 macro_rules! println {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        if ferrite::distributed::is_primary() {
+            let _ = writeln!(std::io::stdout(), $($arg)*);
+        }
     }};
 }
 macro_rules! print {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = write!(std::io::stdout(), $($arg)*);
+        if ferrite::distributed::is_primary() {
+            let _ = write!(std::io::stdout(), $($arg)*);
+        }
+    }};
+}
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        if ferrite::distributed::is_primary() {
+            std::eprintln!($($arg)*);
+        }
     }};
 }
 
 mod bench;
 mod classify;
 mod custom;
+mod distributed;
 mod examples;
 mod run_dir;
 mod spec;
@@ -43,14 +58,19 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Train a built-in example (see `ferrite examples`), or a model on your own CSV or images.
-    Train(TrainArgs),
-    /// Score a trained model on its held-out split, or on a new CSV file.
+    Train(Box<TrainArgs>),
+    /// Score a trained model on its held-out split, on a new CSV file, or (image-folder
+    /// models) on a folder of class sub-folders.
     Evaluate {
         /// The run folder `ferrite train` wrote.
         run_dir: PathBuf,
         /// A CSV with the training's feature columns and target column.
         #[arg(long)]
         csv: Option<PathBuf>,
+        /// A folder with one sub-folder of images per class (some of the model's classes or
+        /// all), for image-folder models: scored with the run's preprocessing.
+        #[arg(long, value_name = "DIR", conflicts_with = "csv")]
+        images: Option<PathBuf>,
         /// Extra markers of a missing value in --csv, besides empty, NA, NaN and null
         /// (comma-separated, repeatable; added to those recorded at training).
         #[arg(long, requires = "csv", value_name = "LIST")]
@@ -136,7 +156,8 @@ enum ExplainTopic {
 /// Options of `ferrite train`.
 #[derive(Args)]
 struct TrainArgs {
-    /// A built-in example (breast-cancer, air-quality, defects, gold, iris, digits, fashion-mnist).
+    /// A built-in example (breast-cancer, air-quality, defects, gold, iris, digits, fashion-mnist,
+    /// mnist).
     example: Option<String>,
     /// Train on this CSV file (with --target).
     #[arg(long, conflicts_with_all = ["example", "images"])]
@@ -164,9 +185,18 @@ struct TrainArgs {
     /// A CSV naming each image (column `image`) and its class (column `label`), for --images.
     #[arg(long, requires = "images")]
     labels: Option<PathBuf>,
+    /// Score the trained --images model on this folder (one sub-folder per class, the
+    /// training's classes or some of them) instead of a split cut from --images, which then
+    /// all goes to training and validation; recorded for `ferrite evaluate`.
+    #[arg(long, value_name = "DIR")]
+    test_images: Option<PathBuf>,
     /// Image side length in pixels (images are resized), for --images.
     #[arg(long, default_value_t = 32)]
     size: usize,
+    /// Channels to read --images with: 1 (grayscale) or 3 (colour); default 3 when any
+    /// training image is colour, else 1. Recorded for evaluate and predict.
+    #[arg(long, value_enum, value_name = "1|3")]
+    channels: Option<custom::Channels>,
     /// Passes over the training data.
     #[arg(long)]
     epochs: Option<usize>,
@@ -193,7 +223,8 @@ struct TrainArgs {
     fast: bool,
     /// The folder of a built-in example's data files, for examples whose data does not ship
     /// with Ferrite (fashion-mnist: default /usr/share/datasets/fashion-mnist, where Debian's
-    /// dataset-fashion-mnist package installs it).
+    /// dataset-fashion-mnist package installs it; mnist: default ~/.local/share/ferrite/mnist,
+    /// or $XDG_DATA_HOME/ferrite/mnist, a folder you fill with MNIST's four IDX files).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["csv", "images"])]
     data: Option<PathBuf>,
     /// The run folder to write (default: runs/NAME-TIMESTAMP).
@@ -278,7 +309,10 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             anyhow::bail!("--clip-grad-norm must be a positive number, got {c}");
         }
     }
-    run_dir::RunDir::check_destination(args.out.as_deref(), args.overwrite)?;
+    // Only rank 0 writes the run folder (the only rank without a distributed job).
+    if ferrite::distributed::is_primary() {
+        run_dir::RunDir::check_destination(args.out.as_deref(), args.overwrite)?;
+    }
     let run_dir = if let Some(csv) = &args.csv {
         let target = args
             .target
@@ -311,11 +345,13 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             dir: dir.clone(),
             labels: args.labels.clone(),
             size: args.size,
+            channels: args.channels,
             epochs: args.epochs.unwrap_or(20),
             batch_size: args.batch_size,
             lr: args.lr.unwrap_or(1e-3),
             optimizer: args.optimizer,
             test_size: args.test_size,
+            test_images: args.test_images.clone(),
             seed: args.seed,
             verbose: args.verbose,
             out: args.out.clone(),
@@ -344,7 +380,13 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
 /// typed on the command line, by their argument ids).
 fn refuse_unused_options(args: &TrainArgs, given: &[String]) -> anyhow::Result<()> {
     let (mode, unused): (String, &[&str]) = if args.csv.is_some() {
-        ("--csv".into(), &["size", "fast"])
+        ("--csv".into(), &["size", "fast", "test_images", "channels"])
+    } else if args.images.is_some() && args.test_images.is_some() {
+        // The test images are the given folder: no test split is cut.
+        (
+            "--images with --test-images".into(),
+            &["model", "task", "fast", "test_size"],
+        )
     } else if args.images.is_some() {
         ("--images".into(), &["model", "task", "fast"])
     } else {
@@ -360,6 +402,8 @@ fn refuse_unused_options(args: &TrainArgs, given: &[String]) -> anyhow::Result<(
             "size",
             "task",
             "clip_grad_norm",
+            "test_images",
+            "channels",
             "data",
         ];
         let unused = if reads_data {
@@ -380,8 +424,9 @@ fn refuse_unused_options(args: &TrainArgs, given: &[String]) -> anyhow::Result<(
     let why = if args.csv.is_none() && args.images.is_none() {
         ": it runs its own fixed protocol (its models, split and optimizer, so that its numbers \
          match the course) and takes only --epochs, --fast, --seed, --verbose, --out and --device \
-         (and --data, for the examples whose data does not ship with Ferrite: fashion-mnist). \
-         To choose the rest, train on its data with --csv FILE --target COLUMN (see data/README.md)"
+         (and --data, for the examples whose data does not ship with Ferrite: fashion-mnist and \
+         mnist). To choose the rest, train on its data with --csv FILE --target COLUMN (see \
+         data/README.md)"
     } else {
         ", so it would ignore them"
     };
@@ -438,7 +483,9 @@ fn explain_backprop(
 
 fn run_bench(json: bool, device: &str, names: &[String]) -> anyhow::Result<()> {
     let device = use_device(device)?;
-    let workloads = if device == ferrite::Device::Cpu {
+    let workloads = if ferrite::distributed::world_size() > 1 {
+        bench::DISTRIBUTED_WORKLOADS
+    } else if device == ferrite::Device::Cpu {
         bench::WORKLOADS
     } else {
         bench::GPU_WORKLOADS
@@ -452,6 +499,12 @@ fn run_bench(json: bool, device: &str, names: &[String]) -> anyhow::Result<()> {
     }
     if !json {
         println!("device: {device} ({})", device.description());
+        if ferrite::distributed::world_size() > 1 {
+            println!(
+                "{} MPI ranks: each training step splits its batch across them",
+                ferrite::distributed::world_size()
+            );
+        }
     }
     ferrite::manual_seed(0);
     for (name, run) in workloads {
@@ -493,20 +546,42 @@ fn main() {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    // Ctrl-C, or mpirun ending the job after another rank failed: no destructor runs then,
+    // so the handler removes the unfinished run's staging folder itself.
+    let _ = ctrlc::set_handler(|| {
+        run_dir::remove_unfinished();
+        if let Some((rank, world_size)) = distributed::job() {
+            std::eprintln!(
+                "ferrite (rank {rank} of {world_size}): stopped by a signal, as mpirun ends the \
+                 job when a rank fails (see its message); nothing was saved"
+            );
+        } else {
+            std::eprintln!("ferrite: interrupted; nothing was saved");
+        }
+        std::process::exit(130);
+    });
+    let spans_ranks = matches!(cli.command, Command::Train(_) | Command::Bench { .. });
+    if let Err(e) = distributed::join(spans_ranks) {
+        distributed::fail(&format!("{e:#}"));
+    }
     let result = match cli.command {
         Command::Train(args) => {
             let lr = args.lr;
             refuse_unused_options(&args, &given)
-                .and_then(|()| train(args))
+                .and_then(|()| train(*args))
                 .map_err(|e| with_divergence_advice(e, lr))
         }
         Command::Evaluate {
             run_dir,
             csv,
+            images,
             na_values,
             delimiter,
             device,
         } => use_device(&device).and_then(|_| {
+            if let Some(dir) = &images {
+                return custom::evaluate_images(&run_dir, dir);
+            }
             let reading = tabular::CsvReading::from_args(&na_values, delimiter.as_deref())?;
             custom::evaluate(&run_dir, csv.as_deref(), &reading)
         }),
@@ -563,7 +638,6 @@ fn main() {
                 message.push_str(&text);
             }
         }
-        eprintln!("error: {message}");
-        std::process::exit(1);
+        distributed::fail(&message);
     }
 }

@@ -2,7 +2,24 @@
 
 use anyhow::Context;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The staging and scratch folders of the runs in progress, removed by
+/// [`remove_unfinished`] when the process is stopped by a signal.
+static UNFINISHED: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+fn unfinished() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    UNFINISHED.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Removes the folders of unfinished runs (before the process ends on Ctrl-C or SIGTERM,
+/// when no destructor runs), so that an interrupted run leaves nothing behind.
+pub fn remove_unfinished() {
+    for path in unfinished().drain(..) {
+        let _ = std::fs::remove_dir_all(path);
+    }
+}
 
 /// A folder holding one training run's outputs.
 ///
@@ -15,6 +32,9 @@ pub struct RunDir {
     pub path: PathBuf,
     /// Where the folder goes when the run is complete (`None` for an opened run).
     destination: Option<PathBuf>,
+    /// On the ranks after 0 of an MPI job: the run folder rank 0 writes. This rank's files
+    /// go to a private scratch folder, removed at the end, so that one folder is written.
+    scratch_for: Option<PathBuf>,
 }
 
 /// `YYYYMMDD-HHMMSS` in UTC, from the system clock.
@@ -42,6 +62,32 @@ fn timestamp() -> String {
     )
 }
 
+/// Removes the staging folders (`.NAME.partial-PID`) that runs killed outright (`kill -9`,
+/// a power cut) left in `parent`: those whose process no longer exists. Where processes
+/// cannot be looked up (no `/proc`), nothing is removed.
+fn remove_abandoned_staging(parent: &Path) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix('.')
+            .and_then(|n| n.rsplit_once(".partial-"))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = Path::new("/proc").join(pid.to_string()).exists();
+        if !alive && entry.path().is_dir() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 impl RunDir {
     /// Creates `out`, or `runs/NAME-TIMESTAMP` when `out` is `None`.
     pub fn create(out: Option<&Path>, name: &str) -> anyhow::Result<RunDir> {
@@ -59,6 +105,22 @@ impl RunDir {
                 candidate
             }
         };
+        if !ferrite::distributed::is_primary() {
+            let scratch = std::env::temp_dir().join(format!(
+                "ferrite-rank-{}-{}",
+                ferrite::distributed::rank(),
+                std::process::id()
+            ));
+            let _ = std::fs::remove_dir_all(&scratch);
+            std::fs::create_dir_all(&scratch)
+                .with_context(|| format!("cannot create scratch folder {}", scratch.display()))?;
+            unfinished().push(scratch.clone());
+            return Ok(RunDir {
+                path: scratch,
+                destination: None,
+                scratch_for: Some(path),
+            });
+        }
         let parent = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -69,13 +131,16 @@ impl RunDir {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .ok_or_else(|| anyhow::anyhow!("run folder {} has no name", path.display()))?;
+        remove_abandoned_staging(&parent);
         let staging = parent.join(format!(".{file_name}.partial-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&staging);
         std::fs::create_dir(&staging)
             .with_context(|| format!("cannot create run folder {}", staging.display()))?;
+        unfinished().push(staging.clone());
         Ok(RunDir {
             path: staging,
             destination: Some(path),
+            scratch_for: None,
         })
     }
 
@@ -122,6 +187,11 @@ impl RunDir {
     /// Moves a complete new run into its final place and returns that path. An earlier
     /// folder there is replaced only now, and removed once the new one is in place.
     pub fn finish(mut self) -> anyhow::Result<PathBuf> {
+        unfinished().retain(|p| p != &self.path);
+        if let Some(run) = self.scratch_for.take() {
+            let _ = std::fs::remove_dir_all(&self.path);
+            return Ok(run);
+        }
         let Some(destination) = self.destination.take() else {
             return Ok(self.path.clone());
         };
@@ -169,6 +239,7 @@ impl RunDir {
         let run = RunDir {
             path: path.to_path_buf(),
             destination: None,
+            scratch_for: None,
         };
         if !run.file("model.json").exists() {
             anyhow::bail!(
@@ -201,7 +272,8 @@ impl Drop for RunDir {
     /// A new run that ends without [`RunDir::finish`] (an error on the way) removes its
     /// staging folder: nothing half-written is left behind.
     fn drop(&mut self) {
-        if self.destination.is_some() {
+        if self.destination.is_some() || self.scratch_for.is_some() {
+            unfinished().retain(|p| p != &self.path);
             let _ = std::fs::remove_dir_all(&self.path);
         }
     }
@@ -242,6 +314,24 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(names, vec!["run".to_string()], "no staging folder is left");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn staging_folders_of_dead_processes_are_removed_and_live_ones_kept() {
+        let root = std::env::temp_dir().join(format!("ferrite-abandoned-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        // No process has id 4294967295 (Linux's pid_max is at most 2^22); process 1 exists.
+        let dead = root.join(".old-run.partial-4294967295");
+        let live = root.join(".other.partial-1");
+        let unrelated = root.join(".partial-notes");
+        for d in [&dead, &live, &unrelated] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let run = RunDir::create(Some(&root.join("new")), "x").unwrap();
+        assert!(!dead.exists(), "a dead process's staging folder is removed");
+        assert!(live.exists() && unrelated.exists());
+        run.finish().unwrap();
         let _ = std::fs::remove_dir_all(&root);
     }
 

@@ -93,6 +93,15 @@ fn the_fast_setting_reaches_its_bar_on_the_official_test_images() {
     ] {
         assert!(out.join(file).is_file(), "missing {file}");
     }
+    // The first 36 misclassified test images are drawn, six to a row of 200 x 164-pixel
+    // cells under a 40-pixel title (more than 36 are missed at this accuracy).
+    let grid = std::fs::read(out.join("misclassified.png")).unwrap();
+    assert!(
+        grid.starts_with(b"\x89PNG"),
+        "misclassified.png is not a PNG"
+    );
+    let word = |at: usize| u32::from_be_bytes(grid[at..at + 4].try_into().unwrap());
+    assert_eq!((word(16), word(20)), (6 * 200, 40 + 6 * 164));
     // evaluate re-reads the recorded metrics (the data unchanged, by its fingerprints);
     // predict says plainly that it does not read IDX runs yet.
     let evaluated = ferrite().arg("evaluate").arg(&out).output().unwrap();
@@ -102,6 +111,23 @@ fn the_fast_setting_reaches_its_bar_on_the_official_test_images() {
         String::from_utf8_lossy(&evaluated.stderr)
     );
     assert!(String::from_utf8_lossy(&evaluated.stdout).contains("\"accuracy\""));
+    // evaluate --images scores image folders, which this run was not trained on.
+    let refused = ferrite()
+        .arg("evaluate")
+        .arg(&out)
+        .arg("--images")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "evaluate --images scores image folders; this run was trained on IDX files \
+             (Fashion-MNIST)"
+        ),
+        "{text}"
+    );
     let predicted = ferrite()
         .arg("predict")
         .arg(&out)

@@ -79,6 +79,17 @@ pub enum FerriteError {
         /// What is wrong, naming the offending keys.
         message: String,
     },
+    /// A collective operation between the processes of a distributed run failed: another
+    /// rank stopped answering, or the ranks disagree on what to do.
+    #[error("distributed training, rank {rank} of {world_size}: {message}")]
+    Distributed {
+        /// This process's rank.
+        rank: usize,
+        /// The number of processes.
+        world_size: usize,
+        /// What went wrong, and what to do.
+        message: String,
+    },
 }
 
 /// `path:line: message`, or `path: message` for line 0 (a whole file: an image, a folder).

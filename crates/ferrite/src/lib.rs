@@ -98,6 +98,7 @@ pub mod autograd;
 pub mod backend;
 pub mod core;
 pub mod data;
+pub mod distributed;
 pub mod error;
 pub mod explain;
 pub mod linear_model;

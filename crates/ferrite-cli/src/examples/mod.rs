@@ -6,7 +6,9 @@ mod defects;
 mod digits;
 mod fashion_mnist;
 pub mod gold;
+mod idx_classifier;
 mod iris;
+mod mnist;
 
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
@@ -82,6 +84,12 @@ pub const EXAMPLES: &[Example] = &[
         name: "fashion-mnist",
         about: "recognise 28x28 photos of 10 kinds of clothing (Fashion-MNIST's IDX files, --data DIR) with Conv-BN-ReLU-Pool blocks",
         run: fashion_mnist::run,
+        reads_data: true,
+    },
+    Example {
+        name: "mnist",
+        about: "recognise 28x28 handwritten digits (LeCun's MNIST IDX files, --data DIR) with the fashion-mnist network",
+        run: mnist::run,
         reads_data: true,
     },
 ];

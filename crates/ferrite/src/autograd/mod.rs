@@ -133,6 +133,19 @@ fn accumulate(map: &mut HashMap<usize, Tensor>, id: usize, g: Tensor) {
 
 /// Backpropagates `grad` from `root` to every leaf that requires a gradient.
 pub(crate) fn backward(root: &Tensor, grad: Tensor, retain_graph: bool) {
+    backward_with_hook(root, grad, retain_graph, None);
+}
+
+/// [`backward`], calling `on_ready(leaf)` as soon as a leaf's gradient is final (every node
+/// that feeds it has run), while the rest of backward goes on: DDP's hook for sending a
+/// bucket of gradients early. Leaves whose gradient is final only at the end are reported
+/// then, in no particular order.
+pub(crate) fn backward_with_hook(
+    root: &Tensor,
+    grad: Tensor,
+    retain_graph: bool,
+    mut on_ready: Option<&mut dyn FnMut(&Tensor)>,
+) {
     let _guard = no_grad();
     if root.node().is_none() {
         if root.0.released.load(Ordering::Relaxed) {
@@ -143,13 +156,31 @@ pub(crate) fn backward(root: &Tensor, grad: Tensor, retain_graph: bool) {
             "backward: element 0 of tensors does not require grad and does not have a grad_fn"
         );
         accumulate_leaf(root, grad);
+        if let Some(hook) = on_ready.as_mut() {
+            hook(root);
+        }
         return;
     }
     let order = topological_order(root);
+    // For the hook: how many recorded ops still owe each leaf a gradient.
+    let mut owed: HashMap<usize, (usize, Tensor)> = HashMap::new();
+    if on_ready.is_some() {
+        for (_, node) in &order {
+            for input in node.inputs.iter().filter(|i| !i.has_node()) {
+                if input.requires_grad_flag() {
+                    owed.entry(input.id()).or_insert((0, input.clone())).0 += 1;
+                }
+            }
+        }
+    }
     let mut grads: HashMap<usize, Tensor> = HashMap::new();
     grads.insert(root.id(), grad);
     for (t, node) in order {
         let Some(g) = grads.remove(&t.id()) else {
+            // No gradient reached this op: the leaves it feeds owe it nothing.
+            if let Some(hook) = on_ready.as_mut() {
+                settle(&mut owed, &node.inputs, &mut **hook);
+            }
             continue;
         };
         if !retain_graph {
@@ -178,6 +209,33 @@ pub(crate) fn backward(root: &Tensor, grad: Tensor, retain_graph: bool) {
                 accumulate(&mut grads, input.id(), ig);
             } else {
                 accumulate_leaf(input, ig);
+            }
+        }
+        if let Some(hook) = on_ready.as_mut() {
+            settle(&mut owed, &node.inputs, &mut **hook);
+        }
+    }
+    if let Some(hook) = on_ready.as_mut() {
+        for (_, (_, leaf)) in owed.drain() {
+            hook(&leaf);
+        }
+    }
+}
+
+/// One op has given its inputs their gradients: the leaves among them that are owed nothing
+/// more are ready.
+fn settle(
+    owed: &mut HashMap<usize, (usize, Tensor)>,
+    inputs: &[Tensor],
+    hook: &mut dyn FnMut(&Tensor),
+) {
+    for input in inputs {
+        if let Some((count, _)) = owed.get_mut(&input.id()) {
+            *count -= 1;
+            if *count == 0 {
+                if let Some((_, leaf)) = owed.remove(&input.id()) {
+                    hook(&leaf);
+                }
             }
         }
     }

@@ -9,10 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
-use image::imageops::FilterType;
-use rayon::prelude::*;
-
 use super::csv::LineCounter;
+use super::image_decode::{any_color, data_error, decode_images, DecodeSettings};
 use super::memory::{available_memory, check_memory};
 use super::{LabelEncoder, TensorDataset};
 use crate::error::{FerriteError, Result};
@@ -66,6 +64,12 @@ impl ImageSet {
     pub fn dataset(&self) -> TensorDataset {
         TensorDataset::new(self.images.clone(), self.labels.clone())
     }
+
+    /// The channels of the images: 1 (grayscale) or 3 (red, green, blue), as chosen or as
+    /// found by [`ImageOptions::auto_color`].
+    pub fn channels(&self) -> usize {
+        self.images.dims().get(1).copied().unwrap_or(1)
+    }
 }
 
 /// How to load images: colour mode, size, normalisation, how labels are read.
@@ -87,10 +91,23 @@ impl ImageSet {
 /// is refused with the largest size that would.
 #[derive(Clone, Debug, Default)]
 pub struct ImageOptions {
-    color: ColorMode,
+    color: ColorChoice,
     size: Option<(usize, usize)>,
     normalize: Option<(Vec<f32>, Vec<f32>)>,
     label_classes: bool,
+}
+
+/// The colour mode asked for: one, or the one the images need.
+#[derive(Clone, Copy, Debug)]
+enum ColorChoice {
+    Fixed(ColorMode),
+    Auto,
+}
+
+impl Default for ColorChoice {
+    fn default() -> Self {
+        ColorChoice::Fixed(ColorMode::default())
+    }
 }
 
 impl ImageOptions {
@@ -101,7 +118,25 @@ impl ImageOptions {
 
     /// Converts every image to `color`.
     pub fn color(mut self, color: ColorMode) -> Self {
-        self.color = color;
+        self.color = ColorChoice::Fixed(color);
+        self
+    }
+
+    /// Reads the images in colour ([`ColorMode::Rgb`]) when any of those loaded is a colour
+    /// image, and in grayscale otherwise (see [`is_color_image`](super::is_color_image):
+    /// an RGB file whose every pixel is gray counts as gray). The mode found is the
+    /// images' channel count, [`ImageSet::channels`]. Finding it reads the files before
+    /// decoding them: only the first colour ones in a colour set, only the headers of files
+    /// stored as gray, and all of a set of gray pictures stored as RGB, which then decodes
+    /// twice. A later [`color`](Self::color) replaces it.
+    ///
+    /// ```no_run
+    /// use ferrite::data::ImageOptions;
+    /// let set = ImageOptions::new().auto_color().size(32, 32).load_class_folders("food/").unwrap();
+    /// assert_eq!(set.channels(), 3); // photos
+    /// ```
+    pub fn auto_color(mut self) -> Self {
+        self.color = ColorChoice::Auto;
         self
     }
 
@@ -298,9 +333,27 @@ impl ImageOptions {
         Ok((images, paths))
     }
 
-    /// Refuses options that cannot work, before any file is read.
+    /// Refuses options that cannot work, before any file is read (with automatic colour,
+    /// the channel count of the normalisation is checked once it is known).
     fn check_options(&self) -> Result<()> {
-        let c = self.color.channels();
+        if let ColorChoice::Fixed(color) = self.color {
+            self.check_normalize(color.channels())?;
+        }
+        if let Some((h, w)) = self.size {
+            // The decoder counts pixels in u32.
+            let most = u32::MAX as usize;
+            if h == 0 || w == 0 || h > most || w > most {
+                return Err(FerriteError::invalid(
+                    "size",
+                    format!("height and width must be between 1 and {most} pixels, got {h}x{w}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a normalisation that does not give `c` channels finite values.
+    fn check_normalize(&self, c: usize) -> Result<()> {
         if let Some((mean, std)) = &self.normalize {
             if mean.len() != c
                 || std.len() != c
@@ -324,16 +377,6 @@ impl ImageOptions {
                         "means {mean:?} and stds {std:?} map pixel values in [0, 1] to infinity; \
                          use stds near the data's spread (about 0.1 to 1)"
                     ),
-                ));
-            }
-        }
-        if let Some((h, w)) = self.size {
-            // The decoder counts pixels in u32.
-            let most = u32::MAX as usize;
-            if h == 0 || w == 0 || h > most || w > most {
-                return Err(FerriteError::invalid(
-                    "size",
-                    format!("height and width must be between 1 and {most} pixels, got {h}x{w}"),
                 ));
             }
         }
@@ -398,108 +441,28 @@ impl ImageOptions {
         ))
     }
 
-    /// Decodes `paths` in parallel into one `(N, C, H, W)` tensor.
+    /// Decodes `paths` in parallel into one `(N, C, H, W)` tensor, in the colour mode
+    /// chosen or (with [`auto_color`](Self::auto_color)) found.
     fn decode_all(
         &self,
         paths: &[PathBuf],
         listed_in: Option<(&Path, &[usize])>,
     ) -> Result<Tensor> {
-        let c = self.color.channels();
-        let (h, w) = match self.size {
-            Some(size) => size,
-            None => match paths.first() {
-                // Without a size, the first image sets it.
-                Some(p) => {
-                    let (w, h) = image::image_dimensions(p)
-                        .map_err(|e| unreadable(p, e, listed_in.map(|(csv, l)| (csv, l[0]))))?;
-                    (h as usize, w as usize)
-                }
-                None => (1, 1),
-            },
+        let color = match self.color {
+            ColorChoice::Fixed(color) => color,
+            ColorChoice::Auto if any_color(paths, listed_in)? => ColorMode::Rgb,
+            ColorChoice::Auto => ColorMode::Gray,
         };
-        check_image_memory(paths.len(), c, h, w, available_memory())?;
-        let plane = c * h * w;
-        let mut data = vec![0f32; paths.len() * plane];
-        data.par_chunks_mut(plane).zip(paths.par_iter().enumerate()).try_for_each(|(out, (i, path))| {
-            let listed = listed_in.map(|(csv, lines)| (csv, lines[i]));
-            let img = image::open(path).map_err(|e| unreadable(path, e, listed))?;
-            let img = if (img.width() as usize, img.height() as usize) == (w, h) {
-                img
-            } else if self.size.is_some() {
-                img.resize_exact(w as u32, h as u32, FilterType::Triangle)
-            } else {
-                return Err(data_error(
-                    path,
-                    &format!(
-                        "the image is {}x{} but the first one is {w}x{h}; set a size to resize them all",
-                        img.width(),
-                        img.height()
-                    ),
-                ));
-            };
-            match self.color {
-                ColorMode::Gray => to_planes(img.to_luma8().as_raw(), 1, out),
-                ColorMode::Rgb => to_planes(img.to_rgb8().as_raw(), 3, out),
-            }
-            if let Some((mean, std)) = &self.normalize {
-                for (k, channel) in out.chunks_mut(h * w).enumerate() {
-                    channel.iter_mut().for_each(|v| *v = (*v - mean[k]) / std[k]);
-                }
-            }
-            Ok(())
-        })?;
-        Ok(Tensor::from_vec(data, [paths.len(), c, h, w]))
-    }
-}
-
-/// Bytes a decoding thread may hold per output pixel besides the output: the resized image
-/// (up to four 32-bit channels) and its 8-bit conversion.
-const DECODE_BYTES_PER_PIXEL: u64 = 16 + 4;
-
-/// Refuses to decode `n` images of `h × w` pixels and `c` channels when the output tensor
-/// (4 bytes a value) and one decode buffer per thread need more than `available` bytes,
-/// naming the largest square size that fits.
-fn check_image_memory(
-    n: usize,
-    c: usize,
-    h: usize,
-    w: usize,
-    available: Option<u64>,
-) -> Result<()> {
-    let threads = rayon::current_num_threads() as u64;
-    let per_pixel = (n as u64)
-        .checked_mul(4 * c as u64)
-        .and_then(|b| b.checked_add(threads * DECODE_BYTES_PER_PIXEL));
-    let bytes = (h as u64)
-        .checked_mul(w as u64)
-        .zip(per_pixel)
-        .and_then(|(pixels, per)| pixels.checked_mul(per));
-    let fix = match (available, per_pixel) {
-        (Some(free), Some(per)) if per > 0 => {
-            let side = ((free / per) as f64).sqrt().floor() as u64;
-            if side > 0 {
-                format!("choose a smaller size: at most about {side}x{side} pixels fit")
-            } else {
-                "load fewer images".to_string()
-            }
-        }
-        _ => "choose a smaller size".to_string(),
-    };
-    check_memory(
-        bytes,
-        available,
-        &format!("{n} image(s) of {h}x{w} pixels with {c} channel(s)"),
-        &fix,
-    )
-}
-
-/// Interleaved 8-bit pixels (`h·w` pixels of `c` values) as channel planes in [0, 1].
-fn to_planes(pixels: &[u8], c: usize, out: &mut [f32]) {
-    let hw = out.len() / c;
-    for (p, px) in pixels.chunks_exact(c).enumerate() {
-        for (k, &v) in px.iter().enumerate() {
-            out[k * hw + p] = v as f32 / 255.0;
-        }
+        self.check_normalize(color.channels())?;
+        let settings = DecodeSettings {
+            color,
+            size: self.size,
+            normalize: self
+                .normalize
+                .as_ref()
+                .map(|(m, s)| (m.as_slice(), s.as_slice())),
+        };
+        decode_images(paths, listed_in, &settings)
     }
 }
 
@@ -512,15 +475,6 @@ fn io(path: &Path, source: std::io::Error) -> FerriteError {
     FerriteError::Io {
         path: path.to_path_buf(),
         source,
-    }
-}
-
-/// An error about a whole file or folder (no line): displayed `path: message`.
-fn data_error(path: &Path, message: &str) -> FerriteError {
-    FerriteError::Data {
-        path: path.to_path_buf(),
-        line: 0,
-        message: message.to_string(),
     }
 }
 
@@ -554,18 +508,6 @@ fn shown(value: &str) -> String {
         let head: String = value.chars().take(MOST).collect();
         format!("{head:?}… ({} characters)", value.chars().count())
     }
-}
-
-/// The error for an image that cannot be opened or decoded, naming its path (and the line of
-/// the labels file that lists it).
-fn unreadable(path: &Path, e: image::ImageError, listed: Option<(&Path, usize)>) -> FerriteError {
-    let hint = match listed {
-        Some((csv, line)) => format!(" (listed on line {line} of {})", csv.display()),
-        None => "; every file in an image folder is read as an image (PNG or JPEG): replace \
-                 it, or remove it"
-            .to_string(),
-    };
-    data_error(path, &format!("cannot read the image: {e}{hint}"))
 }
 
 /// The rows of a labels CSV: image names, label texts, the line of each, and where the label
@@ -698,14 +640,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn interleaved_pixels_become_channel_planes() {
-        let pixels = [0u8, 255, 51, 102, 0, 255]; // two RGB pixels
-        let mut out = [0f32; 6];
-        to_planes(&pixels, 3, &mut out);
-        assert_eq!(out, [0.0, 0.4, 1.0, 0.0, 0.2, 1.0]);
-    }
-
-    #[test]
     fn numeric_classes_are_the_values_that_occur_in_numeric_order() {
         let texts: Vec<String> = ["10", "2", "1e8", "2.0", "-0", "0"]
             .iter()
@@ -718,21 +652,5 @@ mod tests {
         let (indices, classes) = numeric_classes(&values, &texts);
         assert_eq!(classes, ["-0", "2", "10", "1e8"]);
         assert_eq!(indices, [2., 1., 3., 1., 0., 0.]);
-    }
-
-    #[test]
-    fn image_memory_is_refused_with_the_size_that_fits() {
-        // 1 GiB free, 20 gray images: 100000x100000 does not fit; 64x64 does.
-        let free = Some(1u64 << 30);
-        let msg = check_image_memory(20, 1, 100_000, 100_000, free)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            msg.contains("20 image(s) of 100000x100000 pixels") && msg.contains("at most about"),
-            "{msg}"
-        );
-        assert!(check_image_memory(20, 1, 64, 64, free).is_ok());
-        // A count that overflows is refused even where the free memory is unknown.
-        assert!(check_image_memory(usize::MAX, 3, 1 << 20, 1 << 20, None).is_err());
     }
 }

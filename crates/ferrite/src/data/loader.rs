@@ -40,7 +40,9 @@ pub struct DataLoader<D> {
     drop_last: bool,
     /// The generator of the shuffle order; `None` keeps the dataset's order.
     shuffle: Option<Generator>,
-    /// The order of the current epoch.
+    /// This loader's rank and the number of ranks sharing each epoch ((0, 1): all of it).
+    shard: (usize, usize),
+    /// The order of the current epoch (this rank's share of it).
     order: Vec<usize>,
     /// Buffers of batches handed out earlier, reused once the caller no longer holds them.
     recent: Option<(Tensor, Tensor)>,
@@ -62,6 +64,7 @@ impl<D: Dataset> DataLoader<D> {
             batch_size,
             drop_last: false,
             shuffle: None,
+            shard: (0, 1),
             order: Vec::new(),
             recent: None,
             spare: (Vec::new(), Vec::new()),
@@ -80,6 +83,49 @@ impl<D: Dataset> DataLoader<D> {
         self
     }
 
+    /// Reads only rank `rank`'s share of every epoch when `world_size` ranks train together,
+    /// as PyTorch's `DistributedSampler`: every rank shuffles with the same seed, the order is
+    /// padded to a multiple of `world_size` by repeating its start, and rank `r` takes every
+    /// `world_size`-th sample from position `r` (see
+    /// [`shard_indices`](crate::distributed::shard_indices)). Distributed
+    /// [`fit`](crate::train::fit) sets this itself.
+    ///
+    /// ```
+    /// use ferrite::data::{DataLoader, TensorDataset};
+    /// use ferrite::Tensor;
+    /// let data = TensorDataset::new(Tensor::arange(0., 5., 1.).reshape([5, 1]), Tensor::arange(0., 5., 1.));
+    /// let mut rank1 = DataLoader::new(data, 2).unwrap().shard(1, 2).unwrap();
+    /// assert_eq!(rank1.len(), 2); // 3 samples: ceil(5 / 2)
+    /// let seen: Vec<f32> = rank1.iter().flat_map(|(_, y)| y.to_vec()).collect();
+    /// assert_eq!(seen, vec![1., 3., 0.]); // positions 1, 3 and the padding (position 0)
+    /// ```
+    pub fn shard(mut self, rank: usize, world_size: usize) -> Result<Self> {
+        self.set_shard(rank, world_size)?;
+        Ok(self)
+    }
+
+    /// [`shard`](DataLoader::shard) in place.
+    pub fn set_shard(&mut self, rank: usize, world_size: usize) -> Result<()> {
+        if world_size == 0 || rank >= world_size {
+            return Err(FerriteError::invalid(
+                "shard",
+                format!("rank {rank} is not one of {world_size} ranks"),
+            ));
+        }
+        self.shard = (rank, world_size);
+        Ok(())
+    }
+
+    /// The number of samples this loader reads per epoch: the dataset's, or this rank's
+    /// share of it.
+    pub fn samples_per_epoch(&self) -> usize {
+        let n = self.dataset.len();
+        if n == 0 {
+            return 0;
+        }
+        crate::distributed::shard_len(n, self.shard.1)
+    }
+
     /// The dataset.
     pub fn dataset(&self) -> &D {
         &self.dataset
@@ -90,9 +136,10 @@ impl<D: Dataset> DataLoader<D> {
         self.batch_size
     }
 
-    /// The number of batches in an epoch: `ceil(n / batch_size)`, or `floor` with `drop_last`.
+    /// The number of batches in an epoch: `ceil(n / batch_size)`, or `floor` with `drop_last`
+    /// (`n` the [samples per epoch](DataLoader::samples_per_epoch)).
     pub fn len(&self) -> usize {
-        let n = self.dataset.len();
+        let n = self.samples_per_epoch();
         if self.drop_last {
             n / self.batch_size
         } else {
@@ -113,6 +160,10 @@ impl<D: Dataset> DataLoader<D> {
             Some(gen) => gen.permutation(n),
             None => (0..n).collect(),
         };
+        let (rank, world_size) = self.shard;
+        if world_size > 1 {
+            self.order = crate::distributed::shard_indices(&self.order, rank, world_size);
+        }
         Batches {
             batches: self.len(),
             loader: self,

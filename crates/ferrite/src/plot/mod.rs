@@ -18,12 +18,14 @@
 mod confusion;
 mod curves;
 mod feature_maps;
+mod image_grid;
 mod roc;
 mod scatter;
 
 pub use confusion::ConfusionMatrixChart;
 pub use curves::{LineChart, TrainingCurves};
 pub use feature_maps::FeatureMapGrid;
+pub use image_grid::ImageGrid;
 pub use roc::RocChart;
 pub use scatter::TrueVsPredicted;
 

@@ -371,6 +371,19 @@ impl Tensor {
         autograd::backward(self, grad.detach(), false);
     }
 
+    /// [`Tensor::backward`], calling `on_ready(leaf)` as soon as each leaf's gradient is
+    /// final, while backward goes on (the hook data-parallel training uses to send gradients
+    /// early). Every leaf that requires a gradient is reported once.
+    pub fn backward_with_hook(&self, on_ready: &mut dyn FnMut(&Tensor)) {
+        assert_eq!(
+            self.numel(),
+            1,
+            "backward: grad can be implicitly created only for scalar outputs (shape {:?})",
+            self.dims()
+        );
+        autograd::backward_with_hook(self, Tensor::ones_like(self), false, Some(on_ready));
+    }
+
     /// Like [`Tensor::backward`] but keeps the graph so it can be walked again.
     pub fn backward_retain_graph(&self) {
         autograd::backward(self, Tensor::ones_like(self), true);

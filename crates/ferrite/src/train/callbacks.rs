@@ -219,7 +219,10 @@ impl Callback for ModelCheckpoint {
         let value = self.monitor.value(metrics)?;
         if self.monitor.improves(value, self.best, 0.0) {
             self.best = Some(value);
-            save_state_dict(model, &self.path)?;
+            // In a distributed run every rank holds the same weights; one file is written.
+            if crate::distributed::is_primary() {
+                save_state_dict(model, &self.path)?;
+            }
             self.saved_epochs.push(metrics.epoch);
         }
         Ok(Control::Continue)

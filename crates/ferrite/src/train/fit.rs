@@ -3,6 +3,9 @@
 use super::callbacks::{Callback, Control};
 use super::history::{EpochMetrics, History};
 use super::progress::EpochProgress;
+use std::rc::Rc;
+
+use crate::distributed::{Communicator, GradientReducer, ReduceOp, BUCKET_BYTES};
 use crate::error::{FerriteError, Result};
 use crate::nn::Module;
 use crate::optim::{clip_grad_norm, Optimizer};
@@ -15,6 +18,19 @@ pub trait BatchSource {
     fn num_batches(&self) -> usize;
     /// The batches of one epoch.
     fn epoch_batches(&mut self) -> Box<dyn Iterator<Item = (Tensor, Tensor)> + '_>;
+    /// Makes every later epoch yield only rank `rank`'s share of the samples when
+    /// `world_size` ranks train together (PyTorch's `DistributedSampler`); distributed
+    /// [`fit`] calls it. Sources that cannot be split say so with an error.
+    fn set_shard(&mut self, rank: usize, world_size: usize) -> Result<()> {
+        let _ = rank;
+        Err(FerriteError::invalid(
+            "training data",
+            format!(
+                "this batch source cannot be split across {world_size} ranks; train from a \
+                 DataLoader, which gives each rank its shard of every epoch"
+            ),
+        ))
+    }
 }
 
 impl<D: crate::data::Dataset> BatchSource for crate::data::DataLoader<D> {
@@ -23,6 +39,9 @@ impl<D: crate::data::Dataset> BatchSource for crate::data::DataLoader<D> {
     }
     fn epoch_batches(&mut self) -> Box<dyn Iterator<Item = (Tensor, Tensor)> + '_> {
         Box::new(self.iter())
+    }
+    fn set_shard(&mut self, rank: usize, world_size: usize) -> Result<()> {
+        crate::data::DataLoader::set_shard(self, rank, world_size)
     }
 }
 
@@ -165,6 +184,10 @@ pub struct FitOptions<'a> {
     /// Clip the global 2-norm of the gradients to this value before every optimizer step
     /// (PyTorch's `clip_grad_norm_(model.parameters(), max_norm)`).
     pub clip_grad_norm: Option<f32>,
+    /// Train data-parallel across the ranks of this communicator (see
+    /// [`crate::distributed`]); `None` uses this thread's default group, if
+    /// [`init_process_group`](crate::distributed::init_process_group) set one.
+    pub communicator: Option<Rc<dyn Communicator>>,
 }
 
 impl<'a> FitOptions<'a> {
@@ -178,6 +201,7 @@ impl<'a> FitOptions<'a> {
             callbacks: Vec::new(),
             stop_on_non_finite: true,
             clip_grad_norm: None,
+            communicator: None,
         }
     }
 
@@ -217,6 +241,12 @@ impl<'a> FitOptions<'a> {
         self.clip_grad_norm = Some(max_norm);
         self
     }
+
+    /// Trains data-parallel across the ranks of `comm` (DDP), instead of the default group.
+    pub fn communicator(mut self, comm: Rc<dyn Communicator>) -> Self {
+        self.communicator = Some(comm);
+        self
+    }
 }
 
 impl<C: Callback + ?Sized> Callback for &mut C {
@@ -248,8 +278,15 @@ impl<C: Callback + ?Sized> Callback for &mut C {
 /// (which holds the history so far): a diverged model is not a result.
 /// The model ends in the mode it started in.
 ///
+/// With a communicator of more than one rank ([`FitOptions::communicator`], or the default
+/// group of [`crate::distributed`]) training is data-parallel, as PyTorch's
+/// `DistributedDataParallel`: rank 0's weights are broadcast first, each rank reads its shard
+/// of every epoch ([`BatchSource::set_shard`]), gradients are averaged across ranks before
+/// every step, the epoch's metrics are summed over all ranks, and only rank 0 prints. A loss
+/// error or a non-finite loss on any rank ends training on every rank.
+///
 /// Errors come from callbacks (a checkpoint that cannot be written, a metric that is not
-/// computed), from divergence, or from an empty training set.
+/// computed), from divergence, from an empty training set, or from the communicator.
 pub fn fit(
     model: &mut dyn Module,
     loss_fn: &dyn Fn(&Tensor, &Tensor) -> Result<Tensor>,
@@ -262,6 +299,18 @@ pub fn fit(
             "training data",
             "there are no training batches",
         ));
+    }
+    let group = options
+        .communicator
+        .clone()
+        .or_else(crate::distributed::default_group)
+        .filter(|g| g.world_size() > 1);
+    let reducer = match &group {
+        Some(g) => Some(start_distributed(model, train, g.as_ref())?),
+        None => None,
+    };
+    if group.as_ref().is_some_and(|g| g.rank() != 0) {
+        options.verbose = 0;
     }
     let was_training = model.is_training();
     let mut history = History::default();
@@ -277,17 +326,28 @@ pub fn fit(
             for (batch, (x, y)) in train.epoch_batches().enumerate() {
                 optimizer.zero_grad();
                 let output = model.forward(&x);
-                let loss = loss_fn(&output, &y)?;
-                let value = loss.item();
-                if options.stop_on_non_finite && !value.is_finite() {
+                let loss = loss_fn(&output, &y);
+                let (loss, value, any_value) = match &group {
+                    Some(g) => shared_loss(g.as_ref(), loss)?,
+                    None => {
+                        let loss = loss?;
+                        let value = loss.item();
+                        (loss, value, value)
+                    }
+                };
+                if options.stop_on_non_finite && !any_value.is_finite() {
                     return Err(FerriteError::Diverged {
                         epoch,
                         batch: batch + 1,
-                        value,
+                        value: any_value,
                         history: Box::new(history.clone()),
                     });
                 }
-                loss.backward();
+                match (&group, &reducer) {
+                    // Gradient buckets are averaged across ranks while backward runs.
+                    (Some(g), Some(reducer)) => reducer.backward(&loss, g.as_ref())?,
+                    _ => loss.backward(),
+                }
                 if let Some(max_norm) = options.clip_grad_norm {
                     clip_grad_norm(&model.parameters(), max_norm);
                 }
@@ -299,6 +359,13 @@ pub fn fit(
                     correct += kind.correct(&output, &y);
                 }
                 progress.batch_done(loss_sum / seen as f64);
+            }
+            if let Some(g) = &group {
+                // The epoch's metrics over every rank's samples.
+                let sums = Tensor::from_f64(vec![loss_sum, correct as f64, seen as f64], [3]);
+                g.all_reduce(&sums, ReduceOp::Sum)?;
+                let sums = sums.to_vec_f64();
+                (loss_sum, correct, seen) = (sums[0], sums[1] as usize, sums[2] as usize);
             }
             let (val_loss, val_accuracy) = match options.validation.as_deref_mut() {
                 Some(val) => {
@@ -321,10 +388,24 @@ pub fn fit(
             progress.finish(&metrics, options.epochs);
             history.epochs.push(metrics.clone());
             let mut stop = None;
+            let mut failure = None;
             for cb in options.callbacks.iter_mut() {
-                if let Control::Stop(reason) = cb.on_epoch_end(&metrics, model, optimizer)? {
-                    stop.get_or_insert(reason);
+                match cb.on_epoch_end(&metrics, model, optimizer) {
+                    Ok(Control::Stop(reason)) => {
+                        stop.get_or_insert(reason);
+                    }
+                    Ok(Control::Continue) => {}
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
                 }
+            }
+            if let Some(g) = &group {
+                share_decisions(g.as_ref(), &mut stop, &mut failure)?;
+            }
+            if let Some(e) = failure {
+                return Err(e);
             }
             if let Some(reason) = stop {
                 if options.verbose > 0 {
@@ -344,6 +425,86 @@ pub fn fit(
     result?;
     ended?;
     Ok(history)
+}
+
+/// Prepares a distributed run: shards the training data, checks that every rank has as many
+/// batches, and gives every rank rank 0's parameters and buffers.
+fn start_distributed(
+    model: &dyn Module,
+    train: &mut dyn BatchSource,
+    comm: &dyn Communicator,
+) -> Result<GradientReducer> {
+    let (rank, world_size) = (comm.rank(), comm.world_size());
+    train.set_shard(rank, world_size)?;
+    let batches = train.num_batches() as f64;
+    let extremes = Tensor::from_f64(vec![batches, -batches], [2]);
+    comm.all_reduce(&extremes, ReduceOp::Max)?;
+    let extremes = extremes.to_vec_f64();
+    if extremes[0] != -extremes[1] {
+        return Err(crate::FerriteError::Distributed {
+            rank,
+            world_size,
+            message: format!(
+                "the ranks have between {} and {} training batches per epoch ({batches} here): \
+                 every rank must load the same data set with the same batch size",
+                -extremes[1], extremes[0]
+            ),
+        });
+    }
+    let _no_grad = crate::no_grad();
+    for t in model
+        .named_parameters()
+        .into_iter()
+        .chain(model.named_buffers())
+        .map(|(_, t)| t)
+    {
+        comm.broadcast(&t, 0)?;
+    }
+    Ok(GradientReducer::new(&model.parameters(), BUCKET_BYTES))
+}
+
+/// Shares one step's loss across ranks: returns the loss tensor to backpropagate, this rank's
+/// value and the mean over ranks (non-finite when any rank's is). A loss error on any rank
+/// ends the step on every rank, so that no rank waits for the others' gradients.
+fn shared_loss(comm: &dyn Communicator, loss: Result<Tensor>) -> Result<(Tensor, f32, f32)> {
+    let value = loss.as_ref().map_or(0.0, |l| l.item());
+    let shared = Tensor::from_f64(vec![value as f64, loss.is_err() as u8 as f64], [2]);
+    comm.all_reduce(&shared, ReduceOp::Sum)?;
+    let shared = shared.to_vec_f64();
+    match loss {
+        Err(e) => Err(e),
+        Ok(_) if shared[1] > 0.0 => Err(crate::distributed::error(
+            comm,
+            "another rank could not compute its loss (its error is in its own output)",
+        )),
+        Ok(loss) => Ok((loss, value, (shared[0] / comm.world_size() as f64) as f32)),
+    }
+}
+
+/// Makes every rank stop, or fail, when any rank's callbacks stop or fail.
+fn share_decisions(
+    comm: &dyn Communicator,
+    stop: &mut Option<super::history::StopReason>,
+    failure: &mut Option<FerriteError>,
+) -> Result<()> {
+    let flags = Tensor::from_f64(
+        vec![stop.is_some() as u8 as f64, failure.is_some() as u8 as f64],
+        [2],
+    );
+    comm.all_reduce(&flags, ReduceOp::Max)?;
+    let flags = flags.to_vec_f64();
+    if flags[1] > 0.0 && failure.is_none() {
+        *failure = Some(crate::distributed::error(
+            comm,
+            "a callback failed on another rank (its error is in its own output)",
+        ));
+    }
+    if flags[0] > 0.0 && stop.is_none() {
+        *stop = Some(super::history::StopReason::Callback(
+            "a callback on another rank stopped training".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The mean loss (and accuracy) of a model over some data.
