@@ -2,12 +2,17 @@
 
 use crate::spec::ModelSpec;
 use crate::tabular::{make_optimizer, OptimizerChoice};
-use ferrite::data::{ChannelStats, ColorMode, DataLoader, SplitIndices, TensorDataset};
+use ferrite::data::{
+    Augmentation, Augmented, ChannelStats, ColorMode, DataLoader, SplitIndices, TensorDataset,
+};
 use ferrite::metrics::{accuracy_score, confusion_matrix, ConfusionMatrix};
 use ferrite::nn::loss::{CrossEntropyLoss, Loss};
 use ferrite::nn::Module;
 use ferrite::plot::{Figure, ImageGrid};
-use ferrite::train::{batches_of, fit, Accuracy, EarlyStopping, FitOptions, History, Monitor};
+use ferrite::train::{
+    batches_of, fit, Accuracy, BatchSource, EarlyStopping, FitOptions, History,
+    LearningRateScheduler, Monitor,
+};
 use ferrite::Tensor;
 
 /// Images (N, C, H, W) and class indices (N,) for training, validation and test.
@@ -54,6 +59,20 @@ pub struct ImageTraining {
     pub verbose: u8,
     /// Clip the gradients' global 2-norm to this before every step.
     pub clip_grad_norm: Option<f32>,
+    /// How the learning rate changes over the epochs.
+    pub schedule: LrSchedule,
+    /// Random flips, shifts or crops of the training images, drawn anew every epoch.
+    pub augmentation: Option<Augmentation>,
+}
+
+/// How [`train_classifier`] changes the learning rate from epoch to epoch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LrSchedule {
+    /// The same rate throughout.
+    Constant,
+    /// PyTorch's `CosineAnnealingLR(T_max = epochs, eta_min = 0)`, stepped after each
+    /// epoch: `lr · (1 + cos(π e / epochs)) / 2` after epoch `e`.
+    Cosine,
 }
 
 /// Weights inversely proportional to class frequency, `n / (K · n_k)` (scikit-learn's "balanced").
@@ -81,11 +100,20 @@ pub fn train_classifier(
         loss = loss.weight(Tensor::from_slice(w, [w.len()]));
     }
     let loss_fn = move |out: &Tensor, y: &Tensor| loss.forward(out, y);
-    let mut train = DataLoader::new(
-        TensorDataset::new(data.train.0.clone(), data.train.1.clone()),
-        settings.batch_size,
-    )?
-    .shuffle(settings.seed);
+    let dataset = TensorDataset::new(data.train.0.clone(), data.train.1.clone());
+    let mut train: Box<dyn BatchSource> = match &settings.augmentation {
+        // Augmented on one background worker while the previous batch trains (one, so that
+        // the random draws come in the same order every run).
+        Some(augmentation) => Box::new(
+            DataLoader::new(
+                Augmented::new(dataset, augmentation.clone(), settings.seed)?,
+                settings.batch_size,
+            )?
+            .shuffle(settings.seed)
+            .num_workers(1),
+        ),
+        None => Box::new(DataLoader::new(dataset, settings.batch_size)?.shuffle(settings.seed)),
+    };
     let mut val = batches_of(&data.val.0, &data.val.1, 256);
     let mut optimizer = make_optimizer(settings.optimizer, model.parameters(), settings.lr)?;
     let best = EarlyStopping::new(Monitor::ValAccuracy, settings.epochs).restore_best_weights(true);
@@ -94,12 +122,18 @@ pub fn train_classifier(
         .accuracy(Accuracy::Multiclass)
         .validation(&mut val)
         .callback(best);
+    if settings.schedule == LrSchedule::Cosine {
+        let (lr, epochs) = (settings.lr as f64, settings.epochs as f64);
+        options = options.callback(LearningRateScheduler::new(move |epoch, _, _| {
+            (lr * 0.5 * (1.0 + (std::f64::consts::PI * epoch as f64 / epochs).cos())) as f32
+        }));
+    }
     options.clip_grad_norm = settings.clip_grad_norm;
     let history = fit(
         model.as_mut(),
         &loss_fn,
         optimizer.as_mut(),
-        &mut train,
+        train.as_mut(),
         options,
     )?;
     Ok((model, history))

@@ -2,7 +2,7 @@
 
 use crate::classify::{
     balanced_class_weights, pixel_rows_to_images, train_classifier, ImagePreprocessing,
-    ImageSource, ImageSplits, ImageTraining, ScoredImages,
+    ImageSource, ImageSplits, ImageTraining, LrSchedule, ScoredImages,
 };
 use crate::examples::gold::{
     forecast_report, next_day_forecasts, print_forecast_line, SeriesPreprocessing,
@@ -913,6 +913,7 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
         channels: vec![16, 32],
         hidden: 64,
         classes,
+        dropout: None,
     };
     let settings = ImageTraining {
         epochs: c.epochs,
@@ -923,6 +924,8 @@ pub fn train_images(c: &ImageFolderTraining) -> anyhow::Result<PathBuf> {
         seed: c.seed,
         verbose: c.verbose,
         clip_grad_norm: c.clip_grad_norm,
+        schedule: LrSchedule::Constant,
+        augmentation: None,
     };
     let (mut model, history) = train_classifier(&spec, &data, &settings)?;
     let scored = ScoredImages::of(model.as_mut(), &data.test.0, &data.test.1, classes);

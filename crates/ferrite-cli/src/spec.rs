@@ -36,6 +36,10 @@ pub enum ModelSpec {
         hidden: usize,
         /// Output classes.
         classes: usize,
+        /// Dropout probability before each Linear layer of the head (none in runs saved
+        /// before it existed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dropout: Option<f32>,
     },
     /// An LSTM over a window of a series, then Linear(hidden, 1) on the last hidden state.
     LstmForecaster {
@@ -114,10 +118,14 @@ impl ModelSpec {
                 channels,
                 hidden,
                 classes,
+                dropout,
             } => {
                 let mut b = ImageClassifier::builder(*in_channels, (*image, *image));
                 for &c in channels {
                     b = b.conv_block(c, 3);
+                }
+                if let Some(p) = dropout {
+                    b = b.dropout(*p);
                 }
                 Box::new(b.hidden(*hidden).build(*classes)?)
             }

@@ -6,7 +6,7 @@
 use super::{data_dir, epochs, save_run, ExampleOptions};
 use crate::classify::{
     balanced_class_weights, score_images, train_classifier, ImagePreprocessing, ImageSource,
-    ImageSplits, ImageTraining,
+    ImageSplits, ImageTraining, LrSchedule,
 };
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
@@ -66,6 +66,8 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         seed: opts.seed,
         verbose: opts.verbose,
         clip_grad_norm: None,
+        schedule: LrSchedule::Constant,
+        augmentation: None,
     };
 
     let lenet_spec = ModelSpec::LeNet5 { classes: 2 };
@@ -79,6 +81,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         channels: vec![8, 16, 32],
         hidden: 64,
         classes: 2,
+        dropout: None,
     };
     let (mut blocks, blocks_history) =
         train_classifier(&blocks_spec, &data64, &training(epochs(opts, 15, 4), 1e-3))?;

@@ -4,6 +4,7 @@
 use super::{data_file, epochs, save_run, ExampleOptions};
 use crate::classify::{
     score_images, train_classifier, ImagePreprocessing, ImageSource, ImageSplits, ImageTraining,
+    LrSchedule,
 };
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
@@ -38,6 +39,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         channels: vec![16, 32],
         hidden: 64,
         classes: 10,
+        dropout: None,
     };
     let settings = ImageTraining {
         epochs: epochs(opts, 20, 8),
@@ -48,6 +50,8 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         seed: opts.seed,
         verbose: opts.verbose,
         clip_grad_norm: None,
+        schedule: LrSchedule::Constant,
+        augmentation: None,
     };
     let (mut model, history) = train_classifier(&spec, &data, &settings)?;
     let (accuracy, cm) = score_images(model.as_mut(), &data.test.0, &data.test.1, 10);

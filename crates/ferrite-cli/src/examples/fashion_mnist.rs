@@ -9,6 +9,8 @@
 
 use super::idx_classifier::IdxExample;
 use super::ExampleOptions;
+use crate::classify::LrSchedule;
+use ferrite::data::Augmentation;
 use std::path::PathBuf;
 
 /// Where Debian's `dataset-fashion-mnist` package installs the four files: the default of
@@ -29,8 +31,10 @@ pub const CLASSES: [&str; 10] = [
     "Ankle boot",
 ];
 
-/// The example: Conv-BN-ReLU-Pool 32 and 64, Linear 128, Adam at 1e-3 in batches of 64, for
-/// 12 epochs (3 in the fast setting).
+/// The example: Conv-BN-ReLU-Pool 32 and 64, dropout 0.2 before each Linear of the head,
+/// Linear 128, Adam at 1e-3 in batches of 64 with a cosine schedule to 0 over 20 epochs (3 in
+/// the fast setting), training images flipped left-right at random (the clothes are roughly
+/// symmetric), the best epoch by validation accuracy.
 const EXAMPLE: IdxExample = IdxExample {
     title: "Fashion-MNIST",
     name: "fashion-mnist",
@@ -47,9 +51,12 @@ const EXAMPLE: IdxExample = IdxExample {
     },
     channels: &[32, 64],
     hidden: 128,
-    epochs: (12, 3),
+    epochs: (20, 3),
     batch_size: 64,
     lr: 1e-3,
+    dropout: Some(0.2),
+    schedule: LrSchedule::Cosine,
+    augmentation: || Some(Augmentation::new().horizontal_flip(0.5)),
 };
 
 /// Trains the network, prints its test accuracy and writes the run folder.

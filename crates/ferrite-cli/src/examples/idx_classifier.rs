@@ -10,11 +10,11 @@
 //! them, and its network and training defaults.
 
 use super::{epochs, save_run, ExampleOptions};
-use crate::classify::{predict_classes, train_classifier, ImageSplits, ImageTraining};
+use crate::classify::{predict_classes, train_classifier, ImageSplits, ImageTraining, LrSchedule};
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
 use crate::tabular::OptimizerChoice;
-use ferrite::data::{mnist_pair, TrainTestSplit};
+use ferrite::data::{mnist_pair, Augmentation, TrainTestSplit};
 use ferrite::metrics::{accuracy_score, confusion_matrix};
 use ferrite::plot::{ConfusionMatrixChart, Figure, ImageGrid, TrainingCurves};
 use ferrite::{DType, Tensor};
@@ -62,6 +62,12 @@ pub struct IdxExample {
     pub batch_size: usize,
     /// Adam's learning rate.
     pub lr: f32,
+    /// Dropout probability before each Linear layer of the head, if any.
+    pub dropout: Option<f32>,
+    /// How the learning rate changes over the epochs.
+    pub schedule: LrSchedule,
+    /// The augmentation of the training images, if any.
+    pub augmentation: fn() -> Option<Augmentation>,
 }
 
 impl IdxExample {
@@ -164,6 +170,7 @@ impl IdxExample {
             channels: self.channels.to_vec(),
             hidden: self.hidden,
             classes,
+            dropout: self.dropout,
         };
         let settings = ImageTraining {
             epochs: epochs(opts, self.epochs.0, self.epochs.1),
@@ -174,6 +181,8 @@ impl IdxExample {
             seed: opts.seed,
             verbose: opts.verbose,
             clip_grad_norm: None,
+            schedule: self.schedule,
+            augmentation: (self.augmentation)(),
         };
         let started = std::time::Instant::now();
         let (mut model, history) = train_classifier(&spec, &data, &settings)?;

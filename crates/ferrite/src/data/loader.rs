@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use super::prefetch::{spawner, Prefetch, Spawner};
 use super::Dataset;
 use crate::error::{FerriteError, Result};
 use crate::{Generator, Tensor};
@@ -35,7 +36,12 @@ use crate::{Generator, Tensor};
 /// assert_eq!(seen, vec![0., 1., 2., 3., 4.]);
 /// ```
 pub struct DataLoader<D> {
-    dataset: D,
+    dataset: Arc<D>,
+    /// Starts the background workers of an epoch, when [`num_workers`](DataLoader::num_workers)
+    /// asked for some.
+    workers: Option<(usize, Spawner)>,
+    /// The workers of the current epoch.
+    prefetch: Option<Prefetch>,
     batch_size: usize,
     drop_last: bool,
     /// The generator of the shuffle order; `None` keeps the dataset's order.
@@ -60,7 +66,9 @@ impl<D: Dataset> DataLoader<D> {
             ));
         }
         Ok(DataLoader {
-            dataset,
+            dataset: Arc::new(dataset),
+            workers: None,
+            prefetch: None,
             batch_size,
             drop_last: false,
             shuffle: None,
@@ -152,6 +160,11 @@ impl<D: Dataset> DataLoader<D> {
         self.len() == 0
     }
 
+    /// The number of background workers gathering batches ahead (0: on the caller).
+    pub fn workers(&self) -> usize {
+        self.workers.as_ref().map_or(0, |(n, _)| *n)
+    }
+
     /// One epoch of batches `(features [b, ..], targets [b, ..])`, in a new order when
     /// shuffling.
     pub fn iter(&mut self) -> Batches<'_, D> {
@@ -164,6 +177,11 @@ impl<D: Dataset> DataLoader<D> {
         if world_size > 1 {
             self.order = crate::distributed::shard_indices(&self.order, rank, world_size);
         }
+        // A new epoch: the workers of an unfinished one stop once their channel is dropped.
+        self.prefetch = self
+            .workers
+            .as_ref()
+            .map(|(_, spawn)| spawn(Arc::new(self.order.clone()), self.batch_size, self.len()));
         Batches {
             batches: self.len(),
             loader: self,
@@ -173,6 +191,13 @@ impl<D: Dataset> DataLoader<D> {
 
     /// Gathers the samples at positions `start..end` of the epoch's order into tensors.
     fn batch(&mut self, start: usize, end: usize) -> (Tensor, Tensor) {
+        if let Some((fx, fy, x_dims, y_dims)) = self.prefetch.as_mut().and_then(Prefetch::take) {
+            let b = end - start;
+            return (
+                Tensor::from_vec(fx, [vec![b], x_dims].concat()),
+                Tensor::from_vec(fy, [vec![b], y_dims].concat()),
+            );
+        }
         // Take back the buffers of the previous batch when nobody else holds them.
         if let Some((x, y)) = self.recent.take() {
             if let Some(v) = reclaim_buffer(x) {
@@ -190,6 +215,29 @@ impl<D: Dataset> DataLoader<D> {
         let y = Tensor::from_vec(fy, [vec![b], y_dims].concat());
         self.recent = Some((x.clone(), y.clone()));
         (x, y)
+    }
+}
+
+impl<D: Dataset + Send + Sync + 'static> DataLoader<D> {
+    /// Gathers batches on `workers` background threads, each a few batches ahead of
+    /// training (PyTorch's `num_workers`): the dataset's `gather` (decoding files,
+    /// augmenting) then runs while the previous batches train. The batches and their order
+    /// are the same as with 0 workers (the default: gathered on the caller, when asked for).
+    /// A panic in `gather` on a worker is raised again on the caller.
+    ///
+    /// ```
+    /// use ferrite::data::{DataLoader, TensorDataset};
+    /// use ferrite::Tensor;
+    /// let data = || TensorDataset::new(Tensor::arange(0., 20., 1.).reshape([10, 2]), Tensor::arange(0., 10., 1.));
+    /// let mut plain = DataLoader::new(data(), 3).unwrap().shuffle(1);
+    /// let mut ahead = DataLoader::new(data(), 3).unwrap().shuffle(1).num_workers(2);
+    /// let a: Vec<Vec<f32>> = plain.iter().map(|(x, _)| x.to_vec()).collect();
+    /// let b: Vec<Vec<f32>> = ahead.iter().map(|(x, _)| x.to_vec()).collect();
+    /// assert_eq!(a, b);
+    /// ```
+    pub fn num_workers(mut self, workers: usize) -> Self {
+        self.workers = (workers > 0).then(|| (workers, spawner(self.dataset.clone(), workers)));
+        self
     }
 }
 

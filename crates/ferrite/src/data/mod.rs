@@ -12,6 +12,7 @@ mod images;
 mod impute;
 mod loader;
 mod memory;
+mod prefetch;
 mod scale;
 mod split;
 mod window;
