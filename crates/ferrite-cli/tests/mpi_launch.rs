@@ -1,7 +1,7 @@
 //! What `ferrite` does when an MPI launcher started it, in the build without the `mpi`
 //! feature (the default): it refuses to train, since each process would train the whole
 //! run alone and all would write the same folder. The launcher is imitated by the variables
-//! Open MPI's `mpirun` sets; tests/distributed.rs runs the real one with the feature.
+//! Open MPI's `mpirun` sets; tests/mpirun.rs runs the real one with the feature.
 
 use std::process::Command;
 
