@@ -1,6 +1,6 @@
 """Golden values from PyTorch for Ferrite's convolution, pooling and batch-norm tests.
 
-Run: /work/venv/torch/bin/python tools/golden_conv.py
+Run: python (in a virtual environment with torch) tools/golden_conv.py
 Writes crates/ferrite/tests/fixtures/conv_golden.json, conv_pool_golden.json and
 conv_batchnorm_golden.json. Every case stores its inputs, the forward output, and the
 gradients of loss = sum(out * r) for a fixed random r (so every gradient entry matters)."""

@@ -7,7 +7,7 @@ Writes, under crates/ferrite/tests/fixtures/data/:
   - golden.json: scikit-learn SimpleImputer fill values on airquality, row and NA counts of the
     shipped data sets, and pixel statistics of elpv64 decoded by an independent PNG decoder.
 
-Run from the repository root: /work/venv/torch/bin/python tools/golden_data.py
+Run from the repository root: python (in a virtual environment with torch) tools/golden_data.py
 """
 
 import csv

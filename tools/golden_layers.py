@@ -4,7 +4,7 @@ order, parameter count, forward output), Flatten shapes and init gains.
 
 Run from the repository root with the project's Python (PyTorch):
 
-    /work/venv/torch/bin/python tools/golden_layers.py
+    python (in a virtual environment with torch) tools/golden_layers.py
 
 It writes `crates/ferrite/tests/fixtures/layers_modules.json`;
 `crates/ferrite/tests/layers_golden.rs` compares against it.

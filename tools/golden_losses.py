@@ -3,7 +3,7 @@ the loss values and the gradients of the input (and of the target, where PyTorch
 
 Run from the repository root with the project's Python (PyTorch):
 
-    /work/venv/torch/bin/python tools/golden_losses.py
+    python (in a virtual environment with torch) tools/golden_losses.py
 
 It writes `crates/ferrite/tests/fixtures/losses.json`, read by
 `crates/ferrite/tests/losses_golden.rs`. Each case holds its inputs (float32 values, class

@@ -3,7 +3,7 @@ learning-rate schedulers.
 
 Run from the repository root with the project's Python (PyTorch):
 
-    /work/venv/torch/bin/python tools/golden_optim.py
+    python (in a virtual environment with torch) tools/golden_optim.py
 
 It writes `crates/ferrite/tests/fixtures/optim_trajectories.json` (the fixed problem, and the
 parameters after each step of every optimizer and option) and

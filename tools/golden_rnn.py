@@ -2,7 +2,7 @@
 
 Run from the repository root with the project's Python (PyTorch):
 
-    /work/venv/torch/bin/python tools/golden_rnn.py
+    python (in a virtual environment with torch) tools/golden_rnn.py
 
 It writes `crates/ferrite/tests/fixtures/rnn_golden.json`; `crates/ferrite/tests/rnn_golden.rs`
 loads the same parameters, input and initial states into Ferrite's layers and compares the

@@ -2,7 +2,7 @@
 
 Run from the repository root, in this order:
 
-    /work/venv/torch/bin/python tools/golden_safetensors.py
+    python (in a virtual environment with torch) tools/golden_safetensors.py
         writes crates/ferrite/tests/fixtures/safetensors_torch_mlp.{safetensors,json}:
         a PyTorch MLP's state_dict saved with safetensors.torch.save_file, an input batch
         and PyTorch's output for it (Ferrite loads the file and must reproduce the output).
@@ -11,7 +11,7 @@ Run from the repository root, in this order:
         makes Ferrite write crates/ferrite/tests/fixtures/safetensors_ferrite_mlp.safetensors
         (without the variable, the test checks that Ferrite still writes exactly those bytes).
 
-    /work/venv/torch/bin/python tools/golden_safetensors.py --verify
+    python (in a virtual environment with torch) tools/golden_safetensors.py --verify
         loads the Ferrite-written file with safetensors.torch.load_file and
         model.load_state_dict(strict=True) into the same PyTorch MLP and checks every value.
 

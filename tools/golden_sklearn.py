@@ -2,7 +2,7 @@
 
 Run from the repository root with the project's Python (PyTorch + scikit-learn):
 
-    /work/venv/torch/bin/python tools/golden_sklearn.py
+    python (in a virtual environment with torch) tools/golden_sklearn.py
 
 It writes `crates/ferrite/tests/fixtures/sklearn_*.json`; the Rust tests in
 `crates/ferrite/tests/{linear_model,metrics,preprocessing}.rs` compare against them.

@@ -1,7 +1,7 @@
 """Golden values for Ferrite's tensor engine, computed by PyTorch.
 
 Run by hand (torch installed outside the repository):
-    /work/venv/torch/bin/python tools/golden_tensor.py
+    python (in a virtual environment with torch) tools/golden_tensor.py
 Writes crates/ferrite/tests/fixtures/tensor_golden.json, read by crates/ferrite/tests/tensor_golden.rs.
 
 Every case has float32 inputs, an upstream gradient `grad_out` (random, so that every output

@@ -133,11 +133,11 @@ fn mlp_breast_cancer_epoch_timed(warmup: usize, repeat: usize) -> Report {
     let x = Tensor::randn_with([455, 30], &mut g);
     let y = Tensor::from_vec((0..455).map(|_| g.below(2) as f32).collect(), [455, 1]);
     let mlp = Sequential::new()
-        .add(Linear::new(30, 64))
+        .add(Linear::new(30, 64).expect("valid Linear"))
         .add(ReLU)
-        .add(Linear::new(64, 32))
+        .add(Linear::new(64, 32).expect("valid Linear"))
         .add(ReLU)
-        .add(Linear::new(32, 1));
+        .add(Linear::new(32, 1).expect("valid Linear"));
     let mut opt = Adam::new(
         mlp.parameters(),
         AdamConfig {
@@ -183,11 +183,11 @@ fn mlp784_train_step(workload: &'static str, batch: usize, warmup: usize, repeat
     use ferrite::optim::{Optimizer, SGDConfig, SGD};
     let mut g = ferrite::Generator::new(0);
     let big = Sequential::new()
-        .add(Linear::new(784, 512))
+        .add(Linear::new(784, 512).expect("valid Linear"))
         .add(ReLU)
-        .add(Linear::new(512, 512))
+        .add(Linear::new(512, 512).expect("valid Linear"))
         .add(ReLU)
-        .add(Linear::new(512, 10));
+        .add(Linear::new(512, 10).expect("valid Linear"));
     let mut opt = SGD::new(
         big.parameters(),
         SGDConfig {
@@ -230,8 +230,8 @@ fn lstm_train_step_b32_timed(warmup: usize, repeat: usize) -> Report {
     use ferrite::nn::{Linear, Module, RecurrentConfig, LSTM};
     use ferrite::optim::{Adam, AdamConfig, Optimizer};
     let mut g = ferrite::Generator::new(0);
-    let lstm = LSTM::new(RecurrentConfig::new(1, 50).batch_first(true));
-    let head = Linear::new(50, 1);
+    let lstm = LSTM::new(RecurrentConfig::new(1, 50).batch_first(true)).expect("valid LSTM");
+    let head = Linear::new(50, 1).expect("valid Linear");
     let mut params = lstm.parameters();
     params.extend(head.parameters());
     let mut opt = Adam::new(
@@ -279,7 +279,7 @@ fn lenet5_train_step(workload: &'static str, batch: usize, warmup: usize, repeat
     use ferrite::nn::Module;
     use ferrite::optim::{Optimizer, SGDConfig, SGD};
     let mut g = ferrite::Generator::new(0);
-    let net = LeNet5::new(2);
+    let net = LeNet5::new(2).expect("valid LeNet5");
     let config = SGDConfig {
         lr: 0.01,
         momentum: 0.9,
@@ -311,10 +311,9 @@ fn lenet5_train_step(workload: &'static str, batch: usize, warmup: usize, repeat
 
 /// Forward only, no autograd: Conv2d(3, 64, 3, padding 1, bias) on 64x3x32x32. Work: 64 images.
 fn conv2d_fwd_b64_3to64_32px() -> Report {
-    use ferrite::nn::{Conv2d, Module};
-    use ferrite::tensor::Conv2dOptions;
-    let conv = Conv2d::with_options(3, 64, 3, Conv2dOptions::new().padding(1), true)
-        .expect("valid Conv2d");
+    use ferrite::nn::{Conv2d, Conv2dOptions, Module};
+    let conv =
+        Conv2d::with_options(3, 64, 3, Conv2dOptions::new().padding(1)).expect("valid Conv2d");
     let x = Tensor::randn([64, 3, 32, 32]);
     let _g = no_grad();
     let s = time_median(

@@ -37,7 +37,9 @@ mod classify;
 mod custom;
 mod distributed;
 mod examples;
+mod explain;
 mod run_dir;
+mod scan_progress;
 mod spec;
 mod tabular;
 
@@ -136,19 +138,19 @@ enum ExplainTopic {
     /// The course's 2-2-2 sigmoid network: forward pass, every chain-rule factor, one SGD step.
     Backprop {
         /// Inputs i1,i2.
-        #[arg(long, value_delimiter = ',', num_args = 2)]
+        #[arg(long, value_delimiter = ',', num_args = 1.., allow_negative_numbers = true)]
         inputs: Option<Vec<f64>>,
         /// Targets o1,o2.
-        #[arg(long, value_delimiter = ',', num_args = 2)]
+        #[arg(long, value_delimiter = ',', num_args = 1.., allow_negative_numbers = true)]
         targets: Option<Vec<f64>>,
         /// Weights w1..w8.
-        #[arg(long, value_delimiter = ',', num_args = 8)]
+        #[arg(long, value_delimiter = ',', num_args = 1.., allow_negative_numbers = true)]
         weights: Option<Vec<f64>>,
         /// Biases b1 (hidden), b2 (output).
-        #[arg(long, value_delimiter = ',', num_args = 2)]
+        #[arg(long, value_delimiter = ',', num_args = 1.., allow_negative_numbers = true)]
         biases: Option<Vec<f64>>,
         /// Learning rate.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         lr: Option<f64>,
     },
 }
@@ -197,6 +199,11 @@ struct TrainArgs {
     /// training image is colour, else 1. Recorded for evaluate and predict.
     #[arg(long, value_enum, value_name = "1|3")]
     channels: Option<custom::Channels>,
+    /// MiB of decoded --images kept in memory; images beyond it are decoded again from
+    /// their files every epoch, so a folder larger than memory trains in bounded memory
+    /// (default: half the free memory; 0: decode every batch).
+    #[arg(long, value_name = "MIB")]
+    cache_mb: Option<u64>,
     /// Passes over the training data.
     #[arg(long)]
     epochs: Option<usize>,
@@ -356,6 +363,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             verbose: args.verbose,
             out: args.out.clone(),
             clip_grad_norm: args.clip_grad_norm,
+            cache_mb: args.cache_mb,
         })?
     } else {
         let Some(name) = &args.example else {
@@ -380,7 +388,10 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
 /// typed on the command line, by their argument ids).
 fn refuse_unused_options(args: &TrainArgs, given: &[String]) -> anyhow::Result<()> {
     let (mode, unused): (String, &[&str]) = if args.csv.is_some() {
-        ("--csv".into(), &["size", "fast", "test_images", "channels"])
+        (
+            "--csv".into(),
+            &["size", "fast", "test_images", "channels", "cache_mb"],
+        )
     } else if args.images.is_some() && args.test_images.is_some() {
         // The test images are the given folder: no test split is cut.
         (
@@ -404,6 +415,7 @@ fn refuse_unused_options(args: &TrainArgs, given: &[String]) -> anyhow::Result<(
             "clip_grad_norm",
             "test_images",
             "channels",
+            "cache_mb",
             "data",
         ];
         let unused = if reads_data {
@@ -463,20 +475,30 @@ fn explain_backprop(
     biases: Option<Vec<f64>>,
     lr: Option<f64>,
 ) -> anyhow::Result<()> {
-    let mut config = ferrite::explain::BackpropConfig::default();
-    let copy = |dst: &mut [f64], src: Option<Vec<f64>>| {
+    let mut config = explain::BackpropConfig::default();
+    // `--inputs 1,2` and `--inputs 1 2` both give two values; a wrong count is an error,
+    // not a panic in the copy.
+    let copy = |name: &str, dst: &mut [f64], src: Option<Vec<f64>>| -> anyhow::Result<()> {
         if let Some(v) = src {
+            if v.len() != dst.len() {
+                anyhow::bail!(
+                    "--{name} takes {} numbers (comma- or space-separated), got {}",
+                    dst.len(),
+                    v.len()
+                );
+            }
             dst.copy_from_slice(&v);
         }
+        Ok(())
     };
-    copy(&mut config.inputs, inputs);
-    copy(&mut config.targets, targets);
-    copy(&mut config.weights, weights);
-    copy(&mut config.biases, biases);
+    copy("inputs", &mut config.inputs, inputs)?;
+    copy("targets", &mut config.targets, targets)?;
+    copy("weights", &mut config.weights, weights)?;
+    copy("biases", &mut config.biases, biases)?;
     if let Some(lr) = lr {
         config.lr = lr;
     }
-    let walkthrough = ferrite::explain::backprop(&config)?;
+    let walkthrough = explain::backprop(&config)?;
     print!("{walkthrough}");
     Ok(())
 }

@@ -104,13 +104,13 @@ impl ModelSpec {
                 let mut net = Sequential::new();
                 let mut width = *inputs;
                 for &h in hidden {
-                    net = net.add(Linear::new(width, h)).add(ReLU);
+                    net = net.add(Linear::new(width, h)?).add(ReLU);
                     width = h;
                 }
-                Box::new(net.add(Linear::new(width, *outputs)))
+                Box::new(net.add(Linear::new(width, *outputs)?))
             }
             ModelSpec::LeNet5 { classes } => {
-                Box::new(LeNet5::with_variant(*classes, LeNetVariant::default()))
+                Box::new(LeNet5::with_variant(*classes, LeNetVariant::default())?)
             }
             ModelSpec::ConvBlocks {
                 in_channels,
@@ -141,8 +141,8 @@ impl ModelSpec {
                 };
                 let config = RecurrentConfig::new(*inputs, *hidden).batch_first(true);
                 Box::new(LstmForecaster {
-                    lstm: LSTM::with_activation(config, act),
-                    head: Linear::new(*hidden, 1),
+                    lstm: LSTM::with_activation(config, act)?,
+                    head: Linear::new(*hidden, 1)?,
                 })
             }
         })

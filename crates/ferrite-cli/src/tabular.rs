@@ -1,11 +1,9 @@
-//! Tables: load a CSV, split, fill gaps and scale with statistics of the training rows only,
-//! train a linear model or an MLP, and score it. Shared by the built-in table examples and
-//! `ferrite train --csv`.
+//! Tables: the command line's use of the library's [`TabularPipeline`] (load a CSV, split,
+//! fill gaps and scale with statistics of the training rows only), then train a linear model
+//! or an MLP and score it. Shared by the built-in table examples and `ferrite train --csv`.
 
-use anyhow::Context;
 use ferrite::data::{
-    CsvOptions, CsvTable, DataLoader, FillStrategy, Imputer, MissingPolicy, StandardScaler,
-    TensorDataset, TrainTestSplit,
+    CsvDialect, DataLoader, TabularOptions, TabularPipeline, TensorDataset, TrainTestSplit,
 };
 use ferrite::metrics;
 use ferrite::nn::loss::{BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss};
@@ -18,17 +16,8 @@ use std::path::Path;
 
 use crate::spec::ModelSpec;
 
-/// What is predicted.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Task {
-    /// Two classes: one logit, BCEWithLogits.
-    Binary,
-    /// Several classes: one logit per class, CrossEntropy.
-    Multiclass,
-    /// A number: MSE.
-    Regression,
-}
+/// What is predicted: the library's task of a table (same names in model.json).
+pub use ferrite::data::TabularTask as Task;
 
 /// Which optimizer trains a network.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -110,69 +99,27 @@ impl CsvReading {
         })
     }
 
-    /// This reading with `extra`'s markers added and its delimiter, if it gives one.
-    pub fn merged(&self, extra: &CsvReading) -> CsvReading {
-        let mut na_values = self.na_values.clone();
-        for m in &extra.na_values {
-            if !na_values.contains(m) {
-                na_values.push(m.clone());
-            }
+    /// The library's record of this reading, kept in the pipeline.
+    pub fn dialect(&self) -> CsvDialect {
+        CsvDialect {
+            na_values: self.na_values.clone(),
+            delimiter: self.delimiter,
         }
-        CsvReading {
-            na_values,
-            delimiter: extra.delimiter.or(self.delimiter),
-        }
-    }
-
-    /// `options` set to read this way.
-    fn apply(&self, mut options: CsvOptions) -> CsvOptions {
-        if !self.na_values.is_empty() {
-            options = options.na_values(&self.na_values);
-        }
-        if let Some(d) = self.delimiter {
-            // Only ASCII is accepted by `from_args`; a hand-edited file could hold more.
-            if let Ok(byte) = u8::try_from(d) {
-                options = options.delimiter(byte);
-            }
-        }
-        options
     }
 }
 
-/// Everything needed to turn raw table rows into model inputs again (stored in model.json).
+/// Everything needed to turn raw table rows into model inputs again (stored in model.json):
+/// the fitted pipeline and where its test rows came from. The JSON layout is that of runs
+/// saved before the pipeline moved into the library, so they still load.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Preprocessing {
-    /// Feature columns, in order.
-    pub features: Vec<String>,
-    /// The target column.
-    pub target: String,
-    /// The task.
-    pub task: Task,
-    /// Missing-value filler fitted on the training rows.
-    pub imputer: Imputer,
-    /// Standardisation fitted on the training rows.
-    pub scaler: StandardScaler,
-    /// Class names, in index order (classification).
-    pub classes: Option<Vec<String>>,
-    /// The CSV the model was trained on, and the rows held out for testing.
+    /// The fitted pipeline (its fields sit at the top level of the record).
+    #[serde(flatten)]
+    pub pipeline: TabularPipeline,
+    /// The CSV the model was trained on.
     pub source: Option<String>,
     /// Row indices (in the loaded table) of the held-out test split.
     pub test_rows: Vec<usize>,
-    /// Regression: networks learn `(y − mean) / std` of the training targets; outputs are
-    /// mapped back with these.
-    #[serde(default)]
-    pub target_mean: f32,
-    /// See `target_mean` (1 for classification).
-    #[serde(default = "one")]
-    pub target_std: f32,
-    /// How the training CSV was read (markers and separator); runs saved before this was
-    /// recorded read with the defaults.
-    #[serde(default)]
-    pub reading: CsvReading,
-}
-
-fn one() -> f32 {
-    1.0
 }
 
 /// A table split and preprocessed, ready to train on.
@@ -187,36 +134,6 @@ pub struct Prepared {
     pub x_test: Tensor,
     /// Test targets, shape (N,).
     pub y_test: Tensor,
-}
-
-/// Reads a table with missing values kept as NaN (filled later from the training rows).
-pub fn load_table(
-    path: &Path,
-    target: &str,
-    features: Option<&[String]>,
-    reading: &CsvReading,
-) -> anyhow::Result<CsvTable> {
-    let mut options = reading.apply(
-        CsvOptions::new()
-            .target(target)
-            .missing(MissingPolicy::Keep),
-    );
-    if let Some(f) = features {
-        options = options.features(f);
-    }
-    Ok(options.load(path)?)
-}
-
-/// Class indices for numeric labels: the distinct values, sorted, become 0..K.
-fn encode_numeric_classes(y: &[f32]) -> (Vec<usize>, Vec<String>) {
-    let mut values: Vec<f32> = y.to_vec();
-    values.sort_by(|a, b| a.total_cmp(b));
-    values.dedup();
-    let index = y
-        .iter()
-        .map(|v| values.iter().position(|u| u == v).unwrap_or(0))
-        .collect();
-    (index, values.iter().map(|v| format!("{v}")).collect())
 }
 
 /// Loads `path`, drops rows without a target, splits off `test_size` of the rows (stratified
@@ -252,121 +169,26 @@ pub fn prepare_with(
     seed: u64,
     reading: &CsvReading,
 ) -> anyhow::Result<Prepared> {
-    let table = load_table(path, target, features, reading)?;
-    let y_all = table
-        .targets
-        .as_ref()
-        .context("the table has no target column")?
-        .to_vec();
-    let keep: Vec<usize> = (0..y_all.len()).filter(|&i| !y_all[i].is_nan()).collect();
-    if keep.len() < 4 {
-        anyhow::bail!(
-            "{}: only {} rows have a value in target column '{target}'",
-            path.display(),
-            keep.len()
-        );
-    }
-    let x = table.features.index_select(0, &keep);
-    let y_raw: Vec<f32> = keep.iter().map(|&i| y_all[i]).collect();
-    let text_classes = table.label_encoder.as_ref().map(|e| e.classes().to_vec());
-    let task = match (task, &text_classes) {
-        (Some(Task::Regression), Some(_)) => {
-            anyhow::bail!(
-                "target column '{target}' holds text labels; it cannot be a regression target"
-            )
-        }
-        (Some(t), _) => t,
-        (None, Some(c)) if c.len() == 2 => Task::Binary,
-        (None, Some(_)) => Task::Multiclass,
-        // Whole numbers with few distinct values read as classes; anything else as a quantity.
-        (None, None) => {
-            let (_, distinct) = encode_numeric_classes(&y_raw);
-            if y_raw.iter().all(|v| v.fract() == 0.0) && distinct.len() <= 20 {
-                if distinct.len() == 2 {
-                    Task::Binary
-                } else {
-                    Task::Multiclass
-                }
-            } else {
-                Task::Regression
-            }
-        }
-    };
-    let (y, classes): (Vec<f32>, Option<Vec<String>>) = match (task, text_classes) {
-        (Task::Regression, _) => (y_raw, None),
-        (_, Some(c)) => (y_raw, Some(c)),
-        (_, None) => {
-            let (idx, names) = encode_numeric_classes(&y_raw);
-            (idx.iter().map(|&i| i as f32).collect(), Some(names))
-        }
-    };
-    if task == Task::Binary && classes.as_ref().map_or(0, |c| c.len()) != 2 {
-        anyhow::bail!(
-            "a binary task needs exactly 2 classes in '{target}', found {:?}",
-            classes.unwrap_or_default()
-        );
-    }
-    let labels: Vec<usize> = y.iter().map(|&v| v as usize).collect();
-    let mut splitter = TrainTestSplit::new(test_size).seed(seed);
-    if task != Task::Regression {
-        splitter = match &classes {
-            // Errors then name a class as the data does, not by its index.
-            Some(names) => splitter.stratify_named(&labels, names),
-            None => splitter.stratify(&labels),
-        };
-    }
-    let split = splitter.split(y.len())?;
-    let y_t = Tensor::from_vec(y, [labels.len()]);
-    let (x_train, x_test) = split.apply(&x);
-    let (y_train, y_test) = split.apply(&y_t);
-    let imputer = Imputer::fit(&x_train, FillStrategy::Mean)?;
-    let (x_train, x_test) = (imputer.transform(&x_train)?, imputer.transform(&x_test)?);
-    let mut scaler = StandardScaler::new();
-    let x_train = scaler.fit_transform(&x_train)?;
-    let x_test = scaler.transform(&x_test)?;
-    let test_rows = split.test.iter().map(|&i| keep[i]).collect();
-    let (target_mean, target_std) = if task == Task::Regression {
-        target_scaling(&y_train.to_vec())?
-    } else {
-        (0.0, 1.0)
-    };
+    let mut options = TabularOptions::new()
+        .test_size(test_size)
+        .seed(seed)
+        .dialect(reading.dialect());
+    options.task = task;
+    let table = options.read_csv(path, target, features)?;
+    // Fitting errors are about the file's contents: name it.
+    let split = TabularPipeline::fit_split(&table, &options)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(Prepared {
         preprocessing: Preprocessing {
-            features: table.feature_names.clone(),
-            target: target.to_string(),
-            task,
-            imputer,
-            scaler,
-            classes,
+            pipeline: split.pipeline,
             source: Some(path.display().to_string()),
-            test_rows,
-            target_mean,
-            target_std,
-            reading: reading.clone(),
+            test_rows: split.test_rows,
         },
-        x_train,
-        y_train,
-        x_test,
-        y_test,
+        x_train: split.x_train,
+        y_train: split.y_train,
+        x_test: split.x_test,
+        y_test: split.y_test,
     })
-}
-
-/// The mean and population standard deviation of regression targets, computed in f64 (an
-/// f32 sum of squares overflows for targets past about 1e19, and every metric became NaN),
-/// stored as f32 for the network's scaling. A constant target keeps scale 1.
-fn target_scaling(y: &[f32]) -> anyhow::Result<(f32, f32)> {
-    let n = y.len().max(1) as f64;
-    let mean = y.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let var = y.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n;
-    let std = var.sqrt();
-    let (mean32, std32) = (mean as f32, std as f32);
-    if !(mean32.is_finite() && std32.is_finite()) {
-        anyhow::bail!(
-            "the target's mean {mean:e} or standard deviation {std:e} does not fit in f32; \
-             rescale the target column"
-        );
-    }
-    Ok((mean32, if std32 > 0.0 { std32 } else { 1.0 }))
 }
 
 impl Preprocessing {
@@ -378,74 +200,13 @@ impl Preprocessing {
         path: &Path,
         with_target: bool,
     ) -> anyhow::Result<(Tensor, Option<Tensor>)> {
-        let mut options = self.reading.apply(
-            CsvOptions::new()
-                .features(&self.features)
-                .missing(MissingPolicy::Keep),
-        );
-        if with_target {
-            options = options.target(&self.target);
-        }
-        let table = options.load(path)?;
-        let x = self
-            .scaler
-            .transform(&self.imputer.transform(&table.features)?)?;
-        let y = match (&table.targets, &table.label_encoder, &self.classes) {
-            (None, _, _) => None,
-            (Some(t), _, None) => Some(t.clone()),
-            // Text labels: map through the training class names, so indices agree.
-            (Some(t), Some(enc), Some(classes)) => {
-                let names = enc.inverse_transform(
-                    &t.to_vec().iter().map(|&v| v as usize).collect::<Vec<_>>(),
-                )?;
-                Some(Tensor::from_vec(
-                    class_indices(&names, classes)?,
-                    [names.len()],
-                ))
-            }
-            (Some(t), None, Some(classes)) => {
-                let names: Vec<String> = t.to_vec().iter().map(|v| format!("{v}")).collect();
-                Some(Tensor::from_vec(
-                    class_indices(&names, classes)?,
-                    [names.len()],
-                ))
-            }
-        };
-        Ok((x, y))
+        Ok(self.pipeline.load(path, with_target)?)
     }
 
     /// The number of model outputs this task needs.
     pub fn outputs(&self) -> usize {
-        match self.task {
-            Task::Multiclass => self.classes.as_ref().map_or(1, |c| c.len()),
-            _ => 1,
-        }
+        self.pipeline.outputs()
     }
-}
-
-fn class_indices(names: &[String], classes: &[String]) -> anyhow::Result<Vec<f32>> {
-    names
-        .iter()
-        .map(|n| {
-            classes
-                .iter()
-                .position(|c| c == n)
-                .map(|i| i as f32)
-                .ok_or_else(|| {
-                    let shown: Vec<String> = classes
-                        .iter()
-                        .take(10)
-                        .map(|c| metrics::report::display_label(c))
-                        .collect();
-                    anyhow::anyhow!(
-                        "label '{}' was not seen in training (classes: {}{})",
-                        metrics::report::display_label(n),
-                        shown.join(", "),
-                        if classes.len() > 10 { ", …" } else { "" }
-                    )
-                })
-        })
-        .collect()
 }
 
 /// A loss as `fit` takes it: outputs and targets to a scalar, or an error for bad targets.
@@ -514,14 +275,14 @@ pub fn train_network(
 ) -> anyhow::Result<(Box<dyn Module>, History)> {
     ferrite::manual_seed(settings.seed);
     let mut model = spec.build()?;
-    let task = prepared.preprocessing.task;
+    let task = prepared.preprocessing.pipeline.task;
     let n = prepared.y_train.numel();
     let split = TrainTestSplit::new(0.15)
         .seed(settings.seed ^ 0x5eed)
         .split(n)?;
     let (x_fit, x_val) = split.apply(&prepared.x_train);
     let pre = &prepared.preprocessing;
-    let y_scaled = (&prepared.y_train - pre.target_mean) * (1.0 / pre.target_std);
+    let y_scaled = pre.pipeline.scale_target(&prepared.y_train);
     let (y_fit, y_val) = split.apply(&y_scaled);
     let mut train = DataLoader::new(TensorDataset::new(x_fit, y_fit), settings.batch_size)?
         .shuffle(settings.seed);
@@ -559,11 +320,8 @@ pub fn outputs(model: &mut dyn Module, x: &Tensor) -> Tensor {
 
 /// Regression predictions in the target's own units.
 pub fn regression_predictions(model: &mut dyn Module, x: &Tensor, pre: &Preprocessing) -> Vec<f32> {
-    outputs(model, x)
-        .to_vec()
-        .iter()
-        .map(|&v| v * pre.target_std + pre.target_mean)
-        .collect()
+    pre.pipeline
+        .inverse_transform_target(&outputs(model, x).to_vec())
 }
 
 /// Scores of a classifier: P(class 1) for binary tasks, else per-class probabilities (N, C).
@@ -707,7 +465,8 @@ mod tests {
             err.contains("--delimiter must be one ASCII character"),
             "{err}"
         );
-        let merged = r.merged(&CsvReading::from_args(&["NULL".into(), "?".into()], None).unwrap());
+        let extra = CsvReading::from_args(&["NULL".into(), "?".into()], None).unwrap();
+        let merged = r.dialect().merged(&extra.dialect());
         assert_eq!(merged.na_values, vec!["?", "-", "n/a", "NULL"]);
         assert_eq!(merged.delimiter, Some('\t'));
     }
@@ -717,18 +476,18 @@ mod tests {
         // The f32 standard deviation overflowed here: every metric was NaN.
         let path = temp_csv("big.csv", &linear_rows(1e19, None));
         let p = prepare(&path, "y", None, None, 0.25, 0).unwrap();
-        let pre = &p.preprocessing;
+        let pre = &p.preprocessing.pipeline;
         assert_eq!(pre.task, Task::Regression);
         let y: Vec<f64> = p.y_train.to_vec().iter().map(|&v| v as f64).collect();
         let mean = y.iter().sum::<f64>() / y.len() as f64;
         let std = (y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / y.len() as f64).sqrt();
-        assert!(((pre.target_mean as f64 - mean) / std).abs() < 1e-6);
+        assert!(((pre.target_mean() as f64 - mean) / std).abs() < 1e-6);
         assert!(
-            (pre.target_std as f64 / std - 1.0).abs() < 1e-6,
+            (pre.target_std() as f64 / std - 1.0).abs() < 1e-6,
             "{}",
-            pre.target_std
+            pre.target_std()
         );
-        let scaled = (&p.y_train - pre.target_mean) * (1.0 / pre.target_std);
+        let scaled = pre.scale_target(&p.y_train);
         assert!(scaled
             .to_vec()
             .iter()
@@ -747,7 +506,7 @@ mod tests {
         let reading = CsvReading::from_args(&["?".into()], None).unwrap();
         let p = prepare_with(&path, "y", None, None, 0.25, 0, &reading).unwrap();
         // A regression on the 39 rows with a target, not a 39-class classification.
-        assert_eq!(p.preprocessing.task, Task::Regression);
+        assert_eq!(p.preprocessing.pipeline.task, Task::Regression);
         assert_eq!(p.y_train.numel() + p.y_test.numel(), 39);
         let json = serde_json::to_value(&p.preprocessing).unwrap();
         assert_eq!(json["reading"]["na_values"], serde_json::json!(["?"]));
@@ -764,7 +523,8 @@ mod tests {
         let mut old = json.clone();
         old.as_object_mut().unwrap().remove("reading");
         let back: Preprocessing = serde_json::from_value(old).unwrap();
-        assert_eq!(back.reading, CsvReading::default());
+        assert_eq!(back.pipeline.dialect, CsvDialect::default());
+        assert_eq!(back.test_rows, p.preprocessing.test_rows);
     }
 
     #[test]

@@ -10,102 +10,11 @@
 //! so only colour separates them. The
 //! PNGs are written by a small encoder, so that the test needs no image library.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-fn ferrite() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ferrite"))
-}
-
-/// A fresh, empty folder for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "ferrite-colour-images-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// The CRC-32 of PNG chunks (ISO 3309).
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                0xEDB8_8320 ^ (crc >> 1)
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// An 8-bit PNG of `width × height` pixels (row-major, `channels` values a pixel: 1 gray,
-/// colour type 0; 3 RGB, colour type 2), its image data in stored (uncompressed) deflate
-/// blocks.
-fn png(width: u32, height: u32, channels: usize, pixels: &[u8]) -> Vec<u8> {
-    assert_eq!(pixels.len(), (width * height) as usize * channels);
-    let mut raw = Vec::new();
-    for row in pixels.chunks(width as usize * channels) {
-        raw.push(0); // filter type: none
-        raw.extend_from_slice(row);
-    }
-    let mut zlib = vec![0x78, 0x01];
-    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
-    for (i, block) in blocks.iter().enumerate() {
-        let len = block.len() as u16;
-        zlib.push(u8::from(i + 1 == blocks.len()));
-        zlib.extend_from_slice(&len.to_le_bytes());
-        zlib.extend_from_slice(&(!len).to_le_bytes());
-        zlib.extend_from_slice(block);
-    }
-    let (mut a, mut b) = (1u32, 0u32);
-    for &x in &raw {
-        a = (a + x as u32) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
-    let colour_type = if channels == 3 { 2 } else { 0 };
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, colour_type, 0, 0, 0]); // 8 bits
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    for (kind, data) in [(&b"IHDR"[..], ihdr), (b"IDAT", zlib), (b"IEND", Vec::new())] {
-        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut chunk = kind.to_vec();
-        chunk.extend_from_slice(&data);
-        png.extend_from_slice(&chunk);
-        png.extend_from_slice(&crc32(&chunk).to_be_bytes());
-    }
-    png
-}
-
-/// A small deterministic generator of pixel variations.
-struct Lcg(u32);
-
-impl Lcg {
-    fn next(&mut self, below: u32) -> u32 {
-        self.0 = self.0.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-        (self.0 >> 16) % below
-    }
-}
+mod support;
+use support::{ferrite, json, png, stderr, stdout, temp_dir, Lcg32};
 
 /// Writes `count` 8x8 RGB images of class `red` (red 85 or 86, no green or blue) or `blue`
 /// (blue 250..=255) into `root/class/`, each pixel's level drawn from its range: the luma
@@ -113,13 +22,13 @@ impl Lcg {
 fn write_colour_class(root: &Path, class: &str, count: usize, seed: u32) {
     let dir = root.join(class);
     std::fs::create_dir_all(&dir).unwrap();
-    let mut rng = Lcg(seed.wrapping_mul(2_654_435_761).wrapping_add(7));
+    let mut rng = Lcg32(seed.wrapping_mul(2_654_435_761).wrapping_add(7));
     for i in 0..count {
         let mut pixels = Vec::with_capacity(64 * 3);
         for _ in 0..64 {
             match class {
-                "red" => pixels.extend([85 + rng.next(2) as u8, 0, 0]),
-                _ => pixels.extend([0, 0, 250 + rng.next(6) as u8]),
+                "red" => pixels.extend([85 + rng.below(2) as u8, 0, 0]),
+                _ => pixels.extend([0, 0, 250 + rng.below(6) as u8]),
             }
         }
         std::fs::write(dir.join(format!("{i:02}.png")), png(8, 8, 3, &pixels)).unwrap();
@@ -132,10 +41,10 @@ fn write_colour_class(root: &Path, class: &str, count: usize, seed: u32) {
 fn write_gray_class(root: &Path, class: &str, count: usize, seed: u32) {
     let dir = root.join(class);
     std::fs::create_dir_all(&dir).unwrap();
-    let mut rng = Lcg(seed);
+    let mut rng = Lcg32(seed);
     let base = if class == "dark" { 30 } else { 180 };
     for i in 0..count {
-        let levels: Vec<u8> = (0..64).map(|_| (base + rng.next(41)) as u8).collect();
+        let levels: Vec<u8> = (0..64).map(|_| (base + rng.below(41)) as u8).collect();
         let file = if class == "dark" {
             png(8, 8, 1, &levels)
         } else {

@@ -7,26 +7,19 @@
 //! claims them), so an uneven split is exercised wherever the test runs.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+mod support;
+use support::{ferrite, fresh_path};
 
 /// Thread counts every run is repeated with: one (no split), two, and an odd count that
 /// divides no batch size of the examples evenly.
 const THREADS: [&str; 3] = ["1", "2", "3"];
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "ferrite-cli-determinism-{}-{name}",
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
 /// Trains `example` for `epochs` epochs with seed 3 on `threads` threads (and `isa`, when
 /// given, as `FERRITE_ISA`) into a fresh folder and returns the folder.
 fn train(example: &str, epochs: &str, threads: &str, isa: Option<&str>) -> PathBuf {
-    let out = temp_dir(&format!("{example}-{}-t{threads}", isa.unwrap_or("best")));
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrite"));
+    let out = fresh_path(&format!("{example}-{}-t{threads}", isa.unwrap_or("best")));
+    let mut cmd = ferrite();
     cmd.args([
         "train",
         example,

@@ -8,23 +8,9 @@
 //! CNN ≥ 0.74 (the full setting reaches 0.78 and 0.82 against bars of 0.74 and 0.80).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn ferrite() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ferrite"))
-}
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data")
-        .join(name)
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ferrite-cli-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
+mod support;
+use support::{data, ferrite, fresh_path, is_png, json, metric};
 
 /// Runs `ferrite train EXAMPLE --fast` into a fresh folder and returns its metrics.json.
 fn train_example(name: &str) -> (PathBuf, serde_json::Value) {
@@ -34,7 +20,7 @@ fn train_example(name: &str) -> (PathBuf, serde_json::Value) {
 /// Runs `ferrite train EXAMPLE --fast --device DEVICE` into a fresh folder and returns its
 /// metrics.json.
 fn train_example_on(name: &str, device: &str) -> (PathBuf, serde_json::Value) {
-    let out = temp_dir(&format!("{name}-{}", device.replace(':', "-")));
+    let out = fresh_path(&format!("{name}-{}", device.replace(':', "-")));
     let result = ferrite()
         .args([
             "train",
@@ -58,21 +44,8 @@ fn train_example_on(name: &str, device: &str) -> (PathBuf, serde_json::Value) {
     for file in ["model.safetensors", "model.json", "metrics.json"] {
         assert!(out.join(file).exists(), "{name}: missing {file}");
     }
-    let metrics =
-        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    let metrics = json(&out.join("metrics.json"));
     (out, metrics)
-}
-
-fn metric(m: &serde_json::Value, key: &str) -> f64 {
-    m[key]
-        .as_f64()
-        .unwrap_or_else(|| panic!("metrics.json has no number {key}: {m}"))
-}
-
-fn is_png(path: &Path) -> bool {
-    std::fs::read(path)
-        .map(|b| b.starts_with(b"\x89PNG"))
-        .unwrap_or(false)
 }
 
 #[test]
@@ -354,7 +327,7 @@ fn defects_networks_reach_scaled_bars() {
 
 #[test]
 fn custom_csv_training_then_evaluate_and_predict() {
-    let out = temp_dir("csv");
+    let out = fresh_path("csv");
     let t = ferrite()
         .args(["train", "--csv"])
         .arg(data("airquality.csv"))
@@ -492,7 +465,7 @@ fn examples_lists_every_example() {
 #[test]
 fn verbose_one_without_a_terminal_writes_a_line_per_epoch() {
     // The test harness pipes standard error, so there is no terminal for a bar.
-    let out = temp_dir("verbose1");
+    let out = fresh_path("verbose1");
     let run = ferrite()
         .args([
             "train",

@@ -13,7 +13,7 @@
 //! crash found is kept below as a named regression test instead.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -21,6 +21,9 @@ use std::time::{Duration, Instant};
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::TestCaseError;
+
+mod support;
+use support::ferrite;
 
 /// The proptest configuration: `default_cases` cases unless `PROPTEST_CASES` says otherwise
 /// (proptest's own default reads it), and no failure file written into the source tree.
@@ -88,7 +91,7 @@ struct Outcome {
 fn run_ferrite(args: &[String]) -> Outcome {
     let base = fresh("out");
     let (out_path, err_path) = (base.with_extension("stdout"), base.with_extension("stderr"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+    let mut child = ferrite()
         .args(args)
         .current_dir(scratch())
         .env("FERRITE_NUM_THREADS", "1")

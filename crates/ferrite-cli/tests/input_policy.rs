@@ -4,40 +4,11 @@
 //! is scored on its held-out rows only while its data is unchanged.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Output, Stdio};
 
-fn ferrite() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ferrite"))
-}
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../data")
-        .join(name)
-}
-
-/// A fresh, empty folder for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ferrite-policy-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// The names in `dir`, hidden staging folders included.
-fn entries(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
+mod support;
+use support::{data, entries, ferrite, json, stderr, temp_dir};
 
 fn train_air_quality(out: &Path, extra: &[&str]) -> Output {
     ferrite()
@@ -252,8 +223,7 @@ fn a_hand_edited_model_json_is_an_error_not_a_panic() {
         .unwrap();
     assert!(trained.status.success(), "{}", stderr(&trained));
     let card_path = out.join("model.json");
-    let card: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&card_path).unwrap()).unwrap();
+    let card = json(&card_path);
     let edits: [(&str, Edit, &str); 3] = [
         (
             "short scaler",

@@ -8,8 +8,10 @@
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
+
+mod support;
+use support::{check_image_run, ferrite, fresh_path, json, temp_dir, Lcg64};
 
 /// Hand-made training and test images (the fast setting keeps all of them: it takes at most
 /// 6,000 and 2,000).
@@ -21,34 +23,11 @@ const TEST: usize = 200;
 /// 2 epochs; a bar in one of ten distinct places is easy to tell apart, chance is 0.1.
 const BAR: f64 = 0.95;
 
-fn ferrite() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ferrite"))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ferrite-mnist-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    d
-}
-
-/// A small deterministic generator (an LCG), so the data is the same on every run.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) % n
-    }
-}
-
 /// `n` synthetic digits and their labels (cycling through 0..9): dim noise, and a bar 2 pixels
 /// thick and 14 to 23 long, horizontal for classes 0..4 and vertical for 5..9, at row (or
 /// column) 3, 8, 13, 18 or 23 by class.
 fn digits(n: usize, seed: u64) -> (Vec<u8>, Vec<u8>) {
-    let mut rng = Lcg(seed);
+    let mut rng = Lcg64(seed);
     let mut pixels = Vec::with_capacity(n * 28 * 28);
     let mut labels = Vec::with_capacity(n);
     for i in 0..n {
@@ -116,9 +95,9 @@ fn write_data(dir: &Path) {
 
 #[test]
 fn the_fast_setting_learns_hand_made_digits_and_writes_the_run_folder() {
-    let data = temp_dir("data");
+    let data = fresh_path("data");
     write_data(&data);
-    let out = temp_dir("run");
+    let out = fresh_path("run");
     let result = ferrite()
         .args([
             "train",
@@ -149,20 +128,16 @@ fn the_fast_setting_learns_hand_made_digits_and_writes_the_run_folder() {
         ),
         "{stdout}"
     );
-    let metrics: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
-    let accuracy = metrics["accuracy"]
-        .as_f64()
-        .expect("accuracy in metrics.json");
+    // Every test image is counted once in the 10x10 confusion matrix, and once in
+    // misclassified.csv when it is missed.
+    let metrics = check_image_run(&out, TEST, 10);
+    let accuracy = metrics["accuracy"].as_f64().unwrap();
     assert!(
         accuracy >= BAR,
         "test accuracy {accuracy} < {BAR}:\n{stdout}"
     );
-    assert_eq!(metrics["test_images"], TEST);
-    // Every test image is counted once in the 10x10 confusion matrix, 20 per class.
-    let cm = metrics["confusion_matrix"].as_array().unwrap();
-    assert_eq!(cm.len(), 10);
-    for row in cm {
+    // 20 test images of each class.
+    for row in metrics["confusion_matrix"].as_array().unwrap() {
         let row = row.as_array().unwrap();
         assert_eq!(row.len(), 10);
         assert_eq!(row.iter().map(|v| v.as_u64().unwrap()).sum::<u64>(), 20);
@@ -171,29 +146,11 @@ fn the_fast_setting_learns_hand_made_digits_and_writes_the_run_folder() {
     let recall = metrics["recall_per_class"].as_object().unwrap();
     let names: Vec<&str> = recall.keys().map(String::as_str).collect();
     assert_eq!(names, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
-    let missed = std::fs::read_to_string(out.join("misclassified.csv")).unwrap();
-    assert!(missed.starts_with("test_image,true_class,predicted_class\n"));
-    assert_eq!(
-        missed.lines().count() - 1,
-        TEST - (accuracy * TEST as f64).round() as usize,
-        "one line per misclassified test image"
-    );
-    for file in [
-        "model.safetensors",
-        "history.csv",
-        "training_curves.png",
-        "confusion_matrix.png",
-        "misclassified.png",
-    ] {
-        assert!(out.join(file).is_file(), "missing {file}");
-    }
     // Two epochs, one line each.
     let history = std::fs::read_to_string(out.join("history.csv")).unwrap();
     assert_eq!(history.lines().count(), 1 + 2, "{history}");
     // model.json records the data set, its classes and the files, as found (.gz or not).
-    let card: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("model.json")).unwrap()).unwrap();
-    let text = card.to_string();
+    let text = json(&out.join("model.json")).to_string();
     assert!(text.contains("\"idx images (MNIST)\""), "{text}");
     assert!(
         text.contains("train-images-idx3-ubyte.gz") && text.contains("t10k-labels-idx1-ubyte\""),
@@ -246,7 +203,7 @@ fn assert_says_how_to_get_the_files(stderr: &str) {
 
 #[test]
 fn missing_files_name_the_four_files_where_to_get_them_and_the_data_option() {
-    let out = temp_dir("missing-run");
+    let out = fresh_path("missing-run");
     let result = ferrite()
         .args([
             "train",
@@ -270,7 +227,6 @@ fn missing_files_name_the_four_files_where_to_get_them_and_the_data_option() {
 
     // Without --data the folder is ~/.local/share/ferrite/mnist, named in the error.
     let home = temp_dir("home");
-    std::fs::create_dir_all(&home).unwrap();
     let default = home.join(".local/share/ferrite/mnist");
     let run_default = || {
         let result = ferrite()

@@ -3,10 +3,11 @@
 //! run alone and all would write the same folder. The launcher is imitated by the variables
 //! Open MPI's `mpirun` sets; tests/mpirun.rs runs the real one with the feature.
 
-use std::process::Command;
+mod support;
+use support::ferrite;
 
 fn as_rank(rank: &str, args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+    let out = ferrite()
         .args(args)
         .env("OMPI_COMM_WORLD_SIZE", "2")
         .env("OMPI_COMM_WORLD_RANK", rank)
@@ -22,7 +23,7 @@ fn as_rank(rank: &str, args: &[&str]) -> (bool, String) {
 #[cfg(not(feature = "mpi"))]
 #[test]
 fn a_build_without_mpi_refuses_to_train_under_mpirun() {
-    let out = std::env::temp_dir().join(format!("ferrite-no-mpi-{}", std::process::id()));
+    let out = support::fresh_path("no-mpi");
     let (ok, stderr) = as_rank("1", &["train", "iris", "--out", out.to_str().unwrap()]);
     assert!(!ok);
     assert!(

@@ -8,12 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ferrite-mpi-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+mod support;
+use support::{data, entries, succeed, temp_dir, Lcg64};
 
 /// `mpirun -np 2 ferrite ARGS` (as root where CI runs as root, with more ranks than cores
 /// allowed), with `env` forwarded to the ranks.
@@ -30,33 +26,18 @@ fn mpirun(args: &[&str], env: &[(&str, &str)]) -> Command {
     cmd
 }
 
+/// `ferrite ARGS`, one process.
 fn ferrite(args: &[&str]) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrite"));
+    let mut cmd = support::ferrite();
     cmd.args(args);
     cmd
-}
-
-fn succeed(mut cmd: Command) -> Output {
-    let out = cmd.output().expect("run the command");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// y = 2a − b + c²/2 + noise, 200 rows.
 fn regression_csv(dir: &Path) -> PathBuf {
     let mut text = String::from("a,b,c,y\n");
-    let mut state = 12345u64;
-    let mut uniform = || {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((state >> 33) as f64 / (1u64 << 31) as f64) * 2.0 - 1.0
-    };
+    let mut rng = Lcg64(12345);
+    let mut uniform = || rng.uniform_pm1();
     for _ in 0..200 {
         let (a, b, c) = (uniform(), uniform(), uniform());
         let y = 2.0 * a - b + 0.5 * c * c + 0.05 * uniform();
@@ -150,10 +131,7 @@ fn two_ranks_with_batch_8_train_the_weights_of_one_process_with_batch_16() {
         "batch 8 alone should train other weights ({apart})"
     );
     // Only rank 0 wrote: one run folder, and no rank's scratch folder is left.
-    let names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let names = entries(&dir);
     assert_eq!(names.len(), 4, "{names:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -194,7 +172,7 @@ fn every_built_in_example_and_custom_images_train_under_mpirun() {
     }
     // An image folder of two classes, one sub-folder each: 24 solar cells of the shipped
     // ELPV data, sorted by their label (0: good, 1: defective).
-    let elpv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/elpv64");
+    let elpv = data("elpv64");
     let labels = std::fs::read_to_string(elpv.join("labels.csv")).unwrap();
     let images = dir.join("cells");
     let mut taken = BTreeMap::new();
@@ -341,10 +319,9 @@ fn a_killed_rank_ends_the_job_with_a_message_and_no_run_folder() {
     );
     assert!(took < Duration::from_secs(30));
     assert!(!out.exists(), "no run folder");
-    let left: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .filter(|n| n.to_string_lossy().contains("partial"))
+    let left: Vec<String> = entries(&dir)
+        .into_iter()
+        .filter(|n| n.contains("partial"))
         .collect();
     assert!(left.is_empty(), "staging folders left: {left:?}");
     let _ = std::fs::remove_dir_all(&dir);

@@ -6,94 +6,14 @@
 //! 50) and `light` (about 200), written by a small PNG encoder so that the test needs no
 //! image library.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-fn ferrite() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_ferrite"))
-}
-
-/// A fresh, empty folder for one test.
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("ferrite-test-images-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// The CRC-32 of PNG chunks (ISO 3309).
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in bytes {
-        crc ^= b as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                0xEDB8_8320 ^ (crc >> 1)
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
-/// An 8-bit grayscale PNG of `width × height` pixels (row-major), its image data in stored
-/// (uncompressed) deflate blocks.
-fn gray_png(width: u32, height: u32, pixels: &[u8]) -> Vec<u8> {
-    let mut raw = Vec::new();
-    for row in pixels.chunks(width as usize) {
-        raw.push(0); // filter type: none
-        raw.extend_from_slice(row);
-    }
-    let mut zlib = vec![0x78, 0x01];
-    let blocks: Vec<&[u8]> = raw.chunks(65_535).collect();
-    for (i, block) in blocks.iter().enumerate() {
-        let len = block.len() as u16;
-        zlib.push(u8::from(i + 1 == blocks.len()));
-        zlib.extend_from_slice(&len.to_le_bytes());
-        zlib.extend_from_slice(&(!len).to_le_bytes());
-        zlib.extend_from_slice(block);
-    }
-    let (mut a, mut b) = (1u32, 0u32);
-    for &x in &raw {
-        a = (a + x as u32) % 65_521;
-        b = (b + a) % 65_521;
-    }
-    zlib.extend_from_slice(&((b << 16) | a).to_be_bytes());
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&width.to_be_bytes());
-    ihdr.extend_from_slice(&height.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]); // 8 bits, grayscale
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    for (kind, data) in [(&b"IHDR"[..], ihdr), (b"IDAT", zlib), (b"IEND", Vec::new())] {
-        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut chunk = kind.to_vec();
-        chunk.extend_from_slice(&data);
-        png.extend_from_slice(&chunk);
-        png.extend_from_slice(&crc32(&chunk).to_be_bytes());
-    }
-    png
-}
-
-/// Width and height of a PNG file, from its header.
-fn png_size(path: &Path) -> (u32, u32) {
-    let bytes = std::fs::read(path).unwrap();
-    assert!(
-        bytes.starts_with(b"\x89PNG"),
-        "{} is not a PNG",
-        path.display()
-    );
-    let word = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
-    (word(16), word(20))
-}
+mod support;
+use support::{
+    confusion_missed as missed, data, ferrite, gray_png, json, png_size, stderr, stdout, temp_dir,
+    Lcg32,
+};
 
 /// Writes `count` 8x8 images of class `class` into `root/class/`: levels about 50 (`dark`)
 /// or 200 (anything else), with a different pattern of ±20 in each image (`seed`).
@@ -101,13 +21,10 @@ fn write_class(root: &Path, class: &str, count: usize, seed: u32) {
     let dir = root.join(class);
     std::fs::create_dir_all(&dir).unwrap();
     let base: i32 = if class == "dark" { 50 } else { 200 };
-    let mut state = seed.wrapping_mul(2_654_435_761).wrapping_add(12_345);
+    let mut rng = Lcg32(seed.wrapping_mul(2_654_435_761).wrapping_add(12_345));
     for i in 0..count {
         let pixels: Vec<u8> = (0..64)
-            .map(|_| {
-                state = state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                (base + (state >> 16) as i32 % 41 - 20) as u8
-            })
+            .map(|_| (base + rng.below(41) as i32 - 20) as u8)
             .collect();
         std::fs::write(dir.join(format!("{i:02}.png")), gray_png(8, 8, &pixels)).unwrap();
     }
@@ -143,24 +60,6 @@ fn evaluate(run: &Path, extra: &[&std::ffi::OsStr]) -> Output {
         .args(extra)
         .output()
         .unwrap()
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// The number of test images off the confusion matrix's diagonal.
-fn missed(cm: &serde_json::Value) -> usize {
-    let rows = cm.as_array().unwrap();
-    let mut missed = 0;
-    for (i, row) in rows.iter().enumerate() {
-        for (j, v) in row.as_array().unwrap().iter().enumerate() {
-            if i != j {
-                missed += v.as_u64().unwrap() as usize;
-            }
-        }
-    }
-    missed
 }
 
 /// The size the grid of `missed` misclassified images has: 6 to a row (3 at least), 200 × 164
@@ -418,7 +317,7 @@ fn options_the_mode_would_ignore_are_refused() {
 fn evaluate_images_refuses_runs_that_do_not_read_image_folders() {
     let root = temp_dir("table");
     let out = root.join("run");
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/iris.csv");
+    let data = data("iris.csv");
     let trained = ferrite()
         .arg("train")
         .arg("--csv")

@@ -38,7 +38,7 @@
 //! let y: Vec<f32> = v.chunks(2).map(|p| ((p[0] > 0.0) != (p[1] > 0.0)) as u8 as f32).collect();
 //! let y = Tensor::from_vec(y, [256, 1]);
 //!
-//! let model = Sequential::new().add(Linear::new(2, 16)).add(ReLU).add(Linear::new(16, 1));
+//! let model = Sequential::new().add(Linear::new(2, 16)?).add(ReLU).add(Linear::new(16, 1)?);
 //! let mut opt = Adam::new(model.parameters(), AdamConfig { lr: 0.05, ..AdamConfig::default() })?;
 //! let loss_fn = BCEWithLogitsLoss::new();
 //! for _ in 0..300 {
@@ -70,7 +70,7 @@
 //! let h = x.to_dtype(DType::F16);
 //! assert_eq!((&h + &Tensor::scalar(1.0)).dtype(), DType::F16);
 //!
-//! let fc = Linear::new(3, 2);
+//! let fc = Linear::new(3, 2).unwrap();
 //! fc.to(&Device::Cpu);
 //! let w = fc.weight.detach().requires_grad();
 //! gradcheck(|v| v[0].matmul(&v[1].transpose(0, 1)).tanh().sum(), &[x, w]).unwrap();
@@ -85,7 +85,7 @@
 //!
 //! let gpu = Device::Wgpu(0);
 //! gpu.check_available().expect("a wgpu adapter (or mesa-vulkan-drivers)");
-//! let fc = Linear::new(3, 2);
+//! let fc = Linear::new(3, 2).unwrap();
 //! fc.to(&gpu);
 //! let x = Tensor::randn([4, 3]).to(&gpu);
 //! fc.forward(&x).relu().sum().backward();
@@ -100,7 +100,6 @@ pub mod core;
 pub mod data;
 pub mod distributed;
 pub mod error;
-pub mod explain;
 pub mod linear_model;
 pub mod metrics;
 pub mod nn;

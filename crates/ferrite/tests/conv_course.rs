@@ -2,8 +2,8 @@
 //! 5x5 and convolved at stride 1 and 2, and a multi-channel convolution summed over channels
 //! into one feature map.
 
-use ferrite::nn::{Conv2d, Module};
-use ferrite::tensor::{Conv2dOptions, Padding};
+use ferrite::nn::{Conv2d, Conv2dOptions, Module};
+use ferrite::tensor::{Conv2dParams, Padding};
 use ferrite::Tensor;
 
 /// x = [[1, 2, 3], [4, 5, 6], [7, 8, 9]]; kernel k = [[1, 0, −1], [1, 0, −1], [1, 0, −1]]
@@ -30,7 +30,7 @@ fn worked_input_and_kernel() -> (Tensor, Tensor) {
 #[test]
 fn padded_3x3_at_stride_1() {
     let (x, k) = worked_input_and_kernel();
-    let y = x.conv2d(&k, None, &Conv2dOptions::new().padding(1));
+    let y = x.conv2d(&k, None, &Conv2dParams::new().padding(1));
     // Row 0 windows cover padded rows 0..3: column sums of rows (pad, 1 2 3, 4 5 6):
     //   (0,0): left 0, right 2+5 = 7 → −7;  (0,1): left 1+4 = 5, right 3+6 = 9 → −4;
     //   (0,2): left 2+5 = 7, right 0 → 7.
@@ -43,7 +43,7 @@ fn padded_3x3_at_stride_1() {
         vec![-7.0, -4.0, 7.0, -15.0, -6.0, 15.0, -13.0, -4.0, 13.0]
     );
     // 'same' padding gives the same thing for an odd kernel.
-    let same = x.conv2d(&k, None, &Conv2dOptions::new().padding(Padding::Same));
+    let same = x.conv2d(&k, None, &Conv2dParams::new().padding(Padding::Same));
     assert_eq!(same.to_vec(), y.to_vec());
 }
 
@@ -51,7 +51,7 @@ fn padded_3x3_at_stride_1() {
 fn padded_3x3_at_stride_2() {
     let (x, k) = worked_input_and_kernel();
     // ⌊(3 + 2 − 3)/2⌋ + 1 = 2 outputs per side: the corners of the stride-1 result.
-    let y = x.conv2d(&k, None, &Conv2dOptions::new().padding(1).stride(2));
+    let y = x.conv2d(&k, None, &Conv2dParams::new().padding(1).stride(2));
     assert_eq!(y.dims(), &[1, 1, 2, 2]);
     assert_eq!(y.to_vec(), vec![-7.0, 7.0, -13.0, 13.0]);
 }
@@ -87,7 +87,7 @@ fn output_size_formula_with_dilation() {
     let y = Tensor::zeros([1, 1, 10, 10]).conv2d(
         &Tensor::zeros([1, 1, 3, 3]),
         None,
-        &Conv2dOptions::new().padding(2).dilation(3).stride(2),
+        &Conv2dParams::new().padding(2).dilation(3).stride(2),
     );
     assert_eq!(y.dims(), &[1, 1, 4, 4]);
 }

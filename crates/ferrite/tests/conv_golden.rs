@@ -2,7 +2,7 @@
 //! `tools/golden_conv.py` (fixture `fixtures/conv_golden.json`): stride 2, padding (numbers and
 //! 'same'), dilation, groups, non-square kernels, 1-D and 2-D, batches larger than one.
 
-use ferrite::tensor::{Conv1dOptions, Conv2dOptions, Padding};
+use ferrite::tensor::{Conv1dParams, Conv2dParams, Padding};
 use ferrite::Tensor;
 use serde_json::Value;
 
@@ -47,7 +47,7 @@ fn conv_forward_and_gradients_match_pytorch() {
                 Some(s) => s.parse().unwrap(),
                 None => Padding::Explicit([usizes(&c["padding"])[0]]),
             };
-            let o = Conv1dOptions {
+            let o = Conv1dParams {
                 stride: [stride[0]],
                 padding,
                 dilation: [dilation[0]],
@@ -62,7 +62,7 @@ fn conv_forward_and_gradients_match_pytorch() {
                     Padding::Explicit([p[0], p[1]])
                 }
             };
-            let o = Conv2dOptions {
+            let o = Conv2dParams {
                 stride: [stride[0], stride[1]],
                 padding,
                 dilation: [dilation[0], dilation[1]],

@@ -33,7 +33,7 @@ fn mlp(seed: u64) -> Sequential {
     let mut layer = |i: usize, o: usize| {
         let w = Tensor::rand_with([o, i], &mut gen).add_scalar(-0.5);
         let b = Tensor::rand_with([o], &mut gen).add_scalar(-0.5);
-        Linear::from_tensors(w, Some(b))
+        Linear::from_tensors(w, Some(b)).unwrap()
     };
     Sequential::new()
         .add(layer(2, 16))

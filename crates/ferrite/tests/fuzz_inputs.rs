@@ -846,9 +846,9 @@ proptest! {
 fn small_model(seed: u64) -> Sequential {
     ferrite::manual_seed(seed);
     Sequential::new()
-        .add(Linear::new(3, 4))
+        .add(Linear::new(3, 4).unwrap())
         .add(ReLU)
-        .add(Linear::new(4, 2))
+        .add(Linear::new(4, 2).unwrap())
         .add(BatchNorm1d::new(2).unwrap())
 }
 
@@ -1123,9 +1123,9 @@ fn check_model(case: &ModelCase) -> std::result::Result<(), TestCaseError> {
     let model = if case.other_shape {
         ferrite::manual_seed(2);
         Sequential::new()
-            .add(Linear::new(3, 5))
+            .add(Linear::new(3, 5).unwrap())
             .add(ReLU)
-            .add(Linear::new(5, 2))
+            .add(Linear::new(5, 2).unwrap())
             .add(BatchNorm1d::new(2).unwrap())
     } else {
         small_model(2)

@@ -49,7 +49,8 @@ fn linear_values_and_gradients() {
     let fc = Linear::from_tensors(
         Tensor::from_vec(floats(&l["weight"]), [2, 3]),
         Some(Tensor::from_vec(floats(&l["bias"]), [2])),
-    );
+    )
+    .unwrap();
     let x = Tensor::from_vec(floats(&l["x"]), [4, 3]).requires_grad();
     let y = fc.forward(&x);
     assert_close(&y.to_vec(), &floats(&l["y"]), 1e-6, "y");
@@ -117,12 +118,12 @@ fn activation_modules_values_gradients_and_reprs() {
 fn course_mlp(p: f32) -> Sequential {
     Sequential::new()
         .add(Flatten::new())
-        .add(Linear::new(6, 5))
+        .add(Linear::new(6, 5).unwrap())
         .add(ReLU)
         .add(Dropout::new(p).unwrap())
-        .add(Linear::new(5, 4))
+        .add(Linear::new(5, 4).unwrap())
         .add(Tanh)
-        .add(Linear::new(4, 2))
+        .add(Linear::new(4, 2).unwrap())
 }
 
 #[test]
@@ -151,7 +152,7 @@ fn sequential_names_counts_and_a_loaded_pytorch_state_dict() {
             )
         })
         .collect();
-    model.load_state_dict(&torch_sd, true).unwrap();
+    model.load_state_dict(&torch_sd).unwrap();
     model.eval();
     let x = Tensor::from_vec(floats(&s["x"]), dims(&s["x_shape"]));
     assert_close(
@@ -162,7 +163,7 @@ fn sequential_names_counts_and_a_loaded_pytorch_state_dict() {
     );
     // The state dict round-trips into a fresh model.
     let fresh = course_mlp(0.3);
-    fresh.load_state_dict(&model.state_dict(), true).unwrap();
+    fresh.load_state_dict(&model.state_dict()).unwrap();
     let mut fresh = fresh;
     fresh.eval();
     assert_eq!(fresh.forward(&x).to_vec(), model.forward(&x).to_vec());
@@ -175,7 +176,7 @@ fn load_state_dict_lists_missing_unexpected_and_mismatched_keys() {
     sd.insert("1.weight", Tensor::zeros([5, 7]));
     sd.insert("9.bias", Tensor::zeros([1]));
     let partial: StateDict = sd.into_iter().filter(|(n, _)| n != "6.bias").collect();
-    let err = model.load_state_dict(&partial, true).unwrap_err();
+    let err = model.load_state_dict(&partial).unwrap_err();
     match &err {
         ferrite::FerriteError::StateDict {
             missing,
@@ -200,6 +201,23 @@ fn load_state_dict_lists_missing_unexpected_and_mismatched_keys() {
         text.contains("1.weight: [5, 7] in the state dict, [5, 6] in the model"),
         "{text}"
     );
+    // Not strict: a wrong shape is still refused, missing and unexpected keys are skipped.
+    assert!(model.load_state_dict_non_strict(&partial).is_err());
+    let source = course_mlp(0.0);
+    let first = &source.named_parameters()[0].1;
+    first.copy_(&Tensor::full(first.dims(), 0.25));
+    let mut loose: StateDict = source
+        .state_dict()
+        .into_iter()
+        .filter(|(n, _)| n != "6.bias")
+        .collect();
+    loose.insert("9.bias", Tensor::zeros([1]));
+    model.load_state_dict_non_strict(&loose).unwrap();
+    assert!(model.named_parameters()[0]
+        .1
+        .to_vec()
+        .iter()
+        .all(|&v| v == 0.25));
 }
 
 #[test]
@@ -229,7 +247,7 @@ fn flatten_shapes_and_gains() {
 fn dropout_in_a_model_trains_randomly_and_evaluates_deterministically() {
     ferrite::manual_seed(9);
     let mut model = Sequential::new()
-        .add(Linear::new(8, 64))
+        .add(Linear::new(8, 64).unwrap())
         .add(Dropout::new(0.5).unwrap());
     let x = Tensor::randn([4, 8]);
     let zeros = |t: &Tensor| t.to_vec().iter().filter(|&&v| v == 0.0).count();

@@ -79,7 +79,7 @@ fn lenet5_learns_digits_and_shows_its_feature_maps() {
     let (x, y) = digits(1000, 4);
     let (x_train, y_train) = (x.slice(0, 0..700), y.slice(0, 0..700));
     let (x_test, y_test) = (x.slice(0, 700..1000), y.slice(0, 700..1000));
-    let mut net = LeNet5::new(10);
+    let mut net = LeNet5::new(10).unwrap();
     let chance = accuracy(&net, &x_test, &y_test);
     train(&net, &x_train, &y_train, 10, 0.03);
     net.eval();

@@ -92,7 +92,7 @@ fn cosine_embedding_unreduced() {
     let loss = CosineEmbeddingLoss::new()
         .margin(0.0)
         .reduction(Reduction::None)
-        .forward(&x1, &x2, &y)
+        .forward(&[&x1, &x2], &y)
         .unwrap();
     assert_4dp(&loss.to_vec(), &[0.0167, 0.9833]);
 }
@@ -106,11 +106,11 @@ fn margin_ranking_unreduced_and_its_shape_error() {
         .margin(0.0)
         .reduction(Reduction::None);
     assert_4dp(
-        &loss.forward(&x1, &x2, &y).unwrap().to_vec(),
+        &loss.forward(&[&x1, &x2], &y).unwrap().to_vec(),
         &[1.0, 0.0, 1.0],
     );
     let err = loss
-        .forward(&x1.reshape([3, 1]), &x2.reshape([3, 1]), &y)
+        .forward(&[&x1.reshape([3, 1]), &x2.reshape([3, 1])], &y)
         .unwrap_err()
         .to_string();
     assert!(

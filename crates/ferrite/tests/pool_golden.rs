@@ -4,7 +4,7 @@
 //! average. Forward and input gradient. Plus the course's 4x4 → 2x2 worked example.
 
 use ferrite::nn::{AvgPool2d, MaxPool2d, Module};
-use ferrite::tensor::Pool2dOptions;
+use ferrite::tensor::Pool2dParams;
 use ferrite::Tensor;
 use serde_json::Value;
 
@@ -40,7 +40,7 @@ fn pooling_forward_and_gradients_match_pytorch() {
         let y = match c["kind"].as_str().unwrap() {
             "adaptive" => x.adaptive_avg_pool2d(pair(&c["output_size"])),
             kind => {
-                let mut o = Pool2dOptions::new(pair(&c["kernel"]))
+                let mut o = Pool2dParams::new(pair(&c["kernel"]))
                     .padding(pair(&c["padding"]))
                     .dilation(pair(&c["dilation"]))
                     .ceil_mode(c["ceil_mode"].as_bool().unwrap())

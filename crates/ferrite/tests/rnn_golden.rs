@@ -36,15 +36,15 @@ fn run_case(name: &str, case: &Value) {
         .batch_first(flag("batch_first"))
         .bidirectional(flag("bidirectional"));
     let layer = match cfg["kind"].as_str().unwrap() {
-        "lstm" => Layer::Lstm(LSTM::new(config)),
-        "gru" => Layer::Gru(GRU::new(config)),
+        "lstm" => Layer::Lstm(LSTM::new(config).unwrap()),
+        "gru" => Layer::Gru(GRU::new(config).unwrap()),
         _ => {
             let act = if cfg["nonlinearity"] == "relu" {
                 CellActivation::Relu
             } else {
                 CellActivation::Tanh
             };
-            Layer::Rnn(RNN::with_nonlinearity(config, act))
+            Layer::Rnn(RNN::with_nonlinearity(config, act).unwrap())
         }
     };
     let module: &dyn Module = match &layer {

@@ -55,8 +55,8 @@ fn input_gradient_norms(output: impl Fn(&Tensor) -> Tensor) -> Vec<f32> {
 #[test]
 fn tanh_rnn_gradient_vanishes_far_faster_than_lstm() {
     manual_seed(0);
-    let rnn = RNN::new(RecurrentConfig::new(1, HIDDEN).batch_first(true));
-    let lstm = LSTM::new(RecurrentConfig::new(1, HIDDEN).batch_first(true));
+    let rnn = RNN::new(RecurrentConfig::new(1, HIDDEN).batch_first(true)).unwrap();
+    let lstm = LSTM::new(RecurrentConfig::new(1, HIDDEN).batch_first(true)).unwrap();
     // Forget-gate bias (rows H..2H of bias_ih) set to 1.
     let bias_ih = lstm
         .named_parameters()

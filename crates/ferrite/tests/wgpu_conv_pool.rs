@@ -3,8 +3,10 @@
 //! and f64, over strided, padded, dilated, grouped and 'same'-padded geometries, with
 //! non-contiguous and offset inputs and gradients, ties, NaN and -inf in max pooling.
 
-use ferrite::nn::{AdaptiveAvgPool2d, AvgPool2d, Conv2d, MaxPool2d, Module};
-use ferrite::tensor::{Conv1dOptions, Conv2dOptions, Padding, Pool2dOptions, Size};
+use ferrite::nn::{
+    AdaptiveAvgPool2d, AvgPool2d, Conv2d, Conv2dOptions, MaxPool2d, Module, Pool2dOptions,
+};
+use ferrite::tensor::{Conv1dParams, Conv2dParams, Padding, Pool2dParams, Size};
 use ferrite::{DType, Device, Tensor};
 
 const GPU: Device = Device::Wgpu(0);
@@ -59,12 +61,12 @@ struct ConvCase {
     name: &'static str,
     x: [usize; 4],
     w: [usize; 4],
-    options: Conv2dOptions,
+    options: Conv2dParams,
     bias: bool,
 }
 
 fn conv_cases() -> Vec<ConvCase> {
-    let o = Conv2dOptions::new;
+    let o = Conv2dParams::new;
     vec![
         ConvCase {
             name: "plain 3x3",
@@ -142,7 +144,7 @@ fn conv_cases() -> Vec<ConvCase> {
 
 /// Forward and all three gradients of `case`, on both devices, from the CPU tensors
 /// `x`, `w`, `b` (any layout: the GPU sees the same layout, moved).
-fn check_conv(what: &str, x: &Tensor, w: &Tensor, b: Option<&Tensor>, options: &Conv2dOptions) {
+fn check_conv(what: &str, x: &Tensor, w: &Tensor, b: Option<&Tensor>, options: &Conv2dParams) {
     let dtype = x.dtype();
     let t = tol(dtype);
     let (xc, wc) = (x.detach().requires_grad(), w.detach().requires_grad());
@@ -200,7 +202,7 @@ fn conv2d_forward_and_gradients_match_the_cpu() {
 #[test]
 fn conv2d_reads_strided_and_offset_views() {
     for dtype in DTYPES {
-        let options = Conv2dOptions::new().stride(2).padding(1);
+        let options = Conv2dParams::new().stride(2).padding(1);
         // x (2, 3, 8, 8) as a permutation of (2, 8, 8, 3); w transposed in its kernel
         // dimensions; b a strided slice.
         let x = data(&[2, 8, 8, 3], 11, dtype).permute(&[0, 3, 1, 2]);
@@ -221,7 +223,7 @@ fn conv2d_takes_a_strided_output_gradient() {
         let t = tol(dtype);
         let x = data(&[2, 3, 8, 8], 21, dtype);
         let w = data(&[4, 3, 3, 3], 22, dtype);
-        let options = Conv2dOptions::new().padding(1);
+        let options = Conv2dParams::new().padding(1);
         let (xc, wc) = (x.detach().requires_grad(), w.detach().requires_grad());
         let y = xc.conv2d(&wc, None, &options);
         // The output gradient as the transpose of a (2, 4, 8, 8) tensor.
@@ -242,7 +244,7 @@ fn conv1d_and_the_conv2d_layer_run_on_the_gpu() {
         // conv1d with 'same' padding and dilation: a 2-D convolution of height 1.
         let x = data(&[2, 3, 11], 31, dtype);
         let w = data(&[4, 3, 3], 32, dtype);
-        let o = Conv1dOptions::new().padding(Padding::Same).dilation(2);
+        let o = Conv1dParams::new().padding(Padding::Same).dilation(2);
         let (xc, wc) = (x.detach().requires_grad(), w.detach().requires_grad());
         let y = xc.conv1d(&wc, None, &o);
         let r = data(y.dims(), 33, dtype);
@@ -284,7 +286,7 @@ fn conv2d_gradients_asked_for_one_at_a_time() {
         let t = tol(dtype);
         let x = data(&[2, 3, 8, 8], 41, dtype);
         let w = data(&[4, 3, 3, 3], 42, dtype);
-        let options = Conv2dOptions::new().stride(2);
+        let options = Conv2dParams::new().stride(2);
         let r = data(&[2, 4, 3, 3], 43, dtype);
         for want_x in [false, true] {
             let (xc, wc) = (x.detach(), w.detach());
@@ -315,12 +317,12 @@ fn conv2d_gradients_asked_for_one_at_a_time() {
 }
 
 /// Pooling options over a `kernel` window.
-fn window(kernel: impl Into<Size<2>>) -> Pool2dOptions {
-    Pool2dOptions::new(kernel)
+fn window(kernel: impl Into<Size<2>>) -> Pool2dParams {
+    Pool2dParams::new(kernel)
 }
 
 /// Max-pooling options exercised: window, stride, padding, dilation, ceil mode.
-fn max_options() -> Vec<(&'static str, Pool2dOptions)> {
+fn max_options() -> Vec<(&'static str, Pool2dParams)> {
     vec![
         ("2x2", window(2)),
         ("3x3 stride 2 padding 1", window(3).stride(2).padding(1)),
@@ -344,7 +346,7 @@ fn max_options() -> Vec<(&'static str, Pool2dOptions)> {
 }
 
 /// Max pooling of `x` (CPU, any layout) on both devices: values, indices, input gradient.
-fn check_max(what: &str, x: &Tensor, o: &Pool2dOptions) {
+fn check_max(what: &str, x: &Tensor, o: &Pool2dParams) {
     let dtype = x.dtype();
     let t = tol(dtype);
     let xc = x.detach().requires_grad();
@@ -383,7 +385,7 @@ fn max_pool2d_matches_the_cpu() {
         check_max(
             &format!("transposed {dtype:?}"),
             &x,
-            &Pool2dOptions::new(3).stride(2).padding(1),
+            &Pool2dParams::new(3).stride(2).padding(1),
         );
     }
 }
@@ -426,7 +428,7 @@ fn max_pool2d_ties_nan_and_infinity_as_on_the_cpu() {
 }
 
 /// Average pooling of `x` (CPU, any layout) on both devices, forward and input gradient.
-fn check_avg(what: &str, x: &Tensor, o: &Pool2dOptions) {
+fn check_avg(what: &str, x: &Tensor, o: &Pool2dParams) {
     let dtype = x.dtype();
     let t = tol(dtype);
     let xc = x.detach().requires_grad();
@@ -544,7 +546,7 @@ fn pooling_layers_and_strided_gradients_on_the_gpu() {
         let layers: Vec<Box<dyn Module>> = vec![
             Box::new(MaxPool2d::with_options(Pool2dOptions::new(3).stride(2).padding(1)).unwrap()),
             Box::new(AvgPool2d::with_options(Pool2dOptions::new(2).stride(2)).unwrap()),
-            Box::new(AdaptiveAvgPool2d::new((3, 3))),
+            Box::new(AdaptiveAvgPool2d::new((3, 3)).unwrap()),
         ];
         for (k, layer) in layers.iter().enumerate() {
             let xc = x.detach().requires_grad();
@@ -572,7 +574,7 @@ fn pooling_layers_and_strided_gradients_on_the_gpu() {
         }
         // Unbatched (C, H, W) input.
         let x3 = data(&[3, 8, 8], 142, dtype);
-        let o = Pool2dOptions::new(2);
+        let o = Pool2dParams::new(2);
         assert_close(
             "unbatched max",
             &x3.to(&GPU).max_pool2d(&o),

@@ -268,7 +268,7 @@ fn matmul_gradients() {
 
 /// A `Linear` layer on `dev` with the given weight and bias.
 fn layer(w: &Tensor, b: Option<&Tensor>, dev: &Device) -> Linear {
-    Linear::from_tensors(w.to(dev), b.map(|b| b.to(dev)))
+    Linear::from_tensors(w.to(dev), b.map(|b| b.to(dev))).unwrap()
 }
 
 #[test]
@@ -388,8 +388,8 @@ fn bias_gradient_strided_and_multi_pass() {
 #[test]
 fn a_module_moved_to_the_gpu_runs_there() {
     ferrite::manual_seed(3);
-    let cpu = Linear::new(9, 5);
-    let gpu = Linear::from_tensors(cpu.weight.clone(), cpu.bias.clone());
+    let cpu = Linear::new(9, 5).unwrap();
+    let gpu = Linear::from_tensors(cpu.weight.clone(), cpu.bias.clone()).unwrap();
     gpu.to(&GPU);
     let x = host(&[4, 9], DType::F32, 99);
     let y = gpu.forward(&x.to(&GPU));

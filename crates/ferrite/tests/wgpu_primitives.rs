@@ -258,7 +258,7 @@ fn ops_mixing_devices_are_an_error_naming_both() {
 fn a_model_moves_to_the_device_and_back() {
     use ferrite::nn::{Linear, Module};
     ferrite::manual_seed(3);
-    let model = Linear::new(3, 2);
+    let model = Linear::new(3, 2).unwrap();
     let x = Tensor::from_vec(sample(6), [2, 3]);
     let want = cpu_f64(&model.forward(&x));
     model.to(&GPU);

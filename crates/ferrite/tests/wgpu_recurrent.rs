@@ -42,7 +42,7 @@ fn data(dims: &[usize], seed: u64, scale: f32, dtype: DType) -> Tensor {
 
 /// A fresh CPU leaf with the values of `t`, tracking its gradient.
 fn leaf(t: &Tensor) -> Tensor {
-    t.detach().contiguous_owned().detach().requires_grad()
+    t.detach_copy().requires_grad()
 }
 
 fn tol(dtype: DType) -> f64 {
@@ -355,9 +355,9 @@ enum Layer {
 impl Layer {
     fn new(kind: Kind, config: RecurrentConfig) -> Layer {
         match kind {
-            Kind::Lstm(act) => Layer::Lstm(LSTM::with_activation(config, act)),
-            Kind::Gru => Layer::Gru(GRU::new(config)),
-            Kind::Rnn(act) => Layer::Rnn(RNN::with_nonlinearity(config, act)),
+            Kind::Lstm(act) => Layer::Lstm(LSTM::with_activation(config, act).unwrap()),
+            Kind::Gru => Layer::Gru(GRU::new(config).unwrap()),
+            Kind::Rnn(act) => Layer::Rnn(RNN::with_nonlinearity(config, act).unwrap()),
         }
     }
 

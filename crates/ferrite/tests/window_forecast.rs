@@ -22,8 +22,8 @@ struct Forecaster {
 impl Forecaster {
     fn new(hidden: usize) -> Self {
         Forecaster {
-            lstm: LSTM::new(RecurrentConfig::new(1, hidden).batch_first(true)),
-            head: Linear::new(hidden, 1),
+            lstm: LSTM::new(RecurrentConfig::new(1, hidden).batch_first(true)).unwrap(),
+            head: Linear::new(hidden, 1).unwrap(),
         }
     }
 

@@ -5,13 +5,13 @@
 
 use super::{data_dir, epochs, save_run, ExampleOptions};
 use crate::classify::{
-    balanced_class_weights, score_images, train_classifier, ImagePreprocessing, ImageSource,
-    ImageSplits, ImageTraining, LrSchedule,
+    score_images, train_classifier, ImagePreprocessing, ImageSource, ImageSplits, ImageTraining,
+    LrSchedule,
 };
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
 use crate::tabular::OptimizerChoice;
-use ferrite::data::TrainTestSplit;
+use ferrite::data::{balanced_class_weights, NestedSplit, TrainTestSplit};
 use ferrite::metrics::ConfusionMatrix;
 use ferrite::nn::models::{save_feature_maps, LeNet5};
 use ferrite::plot::{ConfusionMatrixChart, Figure, TrainingCurves};
@@ -38,15 +38,11 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     let (x64, _, _) = source(64).load()?;
     let n = labels.numel();
     let y: Vec<usize> = labels.to_vec().iter().map(|&v| v as usize).collect();
-    let outer = TrainTestSplit::new(0.2)
+    // 20% test, then 15% of the rest for validation, both stratified.
+    let NestedSplit { outer, inner } = TrainTestSplit::new(0.2)
         .seed(opts.seed)
         .stratify(&y)
-        .split(n)?;
-    let rest_labels: Vec<usize> = outer.train.iter().map(|&i| y[i]).collect();
-    let inner = TrainTestSplit::new(0.15)
-        .seed(opts.seed + 1)
-        .stratify(&rest_labels)
-        .split(rest_labels.len())?;
+        .nested(n, 0.15, true)?;
     let data32 = ImageSplits::new(&x32, &labels, &outer, &inner);
     let data64 = ImageSplits::new(&x64, &labels, &outer, &inner);
     let train_labels: Vec<usize> = data32
@@ -56,7 +52,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         .iter()
         .map(|&v| v as usize)
         .collect();
-    let weights = balanced_class_weights(&train_labels, 2);
+    let weights = balanced_class_weights(&train_labels, 2)?;
     let training = |epochs: usize, lr: f32| ImageTraining {
         epochs,
         batch_size: 32,
@@ -68,6 +64,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         clip_grad_norm: None,
         schedule: LrSchedule::Constant,
         augmentation: None,
+        label_smoothing: 0.0,
     };
 
     let lenet_spec = ModelSpec::LeNet5 { classes: 2 };
@@ -120,7 +117,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     TrainingCurves::new(&blocks_history).save(run.file("training_curves_blocks.png"))?;
 
     // First-layer feature maps of LeNet-5 for the first defective test image.
-    let concrete = LeNet5::new(2);
+    let concrete = LeNet5::new(2)?;
     let state: std::collections::BTreeMap<String, Tensor> =
         lenet.named_parameters().into_iter().collect();
     load_tensors_into(&concrete, &state)?;

@@ -9,7 +9,7 @@ use crate::classify::{
 use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
 use crate::tabular::OptimizerChoice;
-use ferrite::data::TrainTestSplit;
+use ferrite::data::{NestedSplit, TrainTestSplit};
 use ferrite::plot::{ConfusionMatrixChart, Figure, TrainingCurves};
 use std::path::PathBuf;
 
@@ -25,13 +25,11 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     let (images, labels, _) = source.load()?;
     let n = labels.numel();
     let label_idx: Vec<usize> = labels.to_vec().iter().map(|&v| v as usize).collect();
-    let outer = TrainTestSplit::new(0.2)
+    // 20% test (stratified), then 15% of the rest for validation (not stratified).
+    let NestedSplit { outer, inner } = TrainTestSplit::new(0.2)
         .seed(opts.seed)
         .stratify(&label_idx)
-        .split(n)?;
-    let inner = TrainTestSplit::new(0.15)
-        .seed(opts.seed + 1)
-        .split(outer.train.len())?;
+        .nested(n, 0.15, false)?;
     let data = ImageSplits::new(&images, &labels, &outer, &inner);
     let spec = ModelSpec::ConvBlocks {
         in_channels: 1,
@@ -52,6 +50,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         clip_grad_norm: None,
         schedule: LrSchedule::Constant,
         augmentation: None,
+        label_smoothing: 0.0,
     };
     let (mut model, history) = train_classifier(&spec, &data, &settings)?;
     let (accuracy, cm) = score_images(model.as_mut(), &data.test.0, &data.test.1, 10);

@@ -57,6 +57,8 @@ const EXAMPLE: IdxExample = IdxExample {
     dropout: Some(0.2),
     schedule: LrSchedule::Cosine,
     augmentation: || Some(Augmentation::new().horizontal_flip(0.5)),
+    label_smoothing: 0.1,
+    flip_averaging: true,
 };
 
 /// Trains the network, prints its test accuracy and writes the run folder.

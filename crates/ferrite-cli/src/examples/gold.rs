@@ -9,8 +9,8 @@ use crate::run_dir::RunDir;
 use crate::spec::ModelSpec;
 use crate::tabular::{make_optimizer, OptimizerChoice};
 use ferrite::data::{
-    prepare_forecast, rolling_forecast, CsvOptions, DataLoader, ForecastData, MissingPolicy,
-    SlidingWindow, TensorDataset,
+    interpolate_linear, prepare_forecast, rolling_forecast, CsvOptions, DataLoader, ForecastData,
+    MissingPolicy, SlidingWindow, TensorDataset,
 };
 use ferrite::metrics::{
     mean_absolute_error, mean_absolute_percentage_error, root_mean_squared_error,
@@ -25,27 +25,6 @@ use std::path::PathBuf;
 const WINDOW: usize = 5;
 /// Days forecast by feeding predictions back, for the rolling-forecast plot.
 const ROLLING_DAYS: usize = 30;
-
-/// Fills gaps by straight lines between the neighbouring known values (ends: the nearest one).
-pub fn interpolate_missing(values: &[f32]) -> anyhow::Result<Vec<f32>> {
-    let known: Vec<usize> = (0..values.len())
-        .filter(|&i| values[i].is_finite())
-        .collect();
-    let (Some(&first), Some(&last)) = (known.first(), known.last()) else {
-        anyhow::bail!("the series has no known values");
-    };
-    let mut out = values.to_vec();
-    for w in known.windows(2) {
-        let (a, b) = (w[0], w[1]);
-        for (k, slot) in out[a + 1..b].iter_mut().enumerate() {
-            let t = (k + 1) as f32 / (b - a) as f32;
-            *slot = values[a] + t * (values[b] - values[a]);
-        }
-    }
-    out[..first].fill(values[first]);
-    out[last + 1..].fill(values[last]);
-    Ok(out)
-}
 
 /// Where a forecaster's series comes from and how it was cut, saved in the model card so that
 /// `evaluate` rebuilds the same test period.
@@ -76,7 +55,9 @@ impl SeriesPreprocessing {
             .ok_or_else(|| anyhow::anyhow!("{}: no column {}", self.csv.display(), self.column))?
             .to_vec();
         let missing = raw.iter().filter(|v| !v.is_finite()).count();
-        let prices = interpolate_missing(&raw)?;
+        let prices = interpolate_linear(&raw).map_err(|e| {
+            anyhow::anyhow!("{}: column '{}': {e}", self.csv.display(), self.column)
+        })?;
         let series = Tensor::from_vec(prices.clone(), [prices.len(), 1]);
         let data = prepare_forecast(
             &series,
@@ -101,7 +82,7 @@ pub fn next_day_forecasts(
             .inverse_transform(&t.reshape([t.numel(), 1]))?
             .to_vec())
     };
-    let last_inputs = data.test.inputs.narrow(1, window - 1, 1).contiguous_owned();
+    let last_inputs = data.test.inputs.narrow(1, window - 1, 1).detach_copy();
     Ok((
         to_price(&scaled_pred)?,
         to_price(&data.test.targets)?,
@@ -143,7 +124,7 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
     // The last 10% of the training windows validate, chronologically.
     let n = data.train.len();
     let n_val = n / 10;
-    let part = |t: &Tensor, a: usize, len: usize| t.narrow(0, a, len).contiguous_owned();
+    let part = |t: &Tensor, a: usize, len: usize| t.narrow(0, a, len).detach_copy();
     let (x_fit, y_fit) = (
         part(&data.train.inputs, 0, n - n_val),
         part(&data.train.targets, 0, n - n_val),
@@ -262,14 +243,4 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         &[&data_file("gold.csv")?],
     )?;
     run.finish()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn interpolation_draws_lines_between_known_values() {
-        let v = super::interpolate_missing(&[f32::NAN, 1.0, f32::NAN, f32::NAN, 4.0, f32::NAN])
-            .unwrap();
-        assert_eq!(v, vec![1.0, 1.0, 2.0, 3.0, 4.0, 4.0]);
-    }
 }

@@ -16,6 +16,7 @@ use crate::spec::ModelSpec;
 use crate::tabular::OptimizerChoice;
 use ferrite::data::{mnist_pair, Augmentation, TrainTestSplit};
 use ferrite::metrics::{accuracy_score, confusion_matrix};
+use ferrite::nn::Module;
 use ferrite::plot::{ConfusionMatrixChart, Figure, ImageGrid, TrainingCurves};
 use ferrite::{DType, Tensor};
 use std::path::{Path, PathBuf};
@@ -68,6 +69,12 @@ pub struct IdxExample {
     pub schedule: LrSchedule,
     /// The augmentation of the training images, if any.
     pub augmentation: fn() -> Option<Augmentation>,
+    /// Cross-entropy's label smoothing ε (0 for none).
+    pub label_smoothing: f32,
+    /// Score each test image by the mean of the logits of the image and of its left-right
+    /// mirror (test-time augmentation, for images the training flips too); the accuracy of
+    /// single views is reported beside it.
+    pub flip_averaging: bool,
 }
 
 impl IdxExample {
@@ -183,18 +190,31 @@ impl IdxExample {
             clip_grad_norm: None,
             schedule: self.schedule,
             augmentation: (self.augmentation)(),
+            label_smoothing: self.label_smoothing,
         };
         let started = std::time::Instant::now();
         let (mut model, history) = train_classifier(&spec, &data, &settings)?;
         let seconds = started.elapsed().as_secs_f64();
         let y_true: Vec<usize> = data.test.1.to_vec().iter().map(|&v| v as usize).collect();
-        let y_pred = predict_classes(model.as_mut(), &data.test.0);
+        let single_view = predict_classes(model.as_mut(), &data.test.0);
+        let single_view_accuracy = accuracy_score(&y_true, &single_view);
+        let y_pred = if self.flip_averaging {
+            flip_averaged_classes(model.as_mut(), &data.test.0)
+        } else {
+            single_view
+        };
         let accuracy = accuracy_score(&y_true, &y_pred);
         let cm = confusion_matrix(&y_true, &y_pred, Some(&(0..classes).collect::<Vec<_>>()));
         let widths: Vec<String> = self.channels.iter().map(usize::to_string).collect();
+        let scoring = if self.flip_averaging {
+            format!(" with left-right flip averaging ({single_view_accuracy:.4} on single views)")
+        } else {
+            String::new()
+        };
         println!(
             "{}: {} training, {} validation images; {} official test images; \
-             Conv-BN-ReLU-Pool {} test accuracy {accuracy:.4} (trained in {seconds:.0} s)",
+             Conv-BN-ReLU-Pool {} test accuracy {accuracy:.4}{scoring} (trained in \
+             {seconds:.0} s)",
             self.title,
             data.train.1.numel(),
             data.val.1.numel(),
@@ -237,6 +257,11 @@ impl IdxExample {
             "classes": self.classes,
             "train_images": data.train.1.numel() + data.val.1.numel(),
             "test_images": data.test.1.numel(),
+            "test_time_augmentation": if self.flip_averaging {
+                "the mean of the logits of each image and of its left-right mirror"
+            } else {
+                "none"
+            },
         });
         let per_class: serde_json::Map<String, serde_json::Value> = self
             .classes
@@ -250,6 +275,7 @@ impl IdxExample {
             .collect();
         let metrics = serde_json::json!({
             "accuracy": accuracy,
+            "accuracy_single_view": single_view_accuracy,
             "test_images": data.test.1.numel(),
             "train_seconds": seconds,
             "recall_per_class": per_class,
@@ -266,5 +292,47 @@ impl IdxExample {
             &recorded,
         )?;
         run.finish()
+    }
+}
+
+/// Predicted classes of images `x` `(N, C, H, W)` from the mean of the logits of each image
+/// and of its left-right mirror, in evaluation mode.
+fn flip_averaged_classes(model: &mut dyn Module, x: &Tensor) -> Vec<usize> {
+    let width = x.dims()[3];
+    let mirrored: Vec<usize> = (0..width).rev().collect();
+    let logits = &ferrite::train::predict(model, x, 256)
+        + &ferrite::train::predict(model, &x.index_select(3, &mirrored), 256);
+    logits
+        .argmax(1, false)
+        .to_vec()
+        .iter()
+        .map(|&v| v as usize)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::flip_averaged_classes;
+    use ferrite::nn::{Flatten, Linear, Sequential};
+    use ferrite::Tensor;
+
+    #[test]
+    fn flip_averaging_scores_the_mean_of_an_image_and_its_mirror() {
+        // Logits (x0 - x1, 0.1): class 0 when the left pixel is brighter by more than 0.1.
+        let fc = Linear::from_tensors(
+            Tensor::from([[1.0, -1.0], [0.0, 0.0]]),
+            Some(Tensor::from([0.0, 0.1])),
+        )
+        .unwrap();
+        let mut model = Sequential::new().add(Flatten::new()).add(fc);
+        // One 1x1x2 image: alone it is class 0 (0.5 > 0.1); its mirror gives -0.5, so the
+        // mean logit of class 0 is 0 < 0.1: class 1.
+        let x = Tensor::from_vec(vec![0.75, 0.25], [1, 1, 1, 2]);
+        assert_eq!(super::predict_classes(&mut model, &x), [0]);
+        assert_eq!(flip_averaged_classes(&mut model, &x), [1]);
+        // Averaged, class 0's logit x0 - x1 cancels for every image: class 1 always, for a
+        // symmetric image as for one brighter on the left.
+        let same = Tensor::from_vec(vec![0.5, 0.5, 0.9, 0.1], [2, 1, 1, 2]);
+        assert_eq!(flip_averaged_classes(&mut model, &same), [1, 1]);
     }
 }

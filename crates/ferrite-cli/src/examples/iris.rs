@@ -20,7 +20,12 @@ pub fn run(opts: &ExampleOptions) -> anyhow::Result<PathBuf> {
         0.3,
         opts.seed,
     )?;
-    let classes = prepared.preprocessing.classes.clone().unwrap_or_default();
+    let classes = prepared
+        .preprocessing
+        .pipeline
+        .classes
+        .clone()
+        .unwrap_or_default();
     let spec = ModelSpec::Mlp {
         inputs: prepared.x_train.dims()[1],
         hidden: vec![16],

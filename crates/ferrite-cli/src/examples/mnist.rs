@@ -75,6 +75,8 @@ const EXAMPLE: IdxExample = IdxExample {
     schedule: LrSchedule::Cosine,
     // No flips: a mirrored digit is another shape (a mirrored 2 is no 2).
     augmentation: || None,
+    label_smoothing: 0.0,
+    flip_averaging: false,
 };
 
 /// Trains the network, prints its test accuracy and writes the run folder.

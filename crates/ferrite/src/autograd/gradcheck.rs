@@ -75,7 +75,7 @@ pub fn gradcheck_with(
         .iter()
         .map(|t| {
             let copy = if t.dtype().is_float() {
-                t.detach().to_dtype(DType::F64).contiguous_owned()
+                t.detach().to_dtype(DType::F64).detach_copy()
             } else {
                 t.detach()
             };

@@ -252,6 +252,6 @@ fn accumulate_leaf(leaf: &Tensor, g: Tensor) {
         }
         Some(old) => &old + &g,
         None if g.owns_whole_buffer() => g,
-        None => g.contiguous_owned(),
+        None => g.detach_copy(),
     });
 }

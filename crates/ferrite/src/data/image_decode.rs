@@ -107,18 +107,7 @@ pub(super) fn decode_images(
     settings: &DecodeSettings,
 ) -> Result<Tensor> {
     let c = settings.color.channels();
-    let (h, w) = match settings.size {
-        Some(size) => size,
-        None => match paths.first() {
-            // Without a size, the first image sets it.
-            Some(p) => {
-                let (w, h) = image::image_dimensions(p)
-                    .map_err(|e| unreadable(p, e, listed_in.map(|(csv, l)| (csv, l[0]))))?;
-                (h as usize, w as usize)
-            }
-            None => (1, 1),
-        },
-    };
+    let (h, w) = decoded_size(paths, listed_in, settings.size)?;
     check_image_memory(paths.len(), c, h, w, available_memory())?;
     let plane = c * h * w;
     let mut data = vec![0f32; paths.len() * plane];
@@ -126,33 +115,73 @@ pub(super) fn decode_images(
         .zip(paths.par_iter().enumerate())
         .try_for_each(|(out, (i, path))| {
             let listed = listed_in.map(|(csv, lines)| (csv, lines[i]));
-            let img = image::open(path).map_err(|e| unreadable(path, e, listed))?;
-            let img = if (img.width() as usize, img.height() as usize) == (w, h) {
-                img
-            } else if settings.size.is_some() {
-                img.resize_exact(w as u32, h as u32, FilterType::Triangle)
-            } else {
-                return Err(data_error(
-                    path,
-                    &format!(
-                        "the image is {}x{} but the first one is {w}x{h}; set a size to resize \
-                         them all",
-                        img.width(),
-                        img.height()
-                    ),
-                ));
-            };
-            match settings.color {
-                // `image`'s luma: 0.2126 R + 0.7152 G + 0.0722 B (Rec. 709), rounded.
-                ColorMode::Gray => to_planes(img.to_luma8().as_raw(), 1, out),
-                ColorMode::Rgb => to_planes(img.to_rgb8().as_raw(), 3, out),
-            }
+            decode_into(
+                path,
+                listed,
+                (h, w),
+                settings.size.is_some(),
+                settings.color,
+                out,
+            )?;
             if let Some((mean, std)) = settings.normalize {
                 normalize_planes(out, h * w, mean, std);
             }
             Ok(())
         })?;
     Ok(Tensor::from_vec(data, [paths.len(), c, h, w]))
+}
+
+/// Decodes the image file `path` into `out` (`C · h · w` values, channel planes in [0, 1],
+/// `C` from `color`), resizing it to `h × w` when `resize` is set and refusing another size
+/// otherwise. `listed`: the labels file and line that list it, for the error message.
+pub(super) fn decode_into(
+    path: &Path,
+    listed: Option<(&Path, usize)>,
+    (h, w): (usize, usize),
+    resize: bool,
+    color: ColorMode,
+    out: &mut [f32],
+) -> Result<()> {
+    let img = image::open(path).map_err(|e| unreadable(path, e, listed))?;
+    let img = if (img.width() as usize, img.height() as usize) == (w, h) {
+        img
+    } else if resize {
+        img.resize_exact(w as u32, h as u32, FilterType::Triangle)
+    } else {
+        return Err(data_error(
+            path,
+            &format!(
+                "the image is {}x{} but the first one is {w}x{h}; set a size to resize them all",
+                img.width(),
+                img.height()
+            ),
+        ));
+    };
+    match color {
+        // `image`'s luma: 0.2126 R + 0.7152 G + 0.0722 B (Rec. 709), rounded.
+        ColorMode::Gray => to_planes(img.to_luma8().as_raw(), 1, out),
+        ColorMode::Rgb => to_planes(img.to_rgb8().as_raw(), 3, out),
+    }
+    Ok(())
+}
+
+/// The `(height, width)` images are decoded at: `size`, or the first image's.
+pub(super) fn decoded_size(
+    paths: &[PathBuf],
+    listed_in: Option<(&Path, &[usize])>,
+    size: Option<(usize, usize)>,
+) -> Result<(usize, usize)> {
+    Ok(match size {
+        Some(size) => size,
+        None => match paths.first() {
+            Some(p) => {
+                let (w, h) = image::image_dimensions(p)
+                    .map_err(|e| unreadable(p, e, listed_in.map(|(csv, l)| (csv, l[0]))))?;
+                (h as usize, w as usize)
+            }
+            None => (1, 1),
+        },
+    })
 }
 
 /// Maps channel `k` of channel-major `values` (planes of `plane` values, repeated image

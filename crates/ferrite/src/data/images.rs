@@ -9,9 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::csv::LineCounter;
-use super::image_decode::{any_color, data_error, decode_images, DecodeSettings};
-use super::memory::{available_memory, check_memory};
+use super::image_decode::{any_color, data_error, decode_images, decoded_size, DecodeSettings};
+use super::image_folder::ImageFolder;
+use super::image_labels::{encode_labels, read_label_file};
 use super::{LabelEncoder, TensorDataset};
 use crate::error::{FerriteError, Result};
 use crate::Tensor;
@@ -70,6 +70,25 @@ impl ImageSet {
     pub fn channels(&self) -> usize {
         self.images.dims().get(1).copied().unwrap_or(1)
     }
+}
+
+/// Image files with their labels, listed but not decoded: what
+/// [`ImageOptions::list_class_folders`] and [`ImageOptions::list_with_labels`] find, for
+/// [`ImageOptions::folder`].
+#[derive(Clone, Debug)]
+pub struct ImageList {
+    /// The file of each image.
+    pub paths: Vec<PathBuf>,
+    /// The label of each image (as in [`ImageSet::labels`]).
+    pub labels: Vec<f32>,
+    /// The encoder of text labels or sub-folder names, as in [`ImageSet::label_encoder`].
+    pub label_encoder: Option<LabelEncoder>,
+    /// The class names in index order, as in [`ImageSet::classes`].
+    pub classes: Vec<String>,
+    /// What listing skipped, as in [`ImageSet::warnings`].
+    pub warnings: Vec<String>,
+    /// The labels file and the line of each image in it, for messages.
+    pub(super) listed_in: Option<(PathBuf, Vec<usize>)>,
 }
 
 /// How to load images: colour mode, size, normalisation, how labels are read.
@@ -186,19 +205,72 @@ impl ImageOptions {
         image_column: &str,
         label_column: &str,
     ) -> Result<ImageSet> {
+        let list = self.list_with_labels(folder, labels_csv, image_column, label_column)?;
+        self.decode_list(list)
+    }
+
+    /// What [`load_with_labels`](Self::load_with_labels) reads, without decoding the images:
+    /// their paths and labels, for an [`ImageFolder`] that decodes them batch by batch.
+    pub fn list_with_labels(
+        &self,
+        folder: impl AsRef<Path>,
+        labels_csv: impl AsRef<Path>,
+        image_column: &str,
+        label_column: &str,
+    ) -> Result<ImageList> {
         self.check_options()?;
         let (folder, csv_path) = (folder.as_ref(), labels_csv.as_ref());
         let file = read_label_file(csv_path, image_column, label_column)?;
         let paths: Vec<PathBuf> = file.names.iter().map(|n| folder.join(n)).collect();
-        let (labels, classes, encoder) = self.encode_labels(csv_path, &file)?;
-        let images = self.decode_all(&paths, Some((csv_path, &file.lines)))?;
-        Ok(ImageSet {
-            labels: Tensor::from_vec(labels, [paths.len()]),
-            images,
+        let (labels, classes, encoder) = encode_labels(self.label_classes, csv_path, &file)?;
+        Ok(ImageList {
+            paths,
+            labels,
             label_encoder: encoder,
             classes,
-            paths,
             warnings: Vec::new(),
+            listed_in: Some((csv_path.to_path_buf(), file.lines)),
+        })
+    }
+
+    /// Decodes a listing into an [`ImageSet`].
+    fn decode_list(&self, list: ImageList) -> Result<ImageSet> {
+        let listed_in = list
+            .listed_in
+            .as_ref()
+            .map(|(csv, lines)| (csv.as_path(), lines.as_slice()));
+        let images = self.decode_all(&list.paths, listed_in)?;
+        Ok(ImageSet {
+            labels: Tensor::from_vec(list.labels, [list.paths.len()]),
+            images,
+            label_encoder: list.label_encoder,
+            classes: list.classes,
+            paths: list.paths,
+            warnings: list.warnings,
+        })
+    }
+
+    /// A dataset over the images of `list` that decodes them when a batch asks for them
+    /// (in the colour mode and size of these options, resolved now: automatic colour reads
+    /// the files as [`auto_color`](Self::auto_color) says), for folders larger than memory.
+    /// See [`ImageFolder`].
+    pub fn folder(&self, list: &ImageList) -> Result<ImageFolder> {
+        self.check_options()?;
+        let listed_in = list
+            .listed_in
+            .as_ref()
+            .map(|(csv, lines)| (csv.as_path(), lines.as_slice()));
+        let color = match self.color {
+            ColorChoice::Fixed(color) => color,
+            ColorChoice::Auto if any_color(&list.paths, listed_in)? => ColorMode::Rgb,
+            ColorChoice::Auto => ColorMode::Gray,
+        };
+        self.check_normalize(color.channels())?;
+        let size = decoded_size(&list.paths, listed_in, self.size)?;
+        let folder = ImageFolder::new(list, color, size, self.size.is_some());
+        Ok(match &self.normalize {
+            Some((mean, std)) => folder.normalized(mean, std),
+            None => folder,
         })
     }
 
@@ -209,6 +281,14 @@ impl ImageOptions {
     /// with `.`) are ignored. A sub-folder without image files is not a class: it is skipped
     /// with a note in [`ImageSet::warnings`]. No class folder with images is an error.
     pub fn load_class_folders(&self, root: impl AsRef<Path>) -> Result<ImageSet> {
+        let list = self.list_class_folders(root)?;
+        self.decode_list(list)
+    }
+
+    /// What [`load_class_folders`](Self::load_class_folders) reads, without decoding the
+    /// images: their paths, class labels and class names, for an [`ImageFolder`] that
+    /// decodes them batch by batch.
+    pub fn list_class_folders(&self, root: impl AsRef<Path>) -> Result<ImageList> {
         self.check_options()?;
         let root = root.as_ref();
         let mut folders: Vec<(String, PathBuf)> = Vec::new();
@@ -278,14 +358,13 @@ impl ImageOptions {
         }
         let mut encoder = LabelEncoder::new();
         encoder.fit(&classes);
-        let images = self.decode_all(&paths, None)?;
-        Ok(ImageSet {
-            labels: Tensor::from_vec(labels, [paths.len()]),
-            images,
+        Ok(ImageList {
+            paths,
+            labels,
             label_encoder: Some(encoder),
             classes,
-            paths,
             warnings,
+            listed_in: None,
         })
     }
 
@@ -383,64 +462,6 @@ impl ImageOptions {
         Ok(())
     }
 
-    /// Label values, class names and encoder for the labels of a labels file.
-    fn encode_labels(
-        &self,
-        csv_path: &Path,
-        file: &LabelFile,
-    ) -> Result<(Vec<f32>, Vec<String>, Option<LabelEncoder>)> {
-        // `+ 0.0` turns -0 into 0, so that "-0" and "0" are one class.
-        let numbers: Vec<Option<f64>> = file
-            .labels
-            .iter()
-            .map(|l| {
-                l.parse::<f64>()
-                    .ok()
-                    .filter(|v| v.is_finite())
-                    .map(|v| v + 0.0)
-            })
-            .collect();
-        let numeric = numbers.iter().filter(|v| v.is_some()).count();
-        if numeric == numbers.len() {
-            let values: Vec<f64> = numbers.into_iter().flatten().collect();
-            if self.label_classes {
-                let (indices, classes) = numeric_classes(&values, &file.labels);
-                return Ok((indices, classes, None));
-            }
-            if let Some(i) = values.iter().position(|v| v.abs() > f32::MAX as f64) {
-                return Err(file.error_at(
-                    csv_path,
-                    i,
-                    "is beyond the range of 32-bit floats (about 3.4e38); scale the labels, or \
-                     read them as classes",
-                ));
-            }
-            return Ok((values.iter().map(|&v| v as f32).collect(), Vec::new(), None));
-        }
-        if !self.label_classes && numeric * 2 > numbers.len() {
-            // Mostly numbers: a stray marker is a typo or a missing value, not a reason to
-            // turn every number into a class name.
-            let i = numbers.iter().position(|v| v.is_none()).unwrap_or(0);
-            return Err(file.error_at(
-                csv_path,
-                i,
-                &format!(
-                    "is not a number, but {numeric} of the {} labels are; correct the value or \
-                     remove the row",
-                    numbers.len()
-                ),
-            ));
-        }
-        let mut encoder = LabelEncoder::new();
-        let indices = encoder.fit_transform(&file.labels);
-        let classes = encoder.classes().to_vec();
-        Ok((
-            indices.into_iter().map(|i| i as f32).collect(),
-            classes,
-            Some(encoder),
-        ))
-    }
-
     /// Decodes `paths` in parallel into one `(N, C, H, W)` tensor, in the colour mode
     /// chosen or (with [`auto_color`](Self::auto_color)) found.
     fn decode_all(
@@ -471,186 +492,9 @@ fn is_hidden(path: &Path) -> bool {
         .is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
-fn io(path: &Path, source: std::io::Error) -> FerriteError {
+pub(super) fn io(path: &Path, source: std::io::Error) -> FerriteError {
     FerriteError::Io {
         path: path.to_path_buf(),
         source,
-    }
-}
-
-/// Distinct numeric labels as classes in ascending order: the class index of each label and
-/// the class names (the text of each value's first occurrence).
-fn numeric_classes(values: &[f64], texts: &[String]) -> (Vec<f32>, Vec<String>) {
-    let mut order: Vec<usize> = (0..values.len()).collect();
-    // A stable sort keeps first occurrences first among equal values.
-    order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
-    let mut distinct: Vec<f64> = Vec::new();
-    let mut classes: Vec<String> = Vec::new();
-    for &i in &order {
-        if distinct.last() != Some(&values[i]) {
-            distinct.push(values[i]);
-            classes.push(texts[i].clone());
-        }
-    }
-    let indices = values
-        .iter()
-        .map(|v| distinct.partition_point(|d| d < v) as f32)
-        .collect();
-    (indices, classes)
-}
-
-/// A value for a message: long values are cut, so that the message stays readable.
-fn shown(value: &str) -> String {
-    const MOST: usize = 40;
-    if value.chars().count() <= MOST {
-        format!("{value:?}")
-    } else {
-        let head: String = value.chars().take(MOST).collect();
-        format!("{head:?}… ({} characters)", value.chars().count())
-    }
-}
-
-/// The rows of a labels CSV: image names, label texts, the line of each, and where the label
-/// column is (for messages).
-struct LabelFile {
-    names: Vec<String>,
-    labels: Vec<String>,
-    lines: Vec<usize>,
-    /// `column 2 ("label")`.
-    label_column: String,
-}
-
-impl LabelFile {
-    /// An error about the label of row `i`: `path:line: column k ("name"): "value" <what>`.
-    fn error_at(&self, path: &Path, i: usize, what: &str) -> FerriteError {
-        FerriteError::Data {
-            path: path.to_path_buf(),
-            line: self.lines[i],
-            message: format!("{}: {} {what}", self.label_column, shown(&self.labels[i])),
-        }
-    }
-}
-
-/// `column 2 ("label")` for the 0-based `index` of column `name`.
-fn column(index: usize, name: &str) -> String {
-    format!("column {} ({name:?})", index + 1)
-}
-
-/// Reads a labels CSV: a regular text file, with the two columns named.
-fn read_label_file(path: &Path, image_column: &str, label_column: &str) -> Result<LabelFile> {
-    let err = |line: usize, message: String| FerriteError::Data {
-        path: path.to_path_buf(),
-        line,
-        message,
-    };
-    let meta = std::fs::metadata(path).map_err(|e| io(path, e))?;
-    if !meta.is_file() {
-        // A device or a pipe could be read forever.
-        return Err(data_error(
-            path,
-            "is not a regular file; give the labels as a CSV file",
-        ));
-    }
-    check_memory(
-        Some(meta.len()),
-        available_memory(),
-        "reading the labels file",
-        "split it, or free memory",
-    )?;
-    let bytes = std::fs::read(path).map_err(|e| io(path, e))?;
-    if let Some(at) = bytes.iter().take(8192).position(|&b| b == 0) {
-        return Err(data_error(
-            path,
-            &format!(
-                "is not a text CSV file (a NUL byte at offset {at}); give the labels as a CSV file"
-            ),
-        ));
-    }
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(bytes.as_slice());
-    let header = reader.headers().map_err(|e| err(1, e.to_string()))?.clone();
-    if header.is_empty() {
-        return Err(err(
-            1,
-            "the file is empty; expected a header row of column names".into(),
-        ));
-    }
-    let find = |name: &str| {
-        header.iter().position(|h| h.trim() == name).ok_or_else(|| {
-            err(
-                1,
-                format!(
-                    "no column named {name:?}; the columns are {}; name the image file column \
-                     {image_column:?} and the label column {label_column:?}",
-                    header
-                        .iter()
-                        .map(|h| format!("{h:?}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-        })
-    };
-    let (ic, lc) = (find(image_column)?, find(label_column)?);
-    let mut file = LabelFile {
-        names: Vec::new(),
-        labels: Vec::new(),
-        lines: Vec::new(),
-        label_column: column(lc, label_column),
-    };
-    let mut lines_of = LineCounter::new(&bytes);
-    for record in reader.records() {
-        let record = record.map_err(|e| err(lines_of.line(e.position()), e.to_string()))?;
-        let line = lines_of.line(record.position());
-        if record.len() != header.len() {
-            return Err(err(
-                line,
-                format!(
-                    "the row has {} fields but the header has {} columns",
-                    record.len(),
-                    header.len()
-                ),
-            ));
-        }
-        let (name, label) = (record[ic].trim(), record[lc].trim());
-        for (value, index, heading) in [(name, ic, image_column), (label, lc, label_column)] {
-            if value.is_empty() {
-                return Err(err(
-                    line,
-                    format!(
-                        "{}: the value is missing; give every image a file name and a label",
-                        column(index, heading)
-                    ),
-                ));
-            }
-        }
-        file.names.push(name.to_string());
-        file.labels.push(label.to_string());
-        file.lines.push(line);
-    }
-    if file.names.is_empty() {
-        return Err(err(1, "the file has a header but no data rows".into()));
-    }
-    Ok(file)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numeric_classes_are_the_values_that_occur_in_numeric_order() {
-        let texts: Vec<String> = ["10", "2", "1e8", "2.0", "-0", "0"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
-        let values: Vec<f64> = texts
-            .iter()
-            .map(|t| t.parse::<f64>().unwrap() + 0.0)
-            .collect();
-        let (indices, classes) = numeric_classes(&values, &texts);
-        assert_eq!(classes, ["-0", "2", "10", "1e8"]);
-        assert_eq!(indices, [2., 1., 3., 1., 0., 0.]);
     }
 }

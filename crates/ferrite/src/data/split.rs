@@ -26,6 +26,42 @@ impl SplitIndices {
     }
 }
 
+/// A train/validation/test split made of two splits: `outer` cuts the test rows off `0..n`,
+/// `inner` cuts the validation rows off the outer training rows (its indices are positions in
+/// `outer.train`, not rows). Made by [`TrainTestSplit::nested`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NestedSplit {
+    /// The split of `0..n` into the rows for training and validation, and the test rows.
+    pub outer: SplitIndices,
+    /// The split of `outer.train` (by position) into training and validation.
+    pub inner: SplitIndices,
+}
+
+impl NestedSplit {
+    /// The training rows (of `0..n`).
+    pub fn train(&self) -> Vec<usize> {
+        self.inner
+            .train
+            .iter()
+            .map(|&i| self.outer.train[i])
+            .collect()
+    }
+
+    /// The validation rows (of `0..n`).
+    pub fn val(&self) -> Vec<usize> {
+        self.inner
+            .test
+            .iter()
+            .map(|&i| self.outer.train[i])
+            .collect()
+    }
+
+    /// The test rows (of `0..n`).
+    pub fn test(&self) -> &[usize] {
+        &self.outer.test
+    }
+}
+
 /// Settings of a train/test split.
 ///
 /// Sizes follow scikit-learn: `n_test = ceil(test_size · n)`,
@@ -130,6 +166,35 @@ impl TrainTestSplit {
             ));
         }
         Ok((n_train, n_test))
+    }
+
+    /// Splits `0..n` into training, validation and test rows: this split holds out the
+    /// test rows, then a split of `val_size` with seed `seed + 1` holds out the validation
+    /// rows of the remaining ones, stratified by the same labels when `stratify_val` (and this
+    /// split is stratified). Errors as [`split`](Self::split) does, for either split.
+    ///
+    /// ```
+    /// use ferrite::data::TrainTestSplit;
+    /// let labels: Vec<usize> = (0..40).map(|i| i % 2).collect();
+    /// let s = TrainTestSplit::new(0.2).seed(3).stratify(&labels).nested(40, 0.25, true).unwrap();
+    /// assert_eq!((s.train().len(), s.val().len(), s.test().len()), (24, 8, 8));
+    /// // The same rows as the two splits made by hand.
+    /// let outer = TrainTestSplit::new(0.2).seed(3).stratify(&labels).split(40).unwrap();
+    /// let rest: Vec<usize> = outer.train.iter().map(|&i| labels[i]).collect();
+    /// let inner = TrainTestSplit::new(0.25).seed(4).stratify(&rest).split(32).unwrap();
+    /// assert_eq!((s.outer, s.inner), (outer, inner));
+    /// ```
+    pub fn nested(&self, n: usize, val_size: f64, stratify_val: bool) -> Result<NestedSplit> {
+        let outer = self.split(n)?;
+        // Wrapping: the largest seed is a valid seed, not an overflow.
+        let mut inner = TrainTestSplit::new(val_size).seed(self.seed.wrapping_add(1));
+        inner.shuffle = self.shuffle;
+        if let (true, Some(labels)) = (stratify_val, &self.stratify) {
+            inner.stratify = Some(outer.train.iter().map(|&i| labels[i]).collect());
+            inner.class_names = self.class_names.clone();
+        }
+        let inner = inner.split(outer.train.len())?;
+        Ok(NestedSplit { outer, inner })
     }
 
     /// Splits the row indices `0..n`.
@@ -280,6 +345,48 @@ mod tests {
         let mut all: Vec<usize> = a.train.iter().chain(&a.test).copied().collect();
         all.sort();
         assert_eq!(all, (0..20).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_nested_split_is_the_outer_split_then_one_with_the_next_seed() {
+        // As the digits example once wrote it: stratified outer, plain inner, seed + 1.
+        let labels: Vec<usize> = (0..30).map(|i| i % 3).collect();
+        let s = TrainTestSplit::new(0.2)
+            .seed(5)
+            .stratify(&labels)
+            .nested(30, 0.25, false)
+            .unwrap();
+        let outer = TrainTestSplit::new(0.2)
+            .seed(5)
+            .stratify(&labels)
+            .split(30)
+            .unwrap();
+        let inner = TrainTestSplit::new(0.25).seed(6).split(24).unwrap();
+        assert_eq!((&s.outer, &s.inner), (&outer, &inner));
+        let train: Vec<usize> = inner.train.iter().map(|&i| outer.train[i]).collect();
+        assert_eq!((s.train(), s.test()), (train, &outer.test[..]));
+        // The three parts cover the rows once each: 18 + 6 + 6.
+        let mut all: Vec<usize> = s.train().into_iter().chain(s.val()).collect();
+        all.extend_from_slice(s.test());
+        assert_eq!((s.train().len(), s.val().len(), s.test().len()), (18, 6, 6));
+        all.sort_unstable();
+        assert_eq!(all, (0..30).collect::<Vec<_>>());
+        // Stratified inside too: the validation part holds 2 rows of each class.
+        let v = TrainTestSplit::new(0.2)
+            .seed(5)
+            .stratify(&labels)
+            .nested(30, 0.25, true)
+            .unwrap()
+            .val();
+        for c in 0..3 {
+            assert_eq!(v.iter().filter(|&&i| labels[i] == c).count(), 2);
+        }
+        // The largest seed wraps instead of overflowing.
+        assert!(TrainTestSplit::new(0.5)
+            .seed(u64::MAX)
+            .nested(8, 0.5, false)
+            .is_ok());
+        assert!(TrainTestSplit::new(0.5).nested(8, 1.5, false).is_err());
     }
 
     #[test]

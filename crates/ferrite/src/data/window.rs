@@ -184,8 +184,8 @@ pub fn chronological_split(series: &Tensor, train_fraction: f32) -> Result<(Tens
         ));
     }
     Ok((
-        series.narrow(0, 0, n_train).contiguous_owned(),
-        series.narrow(0, n_train, len - n_train).contiguous_owned(),
+        series.narrow(0, 0, n_train).detach_copy(),
+        series.narrow(0, n_train, len - n_train).detach_copy(),
     ))
 }
 

@@ -130,10 +130,7 @@ impl GradientReducer {
         let mut start = 0;
         for p in &self.buckets[b] {
             let n = p.numel();
-            let piece = mean
-                .narrow(0, start, n)
-                .reshape(p.dims())
-                .contiguous_owned();
+            let piece = mean.narrow(0, start, n).reshape(p.dims()).detach_copy();
             p.set_grad(Some(piece));
             start += n;
         }

@@ -16,6 +16,11 @@ pub(crate) fn py_float(x: f32) -> String {
 macro_rules! parameterless_activation {
     ($(#[$doc:meta])* $name:ident, $repr:literal, |$x:ident| $body:expr) => {
         $(#[$doc])*
+        ///
+        /// # Shape
+        ///
+        /// - Input: `(*)`, any shape.
+        /// - Output: `(*)`, the input's shape (elementwise).
         #[derive(Clone, Copy, Debug, Default)]
         pub struct $name;
 
@@ -47,6 +52,11 @@ parameterless_activation!(
 );
 
 /// `x` for x > 0, else `negative_slope·x` (PyTorch's default slope 0.01).
+///
+/// # Shape
+///
+/// - Input: `(*)`, any shape.
+/// - Output: `(*)`, the input's shape (elementwise).
 #[derive(Clone, Copy, Debug)]
 pub struct LeakyReLU {
     /// Slope for negative inputs.
@@ -82,6 +92,11 @@ impl Module for LeakyReLU {
 }
 
 /// `x` for x > 0, else `α(eˣ − 1)` (default α = 1).
+///
+/// # Shape
+///
+/// - Input: `(*)`, any shape.
+/// - Output: `(*)`, the input's shape (elementwise).
 #[derive(Clone, Copy, Debug)]
 pub struct ELU {
     /// Scale of the negative branch.
@@ -114,6 +129,11 @@ impl Module for ELU {
 }
 
 /// GELU: exact `x·Φ(x)` by default, or the tanh approximation (PyTorch's `approximate='tanh'`).
+///
+/// # Shape
+///
+/// - Input: `(*)`, any shape.
+/// - Output: `(*)`, the input's shape (elementwise).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GELU {
     /// Use `0.5x(1 + tanh(√(2/π)(x + 0.044715x³)))`.
@@ -157,6 +177,11 @@ impl Module for GELU {
 }
 
 /// `ln(1 + e^(βx))/β`, linear where `βx > threshold` (defaults β = 1, threshold = 20).
+///
+/// # Shape
+///
+/// - Input: `(*)`, any shape.
+/// - Output: `(*)`, the input's shape (elementwise).
 #[derive(Clone, Copy, Debug)]
 pub struct Softplus {
     /// Sharpness.
@@ -195,6 +220,11 @@ impl Module for Softplus {
 }
 
 /// `e^x / Σ e^x` along `dim`.
+///
+/// # Shape
+///
+/// - Input: `(*)`, any shape with dimension `dim`.
+/// - Output: `(*)`, the input's shape, each slice along `dim` summing to 1.
 #[derive(Clone, Copy, Debug)]
 pub struct Softmax {
     /// The dimension that sums to 1.
@@ -221,6 +251,11 @@ impl Module for Softmax {
 }
 
 /// `x − log Σ e^x` along `dim`.
+///
+/// # Shape
+///
+/// - Input: `(*)`, any shape with dimension `dim`.
+/// - Output: `(*)`, the input's shape.
 #[derive(Clone, Copy, Debug)]
 pub struct LogSoftmax {
     /// The dimension normalised.

@@ -9,6 +9,11 @@ use std::sync::Mutex;
 
 /// Randomly zeroes elements in training mode (PyTorch's `nn.Dropout`).
 ///
+/// # Shape
+///
+/// - Input: `(*)`, any shape.
+/// - Output: `(*)`, the input's shape.
+///
 /// ```
 /// use ferrite::nn::{Dropout, Module};
 /// use ferrite::Tensor;
@@ -32,7 +37,7 @@ impl Dropout {
     pub fn new(p: f32) -> Result<Dropout> {
         if !(0.0..=1.0).contains(&p) {
             return Err(FerriteError::invalid(
-                "dropout probability",
+                "Dropout p",
                 format!("has to be between 0 and 1, but got {p}"),
             ));
         }
@@ -136,6 +141,9 @@ mod tests {
             vec![0.0, 0.0]
         );
         let err = Dropout::new(-0.1).err().unwrap().to_string();
-        assert!(err.contains("between 0 and 1"), "{err}");
+        assert_eq!(
+            err,
+            "invalid Dropout p: has to be between 0 and 1, but got -0.1"
+        );
     }
 }

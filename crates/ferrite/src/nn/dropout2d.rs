@@ -10,6 +10,11 @@ use std::sync::Mutex;
 /// Zeroes entire feature maps of `(N, C, H, W)` (or channels of `(N, C, L)`) in training;
 /// the identity in evaluation.
 ///
+/// # Shape
+///
+/// - Input: `(N, C, H, W)` or `(N, C, L)` (at least 3 dimensions: one draw per `(n, c)`).
+/// - Output: the input's shape.
+///
 /// ```
 /// use ferrite::nn::{Dropout2d, Module};
 /// use ferrite::Tensor;
@@ -30,7 +35,7 @@ impl Dropout2d {
     pub fn new(p: f32) -> Result<Self> {
         if !(0.0..=1.0).contains(&p) {
             return Err(FerriteError::invalid(
-                "dropout probability",
+                "Dropout2d p",
                 format!("has to be between 0 and 1, but got {p}"),
             ));
         }
@@ -111,5 +116,10 @@ mod tests {
         drop.eval();
         let x = Tensor::randn([2, 3, 4]);
         assert_eq!(drop.forward(&x).to_vec(), x.to_vec());
+        let e = Dropout2d::new(1.5).err().expect("an error").to_string();
+        assert_eq!(
+            e,
+            "invalid Dropout2d p: has to be between 0 and 1, but got 1.5"
+        );
     }
 }

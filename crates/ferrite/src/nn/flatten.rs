@@ -6,6 +6,12 @@ use crate::Tensor;
 /// Flattens dimensions `start_dim..=end_dim` into one (PyTorch defaults: 1 and −1, so a batch
 /// `(N, C, H, W)` becomes `(N, C·H·W)`).
 ///
+/// # Shape
+///
+/// - Input: `(*, S_start, …, S_end, *)`, dimensions `start_dim..=end_dim` of any sizes.
+/// - Output: `(*, S_start·…·S_end, *)`; with the defaults `(N, *dims)` becomes
+///   `(N, ∏ dims)`.
+///
 /// ```
 /// use ferrite::nn::{Flatten, Module};
 /// use ferrite::Tensor;
@@ -58,6 +64,11 @@ impl Module for Flatten {
 }
 
 /// Returns its input unchanged (a placeholder layer, as PyTorch's `nn.Identity`).
+///
+/// # Shape
+///
+/// - Input: `(*)`, any shape.
+/// - Output: `(*)`, the input itself.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Identity;
 

@@ -137,7 +137,7 @@ pub fn cosine_embedding_loss(
     margin: f32,
     reduction: Reduction,
 ) -> Result<Tensor> {
-    CosineEmbeddingLoss { margin, reduction }.forward(x1, x2, target)
+    CosineEmbeddingLoss { margin, reduction }.forward(&[x1, x2], target)
 }
 
 /// Margin ranking loss `max(0, −y·(x1 − x2) + margin)`; see [`MarginRankingLoss`].
@@ -148,7 +148,7 @@ pub fn margin_ranking_loss(
     margin: f32,
     reduction: Reduction,
 ) -> Result<Tensor> {
-    MarginRankingLoss { margin, reduction }.forward(x1, x2, target)
+    MarginRankingLoss { margin, reduction }.forward(&[x1, x2], target)
 }
 
 /// KL divergence of log-probabilities `input` from `target`; see [`KLDivLoss`].

@@ -4,6 +4,7 @@
 use super::init;
 use super::Module;
 use crate::autograd::Op;
+use crate::error::{FerriteError, Result};
 use crate::tensor::dtype::mixed_float_dtype;
 use crate::tensor::Layout;
 use crate::Tensor;
@@ -68,18 +69,58 @@ pub fn linear(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Tensor {
     Tensor::from_op(data, Layout::contiguous([m, n]), Op::Linear, inputs)
 }
 
-/// A fully connected layer: `y = x·Wᵀ + b`, weight `(out_features, in_features)`.
+/// The hyper-parameters of a [`Linear`] layer beyond its sizes (PyTorch's default: with bias).
 ///
 /// ```
-/// use ferrite::nn::{Linear, Module};
+/// use ferrite::nn::LinearOptions;
+/// assert!(LinearOptions::default().bias);
+/// assert!(!LinearOptions::new().bias(false).bias);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinearOptions {
+    /// Whether the layer learns an additive bias `b`.
+    pub bias: bool,
+}
+
+impl Default for LinearOptions {
+    fn default() -> Self {
+        LinearOptions { bias: true }
+    }
+}
+
+impl LinearOptions {
+    /// PyTorch's defaults: with bias.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets whether the layer has a bias (PyTorch's `bias=False` is `.bias(false)`).
+    pub fn bias(mut self, bias: bool) -> Self {
+        self.bias = bias;
+        self
+    }
+}
+
+/// A fully connected layer: `y = x·Wᵀ + b`, weight `(out_features, in_features)`.
+///
+/// # Shape
+///
+/// - Input: `(*, in_features)`: any number of leading dimensions, including none.
+/// - Output: `(*, out_features)`, the leading dimensions unchanged.
+///
+/// ```
+/// use ferrite::nn::{Linear, LinearOptions, Module};
 /// use ferrite::Tensor;
 /// ferrite::manual_seed(0);
-/// let fc = Linear::new(30, 64);
+/// let fc = Linear::new(30, 64).unwrap();
 /// assert_eq!(fc.weight.dims(), &[64, 30]);
 /// let y = fc.forward(&Tensor::randn([8, 30]));
 /// assert_eq!(y.dims(), &[8, 64]);
 /// let names: Vec<String> = fc.named_parameters().into_iter().map(|(n, _)| n).collect();
 /// assert_eq!(names, ["weight", "bias"]);
+/// let no_bias = Linear::with_options(30, 64, LinearOptions::new().bias(false)).unwrap();
+/// assert!(no_bias.bias.is_none());
+/// assert!(Linear::new(0, 64).is_err());
 /// ```
 pub struct Linear {
     /// `(out_features, in_features)`, requires grad.
@@ -90,44 +131,61 @@ pub struct Linear {
 
 impl Linear {
     /// A layer with bias, initialised like PyTorch: weight and bias `U(−1/√in, 1/√in)`.
-    pub fn new(in_features: usize, out_features: usize) -> Linear {
-        Linear::with_bias(in_features, out_features, true)
+    /// Zero features are an error.
+    pub fn new(in_features: usize, out_features: usize) -> Result<Linear> {
+        Linear::with_options(in_features, out_features, LinearOptions::default())
     }
 
-    /// A layer with or without bias (PyTorch's `bias=False`), default initialisation.
-    pub fn with_bias(in_features: usize, out_features: usize, bias: bool) -> Linear {
+    /// A layer with the given options (e.g. without bias, PyTorch's `bias=False`), default
+    /// initialisation. Zero features are an error naming the parameter.
+    pub fn with_options(
+        in_features: usize,
+        out_features: usize,
+        options: LinearOptions,
+    ) -> Result<Linear> {
+        for (name, value) in [("in_features", in_features), ("out_features", out_features)] {
+            if value == 0 {
+                return Err(FerriteError::invalid(
+                    format!("Linear {name}"),
+                    "must be at least 1, got 0",
+                ));
+            }
+        }
         let weight = Tensor::zeros([out_features, in_features]);
-        let bias = bias.then(|| Tensor::zeros([out_features]));
+        let bias = options.bias.then(|| Tensor::zeros([out_features]));
         init::linear_default(&weight, bias.as_ref());
-        Linear {
+        Ok(Linear {
             weight: weight.requires_grad(),
             bias: bias.map(|b| b.requires_grad()),
-        }
+        })
     }
 
-    /// A layer over given tensors (made leaves that require grad). Panics on shapes that do
-    /// not fit: weight `(out, in)`, bias `(out)`.
-    pub fn from_tensors(weight: Tensor, bias: Option<Tensor>) -> Linear {
-        assert_eq!(
-            weight.rank(),
-            2,
-            "Linear: weight must be 2-D (out, in), got {:?}",
-            weight.dims()
-        );
-        if let Some(b) = &bias {
-            assert_eq!(
-                b.dims(),
-                &weight.dims()[..1],
-                "Linear: bias shape {:?} does not match weight {:?}",
-                b.dims(),
-                weight.dims()
-            );
+    /// A layer over given tensors (made leaves that require grad), e.g. weights read from a
+    /// file. Shapes that do not fit (weight `(out, in)`, bias `(out)`) are errors.
+    pub fn from_tensors(weight: Tensor, bias: Option<Tensor>) -> Result<Linear> {
+        if weight.rank() != 2 {
+            return Err(FerriteError::Shape {
+                op: "Linear".into(),
+                message: format!("weight must be 2-D (out, in), got {:?}", weight.dims()),
+            });
         }
-        let leaf = |t: Tensor| t.detach().contiguous_owned().requires_grad();
-        Linear {
+        if let Some(b) = &bias {
+            if b.dims() != &weight.dims()[..1] {
+                return Err(FerriteError::Shape {
+                    op: "Linear".into(),
+                    message: format!(
+                        "bias shape {:?} does not match weight {:?}",
+                        b.dims(),
+                        weight.dims()
+                    ),
+                });
+            }
+        }
+        let leaf = |t: Tensor| t.detach_copy().requires_grad();
+        Ok(Linear {
             weight: leaf(weight),
             bias: bias.map(leaf),
-        }
+        })
     }
 
     /// The size of each input sample.
@@ -172,7 +230,7 @@ mod tests {
     #[test]
     fn forward_matches_matmul_plus_bias_for_batched_input() {
         crate::manual_seed(1);
-        let fc = Linear::new(3, 4);
+        let fc = Linear::new(3, 4).unwrap();
         let x = Tensor::randn([2, 5, 3]);
         let expected = &x.matmul(&fc.weight.t()) + fc.bias.as_ref().unwrap();
         let got = fc.forward(&x);
@@ -203,7 +261,7 @@ mod tests {
     #[test]
     fn default_init_is_within_one_over_sqrt_fan_in() {
         crate::manual_seed(3);
-        let fc = Linear::new(100, 200);
+        let fc = Linear::new(100, 200).unwrap();
         let bound = 1.0 / 10.0;
         let w = fc.weight.to_vec();
         assert!(w.iter().all(|v| v.abs() <= bound));
@@ -217,7 +275,29 @@ mod tests {
     #[test]
     #[should_panic(expected = "cannot be multiplied (2x3 and 4x5)")]
     fn wrong_input_width_panics_like_pytorch() {
-        let fc = Linear::new(4, 5);
+        let fc = Linear::new(4, 5).unwrap();
         fc.forward(&Tensor::ones([2, 3]));
+    }
+
+    #[test]
+    fn bad_sizes_and_tensors_are_errors_naming_the_parameter() {
+        let e = Linear::new(0, 5).err().expect("an error").to_string();
+        assert_eq!(e, "invalid Linear in_features: must be at least 1, got 0");
+        let e = Linear::with_options(3, 0, LinearOptions::new().bias(false))
+            .err()
+            .expect("an error")
+            .to_string();
+        assert_eq!(e, "invalid Linear out_features: must be at least 1, got 0");
+        let e = Linear::from_tensors(Tensor::zeros([2, 3]), Some(Tensor::zeros([3])))
+            .err()
+            .expect("an error")
+            .to_string();
+        assert_eq!(e, "Linear: bias shape [3] does not match weight [2, 3]");
+        let fc = Linear::from_tensors(Tensor::ones([2, 3]), None).unwrap();
+        assert_eq!(fc.forward(&Tensor::ones([3])).to_vec(), vec![3.0, 3.0]);
+        assert_eq!(
+            fc.describe(),
+            "Linear(in_features=3, out_features=2, bias=False)"
+        );
     }
 }

@@ -65,7 +65,7 @@ pub trait Module: Send + Sync {
     /// ```
     /// use ferrite::nn::{Linear, Module};
     /// use ferrite::Device;
-    /// let fc = Linear::new(3, 2);
+    /// let fc = Linear::new(3, 2).unwrap();
     /// fc.to(&Device::Cpu);
     /// assert!(fc.parameters().iter().all(|p| p.device() == Device::Cpu));
     /// ```
@@ -102,16 +102,21 @@ pub trait Module: Send + Sync {
         crate::nn::StateDict::from_parts(self.named_parameters(), self.named_buffers())
     }
 
-    /// Copies a state dict's tensors into this model's parameters and buffers. A key whose
-    /// shape differs is an error; with `strict`, so is a missing or unexpected key. The error
-    /// lists every offending key, and nothing is copied unless all fit.
-    fn load_state_dict(
-        &self,
-        state_dict: &crate::nn::StateDict,
-        strict: bool,
-    ) -> crate::Result<()> {
+    /// Copies a state dict's tensors into this model's parameters and buffers, as PyTorch's
+    /// `load_state_dict(sd)` (strict): a missing or unexpected key, or a key whose shape
+    /// differs, is an error. The error lists every offending key, and nothing is copied
+    /// unless all fit.
+    fn load_state_dict(&self, state_dict: &crate::nn::StateDict) -> crate::Result<()> {
         let mut targets = self.named_parameters();
         targets.extend(self.named_buffers());
-        crate::nn::state_dict::load_into(targets, state_dict, strict)
+        crate::nn::state_dict::load_into(targets, state_dict, true)
+    }
+
+    /// [`load_state_dict`](Self::load_state_dict) that skips missing and unexpected keys
+    /// (PyTorch's `strict=False`); a key whose shape differs is still an error.
+    fn load_state_dict_non_strict(&self, state_dict: &crate::nn::StateDict) -> crate::Result<()> {
+        let mut targets = self.named_parameters();
+        targets.extend(self.named_buffers());
+        crate::nn::state_dict::load_into(targets, state_dict, false)
     }
 }

@@ -34,22 +34,23 @@ impl Default for BatchNormOptions {
 }
 
 impl BatchNormOptions {
-    fn validate(&self, num_features: usize) -> Result<()> {
+    /// Checks the options of layer `name`; errors name the layer, the parameter and the value.
+    fn validate(&self, name: &str, num_features: usize) -> Result<()> {
+        let bad = |param: &str, message: String| {
+            Err(FerriteError::invalid(format!("{name} {param}"), message))
+        };
         if num_features == 0 {
-            return Err(FerriteError::invalid("num_features", "must be positive"));
+            return bad("num_features", "must be at least 1, got 0".into());
         }
         if !(self.eps >= 0.0 && self.eps.is_finite()) {
-            return Err(FerriteError::invalid(
+            return bad(
                 "eps",
                 format!("must be a non-negative number, got {}", self.eps),
-            ));
+            );
         }
         if let Some(m) = self.momentum {
             if !(0.0..=1.0).contains(&m) {
-                return Err(FerriteError::invalid(
-                    "momentum",
-                    format!("must be between 0 and 1, got {m}"),
-                ));
+                return bad("momentum", format!("must be between 0 and 1, got {m}"));
             }
         }
         Ok(())
@@ -74,8 +75,8 @@ pub struct BatchNormState {
 }
 
 impl BatchNormState {
-    fn new(num_features: usize, options: BatchNormOptions) -> Result<Self> {
-        options.validate(num_features)?;
+    fn new(name: &str, num_features: usize, options: BatchNormOptions) -> Result<Self> {
+        options.validate(name, num_features)?;
         let (affine, track) = (options.affine, options.track_running_stats);
         Ok(BatchNormState {
             weight: affine.then(|| Tensor::ones([num_features]).requires_grad()),
@@ -181,7 +182,8 @@ macro_rules! batch_norm_layer {
             /// A layer with the given options; zero features, a negative `eps` or a momentum
             /// outside `[0, 1]` are errors.
             pub fn with_options(num_features: usize, options: BatchNormOptions) -> Result<Self> {
-                Ok($name { state: BatchNormState::new(num_features, options)?, num_features })
+                let state = BatchNormState::new(stringify!($name), num_features, options)?;
+                Ok($name { state, num_features })
             }
 
             /// The number of channels.
@@ -233,6 +235,11 @@ batch_norm_layer!(
     /// Batch normalisation of `(N, C)` or `(N, C, L)`: each of the `C` features normalised
     /// over the batch (and positions), then scaled and shifted (PyTorch's `nn.BatchNorm1d`).
     ///
+    /// # Shape
+    ///
+    /// - Input: `(N, C)` or `(N, C, L)`, `C = num_features`.
+    /// - Output: the input's shape.
+    ///
     /// ```
     /// use ferrite::nn::{BatchNorm1d, Module};
     /// use ferrite::Tensor;
@@ -254,6 +261,11 @@ batch_norm_layer!(
 batch_norm_layer!(
     /// Batch normalisation of `(N, C, H, W)`: each channel normalised over the batch and the
     /// image, then scaled and shifted (PyTorch's `nn.BatchNorm2d`).
+    ///
+    /// # Shape
+    ///
+    /// - Input: `(N, C, H, W)`, `C = num_features`.
+    /// - Output: the input's shape.
     ///
     /// ```
     /// use ferrite::nn::{BatchNorm2d, Module};
@@ -305,14 +317,25 @@ mod tests {
             .to_vec();
         assert!((y[0] + 1.0).abs() < 1e-4);
         assert!(free.named_parameters().is_empty() && free.named_buffers().is_empty());
-        assert!(BatchNorm2d::with_options(
+        let e = BatchNorm2d::with_options(
             3,
             BatchNormOptions {
                 momentum: Some(1.5),
                 ..Default::default()
-            }
+            },
         )
-        .is_err());
+        .err()
+        .expect("an error")
+        .to_string();
+        assert_eq!(
+            e,
+            "invalid BatchNorm2d momentum: must be between 0 and 1, got 1.5"
+        );
+        let e = BatchNorm1d::new(0).err().expect("an error").to_string();
+        assert_eq!(
+            e,
+            "invalid BatchNorm1d num_features: must be at least 1, got 0"
+        );
         assert_eq!(
             BatchNorm2d::new(4).unwrap().describe(),
             "BatchNorm2d(4, eps=0.00001, momentum=0.1, affine=True, track_running_stats=True)"

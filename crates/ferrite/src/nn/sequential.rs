@@ -12,9 +12,9 @@ use crate::Tensor;
 /// use ferrite::Tensor;
 /// ferrite::manual_seed(0);
 /// let mlp = Sequential::new()
-///     .add(Linear::new(30, 64))
+///     .add(Linear::new(30, 64).unwrap())
 ///     .add(ReLU)
-///     .add(Linear::new(64, 1));
+///     .add(Linear::new(64, 1).unwrap());
 /// assert_eq!(mlp.forward(&Tensor::zeros([8, 30])).dims(), &[8, 1]);
 /// assert_eq!(mlp.num_parameters(), 30 * 64 + 64 + 64 + 1);
 /// assert_eq!(mlp.named_parameters()[2].0, "2.weight");
@@ -49,7 +49,7 @@ use crate::Tensor;
 ///     }
 /// }
 ///
-/// let net = Net { fc1: Linear::new(4, 8), fc2: Linear::new(8, 2) };
+/// let net = Net { fc1: Linear::new(4, 8).unwrap(), fc2: Linear::new(8, 2).unwrap() };
 /// let names: Vec<String> = net.named_parameters().into_iter().map(|(n, _)| n).collect();
 /// assert_eq!(names, ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]);
 /// assert_eq!(net.forward(&Tensor::ones([3, 4])).dims(), &[3, 2]);
@@ -207,7 +207,7 @@ mod tests {
     fn forward_chains_layers_and_mode_propagates() {
         crate::manual_seed(5);
         let mut model = Sequential::new()
-            .add(Linear::new(3, 4))
+            .add(Linear::new(3, 4).unwrap())
             .add(ReLU)
             .add(Dropout::new(0.5).unwrap());
         let x = Tensor::randn([2, 3]);
@@ -226,9 +226,9 @@ mod tests {
     #[test]
     fn names_and_repr_follow_pytorch() {
         let model = Sequential::new()
-            .add(Linear::new(2, 2))
+            .add(Linear::new(2, 2).unwrap())
             .add(ReLU)
-            .add(Linear::new(2, 1));
+            .add(Linear::new(2, 1).unwrap());
         let names: Vec<String> = model
             .named_parameters()
             .into_iter()

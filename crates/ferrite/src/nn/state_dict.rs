@@ -10,12 +10,12 @@ use crate::Tensor;
 /// ```
 /// use ferrite::nn::{Linear, Module, ReLU, Sequential};
 /// ferrite::manual_seed(0);
-/// let model = Sequential::new().add(Linear::new(4, 3)).add(ReLU).add(Linear::new(3, 1));
+/// let model = Sequential::new().add(Linear::new(4, 3).unwrap()).add(ReLU).add(Linear::new(3, 1).unwrap());
 /// let sd = model.state_dict();
 /// assert_eq!(sd.keys(), ["0.weight", "0.bias", "2.weight", "2.bias"]);
 /// // Loading into a model of another shape reports every offending key.
-/// let other = Sequential::new().add(Linear::new(5, 3)).add(ReLU);
-/// let err = other.load_state_dict(&sd, true).unwrap_err().to_string();
+/// let other = Sequential::new().add(Linear::new(5, 3).unwrap()).add(ReLU);
+/// let err = other.load_state_dict(&sd).unwrap_err().to_string();
 /// assert!(err.contains("unexpected keys: 2.weight, 2.bias"), "{err}");
 /// assert!(err.contains("0.weight: [3, 4] in the state dict, [3, 5] in the model"), "{err}");
 /// ```

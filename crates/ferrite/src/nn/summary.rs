@@ -22,7 +22,7 @@ pub struct SummaryRow {
 /// ```
 /// use ferrite::nn::{Linear, ReLU, Sequential};
 /// ferrite::manual_seed(0);
-/// let model = Sequential::new().add(Linear::new(30, 64)).add(ReLU).add(Linear::new(64, 1));
+/// let model = Sequential::new().add(Linear::new(30, 64).unwrap()).add(ReLU).add(Linear::new(64, 1).unwrap());
 /// let s = model.summary(&[32, 30]);
 /// assert_eq!(s.rows[0].output_shape, Some(vec![32, 64]));
 /// assert_eq!(s.rows[2].params, 65);
@@ -172,16 +172,16 @@ impl fmt::Display for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::{Flatten, Linear, ReLU, Sequential};
+    use crate::nn::{Flatten, Linear, LinearOptions, ReLU, Sequential};
 
     #[test]
     fn shapes_counts_and_table() {
         crate::manual_seed(0);
         let model = Sequential::new()
             .add(Flatten::new())
-            .add(Linear::new(784, 512))
+            .add(Linear::new(784, 512).unwrap())
             .add(ReLU)
-            .add(Linear::with_bias(512, 10, false));
+            .add(Linear::with_options(512, 10, LinearOptions::new().bias(false)).unwrap());
         let s = model.summary(&[4, 1, 28, 28]);
         let shapes: Vec<Vec<usize>> = s
             .rows
@@ -206,7 +206,7 @@ mod tests {
 
     #[test]
     fn a_frozen_parameter_is_not_trainable() {
-        let fc = Linear::with_bias(3, 2, false);
+        let fc = Linear::with_options(3, 2, LinearOptions::new().bias(false)).unwrap();
         fc.weight.set_requires_grad(false);
         let s = summary(&fc, &[1, 3]);
         assert_eq!((s.trainable_params, s.non_trainable_params), (0, 6));

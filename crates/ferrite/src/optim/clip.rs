@@ -75,7 +75,7 @@ fn rewrite_grad(p: &Tensor, g: &Tensor, f: impl Fn(&mut Storage, &crate::tensor:
     if g.is_contiguous() {
         f(&mut g.storage_mut(), g.layout());
     } else {
-        let fresh = g.contiguous_owned();
+        let fresh = g.detach_copy();
         f(&mut fresh.storage_mut(), fresh.layout());
         p.set_grad(Some(fresh));
     }

@@ -5,7 +5,7 @@
 //! use ferrite::optim::{Optimizer, SGD, SGDConfig};
 //! use ferrite::Tensor;
 //! ferrite::manual_seed(0);
-//! let model = Linear::new(2, 1);
+//! let model = Linear::new(2, 1).unwrap();
 //! let mut opt = SGD::new(model.parameters(), SGDConfig { lr: 0.1, momentum: 0.9, ..Default::default() }).unwrap();
 //! let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], [2, 2]);
 //! let y = Tensor::from_vec(vec![1.0, 2.0], [2, 1]);
@@ -66,7 +66,7 @@ pub trait Optimizer: Send {
 /// ```
 /// use ferrite::nn::{Linear, Module};
 /// use ferrite::optim::{Optimizer, ParamGroup, SGD, SGDConfig};
-/// let (body, head) = (Linear::new(4, 4), Linear::new(4, 1));
+/// let (body, head) = (Linear::new(4, 4).unwrap(), Linear::new(4, 1).unwrap());
 /// let opt = SGD::with_groups(
 ///     vec![ParamGroup::new(body.parameters()), ParamGroup::new(head.parameters()).lr(0.5)],
 ///     SGDConfig { lr: 0.01, ..Default::default() },
@@ -180,7 +180,7 @@ pub(crate) fn param_grad(p: &Tensor) -> Option<Tensor> {
         p.dims()
     );
     Some(if Arc::ptr_eq(&grad.0.storage, &p.0.storage) {
-        grad.contiguous_owned()
+        grad.detach_copy()
     } else {
         grad
     })

@@ -100,7 +100,7 @@ impl Tensor {
                 )
             });
             // A copy: the running statistics may change in place before the backward pass.
-            (rm.contiguous_owned(), rv.clone())
+            (rm.detach_copy(), rv.clone())
         };
         let (data, invstd) = {
             let (ms, vs) = (mean.storage(), var.storage());

@@ -1,4 +1,4 @@
-//! Convolution entry points (`conv1d`, `conv2d`) and their options, with PyTorch's shape
+//! Convolution entry points (`conv1d`, `conv2d`) and their arguments, with PyTorch's shape
 //! rules and error messages. The kernels live in `backend/cpu/conv.rs`; pooling and batch
 //! normalisation entry points are in `tensor/pool.rs` and `tensor/batch_norm.rs`.
 
@@ -100,19 +100,23 @@ impl<const N: usize> Padding<N> {
     }
 }
 
-/// Stride, padding, dilation and groups of a convolution over `N` spatial dimensions
-/// (PyTorch's defaults: 1, 0, 1, 1). Built with chained setters.
+/// Stride, padding, dilation and groups of one convolution call over `N` spatial dimensions
+/// (PyTorch's `F.conv2d` keyword arguments, defaults 1, 0, 1, 1), built with chained setters.
+///
+/// These are the functional op's arguments; the layers' hyper-parameters (these plus `bias`,
+/// checked when a layer is built) are [`crate::nn::Conv2dOptions`]. The tensor level keeps its
+/// own type because `tensor` must not depend on `nn` (docs/ARCHITECTURE.md, layering).
 ///
 /// ```
-/// use ferrite::tensor::{Conv2dOptions, Padding};
-/// let o = Conv2dOptions::new().stride(2).padding(1).groups(2);
+/// use ferrite::tensor::{Conv2dParams, Padding};
+/// let o = Conv2dParams::new().stride(2).padding(1).groups(2);
 /// assert_eq!(o.stride, [2, 2]);
 /// assert_eq!(o.padding, Padding::Explicit([1, 1]));
 /// let same: Padding<2> = "same".parse().unwrap();
 /// assert_eq!(same, Padding::Same);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ConvOptions<const N: usize> {
+pub struct ConvParams<const N: usize> {
     /// Steps between output positions.
     pub stride: [usize; N],
     /// Zero padding.
@@ -123,14 +127,14 @@ pub struct ConvOptions<const N: usize> {
     pub groups: usize,
 }
 
-/// Options of a 1-D convolution.
-pub type Conv1dOptions = ConvOptions<1>;
-/// Options of a 2-D convolution.
-pub type Conv2dOptions = ConvOptions<2>;
+/// Arguments of one 1-D convolution call.
+pub type Conv1dParams = ConvParams<1>;
+/// Arguments of one 2-D convolution call.
+pub type Conv2dParams = ConvParams<2>;
 
-impl<const N: usize> Default for ConvOptions<N> {
+impl<const N: usize> Default for ConvParams<N> {
     fn default() -> Self {
-        ConvOptions {
+        ConvParams {
             stride: [1; N],
             padding: Padding::default(),
             dilation: [1; N],
@@ -139,7 +143,7 @@ impl<const N: usize> Default for ConvOptions<N> {
     }
 }
 
-impl<const N: usize> ConvOptions<N> {
+impl<const N: usize> ConvParams<N> {
     /// PyTorch's defaults: stride 1, no padding, dilation 1, one group.
     pub fn new() -> Self {
         Self::default()
@@ -168,62 +172,6 @@ impl<const N: usize> ConvOptions<N> {
         self.groups = groups;
         self
     }
-
-    /// Checks the options against a layer's channels and kernel, with PyTorch's messages.
-    pub fn validate(
-        &self,
-        in_channels: usize,
-        out_channels: usize,
-        kernel: [usize; N],
-    ) -> Result<()> {
-        let bad = |name: &str, msg: String| Err(FerriteError::invalid(name, msg));
-        if in_channels == 0 || out_channels == 0 {
-            return bad(
-                "channels",
-                format!("need at least one channel, got in={in_channels}, out={out_channels}"),
-            );
-        }
-        if kernel.contains(&0) {
-            return bad("kernel_size", format!("must be positive, got {kernel:?}"));
-        }
-        if self.stride.contains(&0) {
-            return bad("stride", format!("must be positive, got {:?}", self.stride));
-        }
-        if self.dilation.contains(&0) {
-            return bad(
-                "dilation",
-                format!("must be positive, got {:?}", self.dilation),
-            );
-        }
-        if self.groups == 0 {
-            return bad("groups", "must be a positive integer".into());
-        }
-        if !in_channels.is_multiple_of(self.groups) {
-            return bad(
-                "groups",
-                format!(
-                    "in_channels ({in_channels}) must be divisible by groups ({})",
-                    self.groups
-                ),
-            );
-        }
-        if !out_channels.is_multiple_of(self.groups) {
-            return bad(
-                "groups",
-                format!(
-                    "out_channels ({out_channels}) must be divisible by groups ({})",
-                    self.groups
-                ),
-            );
-        }
-        if self.padding == Padding::Same && self.stride.iter().any(|&s| s != 1) {
-            return bad(
-                "padding",
-                "padding='same' is not supported for strided convolutions".into(),
-            );
-        }
-        Ok(())
-    }
 }
 
 /// Checks shapes and computes the geometry of a convolution of `x (N, C, *spatial)` with
@@ -233,7 +181,7 @@ fn conv_geometry<const S: usize>(
     x: &Tensor,
     w: &Tensor,
     bias: Option<&Tensor>,
-    o: &ConvOptions<S>,
+    o: &ConvParams<S>,
 ) -> ConvGeometry {
     let (xd, wd) = (x.dims(), w.dims());
     assert!(
@@ -336,23 +284,18 @@ impl Tensor {
     /// dimension `⌊(H + 2P − D(K − 1) − 1)/S⌋ + 1`.
     ///
     /// ```
-    /// use ferrite::tensor::Conv2dOptions;
+    /// use ferrite::tensor::Conv2dParams;
     /// use ferrite::Tensor;
     /// // A 3x3 input padded by one, summed by a 3x3 kernel of ones at stride 2.
     /// let x = Tensor::arange(1.0, 10.0, 1.0).reshape([1, 1, 3, 3]);
     /// let k = Tensor::ones([1, 1, 3, 3]);
-    /// let y = x.conv2d(&k, None, &Conv2dOptions::new().stride(2).padding(1));
+    /// let y = x.conv2d(&k, None, &Conv2dParams::new().stride(2).padding(1));
     /// assert_eq!(y.to_vec(), vec![12.0, 16.0, 24.0, 28.0]);
     /// ```
     ///
     /// Panics, as PyTorch raises, when the channels do not match the weight, the groups do not
     /// divide the channels, or the (dilated) kernel is larger than the padded input.
-    pub fn conv2d(
-        &self,
-        weight: &Tensor,
-        bias: Option<&Tensor>,
-        options: &Conv2dOptions,
-    ) -> Tensor {
+    pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, options: &Conv2dParams) -> Tensor {
         if let Some(d) = mixed_float_dtype(&[Some(self), Some(weight), bias]) {
             let bias = bias.map(|b| b.to_dtype(d));
             return self
@@ -381,20 +324,15 @@ impl Tensor {
     /// `weight (O, C/groups, K)`, plus `bias (O)`: PyTorch's `F.conv1d`.
     ///
     /// ```
-    /// use ferrite::tensor::{Conv1dOptions, Padding};
+    /// use ferrite::tensor::{Conv1dParams, Padding};
     /// use ferrite::Tensor;
     /// let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0], [1, 1, 4]);
     /// let k = Tensor::from_vec(vec![1.0, -1.0], [1, 1, 2]);
-    /// let y = x.conv1d(&k, None, &Conv1dOptions::new().padding(Padding::Same));
+    /// let y = x.conv1d(&k, None, &Conv1dParams::new().padding(Padding::Same));
     /// // 'same' puts the extra zero on the right: [1−2, 2−3, 3−4, 4−0]
     /// assert_eq!(y.to_vec(), vec![-1.0, -1.0, -1.0, 4.0]);
     /// ```
-    pub fn conv1d(
-        &self,
-        weight: &Tensor,
-        bias: Option<&Tensor>,
-        options: &Conv1dOptions,
-    ) -> Tensor {
+    pub fn conv1d(&self, weight: &Tensor, bias: Option<&Tensor>, options: &Conv1dParams) -> Tensor {
         match self.rank() {
             2 => return self.unsqueeze(0).conv1d(weight, bias, options).squeeze(0),
             3 => {}
@@ -461,7 +399,7 @@ mod tests {
         let x = Tensor::randn([2, 4, 6, 5]).requires_grad();
         let w = Tensor::randn([4, 2, 2, 3]).requires_grad();
         let b = Tensor::randn([4]).requires_grad();
-        let o = Conv2dOptions::new()
+        let o = Conv2dParams::new()
             .stride((2, 1))
             .padding((1, 2))
             .dilation((1, 2))
@@ -474,33 +412,11 @@ mod tests {
         crate::manual_seed(6);
         let x = Tensor::randn([2, 3, 7]).requires_grad();
         let w = Tensor::randn([2, 3, 4]).requires_grad();
-        let o = Conv1dOptions::new().padding(Padding::Same).dilation(2);
+        let o = Conv1dParams::new().padding(Padding::Same).dilation(2);
         gradcheck(|t| t[0].conv1d(&t[1], None, &o), &[x, w]).unwrap();
         let x = Tensor::randn([3, 2, 3, 3]).requires_grad();
         let w = Tensor::randn([4, 2, 1, 1]).requires_grad();
-        gradcheck(|t| t[0].conv2d(&t[1], None, &Conv2dOptions::new()), &[x, w]).unwrap();
-    }
-
-    #[test]
-    fn options_are_validated_with_pytorch_messages() {
-        let e = Conv2dOptions::new()
-            .groups(2)
-            .validate(3, 4, [3, 3])
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("in_channels (3) must be divisible by groups (2)"),
-            "{e}"
-        );
-        let e = Conv2dOptions::new()
-            .stride(2)
-            .padding(Padding::Same)
-            .validate(3, 4, [3, 3])
-            .unwrap_err();
-        assert!(e
-            .to_string()
-            .contains("padding='same' is not supported for strided convolutions"));
-        assert!(Conv1dOptions::new().stride(0).validate(1, 1, [2]).is_err());
+        gradcheck(|t| t[0].conv2d(&t[1], None, &Conv2dParams::new()), &[x, w]).unwrap();
     }
 
     #[test]
@@ -511,7 +427,7 @@ mod tests {
         Tensor::zeros([1, 4, 5, 5]).conv2d(
             &Tensor::zeros([2, 3, 3, 3]),
             None,
-            &Conv2dOptions::new(),
+            &Conv2dParams::new(),
         );
     }
 
@@ -523,7 +439,7 @@ mod tests {
         Tensor::zeros([1, 1, 2, 2]).conv2d(
             &Tensor::zeros([1, 1, 5, 5]),
             None,
-            &Conv2dOptions::new().padding(1),
+            &Conv2dParams::new().padding(1),
         );
     }
 }

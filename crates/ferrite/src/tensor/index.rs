@@ -187,7 +187,7 @@ impl Tensor {
             return out;
         }
         // The full-size condition is kept for backward only when there will be one.
-        let cond_full = cond.expand(dims).contiguous_owned();
+        let cond_full = cond.expand(dims).detach_copy();
         out.attach(Op::Where(cond_full), vec![a.clone(), b.clone()])
     }
 

@@ -21,11 +21,11 @@ mod view;
 
 pub use crate::core::{broadcast_shapes, normalize_dim, try_broadcast_shapes, Layout, Shape};
 pub use batch_norm::BatchNormSaved;
-pub use conv::{Conv1dOptions, Conv2dOptions, ConvOptions, Padding, Size};
+pub use conv::{Conv1dParams, Conv2dParams, ConvParams, Padding, Size};
 pub use create::TensorOptions;
 pub use default_device::{default_device, set_default_device};
 pub use nested::{ArrayElement, NestedArray};
-pub use pool::Pool2dOptions;
+pub use pool::Pool2dParams;
 pub use random::{manual_seed, with_rng, Generator};
 pub use rnn::{CellActivation, GruSaved, LstmSaved, RecurrentOutput, RnnSaved};
 
@@ -425,7 +425,7 @@ impl Tensor {
         );
         // A source sharing this storage is copied out first (the two locks would collide).
         let src = if Arc::ptr_eq(&self.0.storage, &src.0.storage) {
-            src.detach().contiguous_owned()
+            src.detach_copy()
         } else {
             src.clone()
         };

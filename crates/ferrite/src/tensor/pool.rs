@@ -8,19 +8,24 @@ use crate::backend::Storage;
 use crate::core::{AvgDivisor, PoolGeometry};
 use crate::error::{FerriteError, Result};
 
-/// Window, stride (the window by default), padding, dilation and rounding of a 2-D pooling,
-/// built with chained setters (PyTorch's `MaxPool2d`/`AvgPool2d` arguments).
+/// Window, stride (the window by default), padding, dilation and rounding of one 2-D pooling
+/// call (PyTorch's `F.max_pool2d`/`F.avg_pool2d` keyword arguments), built with chained
+/// setters.
+///
+/// These are the functional ops' arguments; the pooling layers take
+/// [`crate::nn::Pool2dOptions`], checked when the layer is built. The tensor level keeps its own
+/// type because `tensor` must not depend on `nn` (docs/ARCHITECTURE.md, layering).
 ///
 /// ```
-/// use ferrite::tensor::Pool2dOptions;
+/// use ferrite::tensor::Pool2dParams;
 /// use ferrite::Tensor;
 /// let x = Tensor::arange(0.0, 16.0, 1.0).reshape([1, 1, 4, 4]);
-/// assert_eq!(x.max_pool2d(&Pool2dOptions::new(2)).to_vec(), vec![5.0, 7.0, 13.0, 15.0]);
-/// let y = x.max_pool2d(&Pool2dOptions::new(3).stride(2).ceil_mode(true));
+/// assert_eq!(x.max_pool2d(&Pool2dParams::new(2)).to_vec(), vec![5.0, 7.0, 13.0, 15.0]);
+/// let y = x.max_pool2d(&Pool2dParams::new(3).stride(2).ceil_mode(true));
 /// assert_eq!(y.dims(), &[1, 1, 2, 2]);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Pool2dOptions {
+pub struct Pool2dParams {
     /// Window height and width.
     pub kernel: [usize; 2],
     /// Steps between windows; `None` means the window size.
@@ -38,10 +43,10 @@ pub struct Pool2dOptions {
     pub divisor_override: Option<usize>,
 }
 
-impl Pool2dOptions {
+impl Pool2dParams {
     /// A `kernel` window at stride `kernel`, no padding, floor rounding.
     pub fn new(kernel: impl Into<Size<2>>) -> Self {
-        Pool2dOptions {
+        Pool2dParams {
             kernel: kernel.into().0,
             stride: None,
             padding: [0, 0],
@@ -93,9 +98,9 @@ impl Pool2dOptions {
         self.stride.unwrap_or(self.kernel)
     }
 
-    /// Checks the options with PyTorch's messages (`max` selects the max-pooling rules: the
-    /// padding is compared with the dilated window).
-    pub fn validate(&self, max: bool) -> Result<()> {
+    /// Checks the arguments with PyTorch's messages (`max` selects the max-pooling rules: the
+    /// padding is compared with the dilated window). The layers call it when they are built.
+    pub(crate) fn validate(&self, max: bool) -> Result<()> {
         let bad = |name: &str, msg: String| Err(FerriteError::invalid(name, msg));
         if self.kernel.contains(&0) {
             return bad(
@@ -219,13 +224,13 @@ fn pooled_dims(x: &Tensor, out: [usize; 2]) -> Vec<usize> {
 impl Tensor {
     /// Max pooling over windows of `(N, C, H, W)` or `(C, H, W)` (PyTorch's `F.max_pool2d`);
     /// the gradient goes to each window's arg-max.
-    pub fn max_pool2d(&self, options: &Pool2dOptions) -> Tensor {
+    pub fn max_pool2d(&self, options: &Pool2dParams) -> Tensor {
         batched("max_pool2d", self, |x| max_pool2d_run(x, options).0)
     }
 
     /// Max pooling and, as whole numbers in f32, the index `y·W + x` inside its plane of each
     /// window's maximum (PyTorch's `return_indices=True`).
-    pub fn max_pool2d_with_indices(&self, options: &Pool2dOptions) -> (Tensor, Tensor) {
+    pub fn max_pool2d_with_indices(&self, options: &Pool2dParams) -> (Tensor, Tensor) {
         let mut indices = None;
         let out = batched("max_pool2d", self, |x| {
             let (out, argmax) = max_pool2d_run(x, options);
@@ -250,15 +255,15 @@ impl Tensor {
     /// `F.avg_pool2d`); the divisor follows `count_include_pad` and `divisor_override`.
     ///
     /// ```
-    /// use ferrite::tensor::Pool2dOptions;
+    /// use ferrite::tensor::Pool2dParams;
     /// use ferrite::Tensor;
     /// let x = Tensor::ones([1, 1, 2, 2]);
     /// // 3x3 windows at stride 1 over the input padded by 1: corners see 4 of 9 cells.
-    /// let o = Pool2dOptions::new(3).stride(1).padding(1);
+    /// let o = Pool2dParams::new(3).stride(1).padding(1);
     /// assert_eq!(x.avg_pool2d(&o).to_vec(), vec![4.0 / 9.0; 4]);
     /// assert_eq!(x.avg_pool2d(&o.count_include_pad(false)).to_vec(), vec![1.0; 4]);
     /// ```
-    pub fn avg_pool2d(&self, options: &Pool2dOptions) -> Tensor {
+    pub fn avg_pool2d(&self, options: &Pool2dParams) -> Tensor {
         batched("avg_pool2d", self, |x| {
             let geo = options.geometry("avg_pool2d", x.dims(), false);
             let divisor = options.divisor();
@@ -309,7 +314,7 @@ impl Tensor {
 
 /// Max pooling of the 4-D `x`: the output, recorded with its arg-max, and the arg-max itself
 /// (an index tensor of the output's shape).
-fn max_pool2d_run(x: &Tensor, options: &Pool2dOptions) -> (Tensor, Tensor) {
+fn max_pool2d_run(x: &Tensor, options: &Pool2dParams) -> (Tensor, Tensor) {
     let geo = options.geometry("max_pool2d", x.dims(), true);
     let (data, argmax) = x.storage().max_pool2d(x.layout(), &geo);
     let layout = Layout::contiguous(pooled_dims(x, geo.out_size));
@@ -350,8 +355,8 @@ mod tests {
     fn ceil_mode_keeps_a_partial_last_window() {
         // H = 5, k = 2, s = 2: floor → 2 windows, ceil → 3 (the last starts at 4 < 5).
         let x = Tensor::arange(0.0, 25.0, 1.0).reshape([1, 1, 5, 5]);
-        assert_eq!(x.max_pool2d(&Pool2dOptions::new(2)).dims(), &[1, 1, 2, 2]);
-        let y = x.max_pool2d(&Pool2dOptions::new(2).ceil_mode(true));
+        assert_eq!(x.max_pool2d(&Pool2dParams::new(2)).dims(), &[1, 1, 2, 2]);
+        let y = x.max_pool2d(&Pool2dParams::new(2).ceil_mode(true));
         assert_eq!(
             y.to_vec(),
             vec![6.0, 8.0, 9.0, 16.0, 18.0, 19.0, 21.0, 23.0, 24.0]
@@ -359,7 +364,7 @@ mod tests {
         // ... but a window starting in the right padding is dropped: H = 4, k = 2, s = 2, p = 1
         // gives ⌈(4 + 2 − 2)/2⌉ + 1 = 3 windows starting at −1, 1, 3.
         let z = Tensor::zeros([1, 1, 4, 4])
-            .avg_pool2d(&Pool2dOptions::new(2).padding(1).ceil_mode(true));
+            .avg_pool2d(&Pool2dParams::new(2).padding(1).ceil_mode(true));
         assert_eq!(z.dims(), &[1, 1, 3, 3]);
     }
 
@@ -367,7 +372,7 @@ mod tests {
     fn pooling_gradients_match_finite_differences() {
         crate::manual_seed(9);
         let x = Tensor::randn([2, 2, 5, 6]).requires_grad();
-        let o = Pool2dOptions::new((3, 2))
+        let o = Pool2dParams::new((3, 2))
             .stride((2, 1))
             .padding(1)
             .ceil_mode(true);
@@ -389,18 +394,18 @@ mod tests {
 
     #[test]
     fn errors_follow_pytorch() {
-        let e = Pool2dOptions::new(3)
+        let e = Pool2dParams::new(3)
             .padding(2)
             .validate(true)
             .unwrap_err()
             .to_string();
         assert!(e.contains("pad should be at most half of effective kernel size, but got pad=2, kernel_size=3 and dilation=1"), "{e}");
-        assert!(Pool2dOptions::new(3)
+        assert!(Pool2dParams::new(3)
             .padding(2)
             .dilation(2)
             .validate(true)
             .is_ok());
-        let e = Pool2dOptions::new(2)
+        let e = Pool2dParams::new(2)
             .padding(2)
             .validate(false)
             .unwrap_err()
@@ -416,6 +421,6 @@ mod tests {
         expected = "Given input size: (1x2x2). Calculated output size: (1x0x0). Output size is too small"
     )]
     fn too_small_input_panics() {
-        Tensor::zeros([1, 1, 2, 2]).max_pool2d(&Pool2dOptions::new(3));
+        Tensor::zeros([1, 1, 2, 2]).max_pool2d(&Pool2dParams::new(3));
     }
 }

@@ -242,7 +242,17 @@ impl Tensor {
         self.expand(shape)
     }
 
-    /// A row-major tensor with the same elements (itself when already contiguous).
+    /// A row-major tensor with the same elements, keeping the history (PyTorch's
+    /// `contiguous()`): itself when already contiguous, else a copy gradients flow through.
+    ///
+    /// The three copies, after PyTorch (Rust's `Clone` is the cheap handle copy, sharing
+    /// storage and history, so PyTorch's `clone()` needs another name):
+    /// - [`contiguous`](Tensor::contiguous), PyTorch's `contiguous()`: row-major, keeps the
+    ///   history, no copy when already row-major. Use before work that needs row-major data.
+    /// - [`deep_clone`](Tensor::deep_clone), PyTorch's `clone()`: always its own storage, keeps
+    ///   the history. Use when the result will be changed in place but gradients must flow.
+    /// - [`detach_copy`](Tensor::detach_copy), PyTorch's `detach().clone()`: its own storage, no
+    ///   history. Use to keep a value (a snapshot, a saved weight, a new leaf) apart from both.
     pub fn contiguous(&self) -> Tensor {
         if self.is_contiguous() {
             return self.clone();
@@ -256,13 +266,34 @@ impl Tensor {
         )
     }
 
-    /// A fresh row-major copy with its own storage and no history.
-    pub fn contiguous_owned(&self) -> Tensor {
+    /// A fresh row-major copy with its own storage and no history (PyTorch's
+    /// `detach().clone()`): gradients stop here, and changing either tensor in place leaves
+    /// the other as it was.
+    ///
+    /// The three copies, after PyTorch (Rust's `Clone` is the cheap handle copy, sharing
+    /// storage and history, so PyTorch's `clone()` needs another name):
+    /// - [`contiguous`](Tensor::contiguous), PyTorch's `contiguous()`: row-major, keeps the
+    ///   history, no copy when already row-major. Use before work that needs row-major data.
+    /// - [`deep_clone`](Tensor::deep_clone), PyTorch's `clone()`: always its own storage, keeps
+    ///   the history. Use when the result will be changed in place but gradients must flow.
+    /// - [`detach_copy`](Tensor::detach_copy), PyTorch's `detach().clone()`: its own storage, no
+    ///   history. Use to keep a value (a snapshot, a saved weight, a new leaf) apart from both.
+    pub fn detach_copy(&self) -> Tensor {
         let storage = self.storage().contiguous(self.layout());
         Tensor::from_storage(storage, Layout::contiguous(self.shape().clone()))
     }
 
-    /// A copy with its own storage that keeps the history (PyTorch's `clone()`).
+    /// A fresh row-major copy with its own storage that keeps the history (PyTorch's
+    /// `clone()`): gradients flow back to `self`, but the storage is not shared.
+    ///
+    /// The three copies, after PyTorch (Rust's `Clone` is the cheap handle copy, sharing
+    /// storage and history, so PyTorch's `clone()` needs another name):
+    /// - [`contiguous`](Tensor::contiguous), PyTorch's `contiguous()`: row-major, keeps the
+    ///   history, no copy when already row-major. Use before work that needs row-major data.
+    /// - [`deep_clone`](Tensor::deep_clone), PyTorch's `clone()`: always its own storage, keeps
+    ///   the history. Use when the result will be changed in place but gradients must flow.
+    /// - [`detach_copy`](Tensor::detach_copy), PyTorch's `detach().clone()`: its own storage, no
+    ///   history. Use to keep a value (a snapshot, a saved weight, a new leaf) apart from both.
     pub fn deep_clone(&self) -> Tensor {
         let storage = self.storage().contiguous(self.layout());
         Tensor::from_op(
@@ -282,5 +313,36 @@ impl Tensor {
         let mut data = Storage::full(full.numel(), 0.0, self.dtype(), self.device());
         data.assign(&window, &self.storage(), self.layout());
         Tensor::from_storage(data, full)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Tensor;
+
+    #[test]
+    fn the_three_copies_differ_only_in_storage_and_history() {
+        let x = Tensor::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [2, 3]).requires_grad();
+        // contiguous: the same handle when already row-major, a row-major copy of a view.
+        assert_eq!(x.contiguous().id(), x.id());
+        let xt = x.t();
+        let c = xt.contiguous();
+        assert!(!xt.is_contiguous() && c.is_contiguous());
+        assert_eq!(c.to_vec(), vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0]);
+        assert!(!c.is_leaf(), "contiguous keeps the history");
+
+        // deep_clone: its own storage, gradients flow back.
+        let d = x.deep_clone();
+        assert_ne!(d.id(), x.id());
+        (&d * 3.0).sum().backward();
+        assert_eq!(x.grad().expect("gradient").to_vec(), vec![3.0; 6]);
+
+        // detach_copy: its own storage, no history; writing to it leaves x as it was.
+        let e = xt.detach_copy();
+        assert!(e.is_leaf() && !e.requires_grad_flag() && e.is_contiguous());
+        assert_eq!(e.to_vec(), c.to_vec());
+        e.copy_(&Tensor::zeros([3, 2]));
+        assert_eq!(e.to_vec(), vec![0.0; 6]);
+        assert_eq!(x.to_vec(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
     }
 }

@@ -99,7 +99,7 @@ pub fn validation_split(
             format!("{fraction} of {n} samples leaves an empty training or validation set"),
         ));
     }
-    let part = |t: &Tensor, a: usize, b: usize| t.narrow(0, a, b - a).contiguous_owned();
+    let part = |t: &Tensor, a: usize, b: usize| t.narrow(0, a, b - a).detach_copy();
     Ok((
         (part(x, 0, split_at), part(y, 0, split_at)),
         (part(x, split_at, n), part(y, split_at, n)),
@@ -318,7 +318,7 @@ pub fn fit(
         for epoch in 1..=options.epochs {
             let lr = optimizer.lr();
             model.train();
-            let progress =
+            let mut progress =
                 EpochProgress::start(options.verbose, epoch, options.epochs, train.num_batches());
             let mut loss_sum = 0.0f64;
             let mut correct = 0usize;
@@ -367,6 +367,8 @@ pub fn fit(
                 let sums = sums.to_vec_f64();
                 (loss_sum, correct, seen) = (sums[0], sums[1] as usize, sums[2] as usize);
             }
+            // Samples of every rank: the job's throughput.
+            progress.training_done(seen);
             let (val_loss, val_accuracy) = match options.validation.as_deref_mut() {
                 Some(val) => {
                     let e = evaluate(model, loss_fn, val, options.accuracy)?;

@@ -33,7 +33,7 @@ pub fn state_dict(model: &dyn Module) -> Vec<(String, Tensor)> {
 pub fn snapshot_state(model: &dyn Module) -> Vec<(String, Tensor)> {
     state_dict(model)
         .into_iter()
-        .map(|(name, t)| (name, t.contiguous_owned()))
+        .map(|(name, t)| (name, t.detach_copy()))
         .collect()
 }
 

@@ -15,6 +15,9 @@ pub(crate) struct EpochProgress {
     verbose: u8,
     bar: Option<ProgressBar>,
     started: Instant,
+    /// Training samples per second over the epoch's batches (validation excluded), once
+    /// [`training_done`](Self::training_done) has been called.
+    rate: Option<f64>,
 }
 
 impl EpochProgress {
@@ -37,7 +40,15 @@ impl EpochProgress {
             verbose,
             bar,
             started: Instant::now(),
+            rate: None,
         }
+    }
+
+    /// The epoch's training batches are done, `samples` samples in all: fixes the training
+    /// throughput before validation starts.
+    pub(crate) fn training_done(&mut self, samples: usize) {
+        let seconds = self.elapsed();
+        self.rate = (seconds > 0.0).then(|| samples as f64 / seconds);
     }
 
     /// One batch done; `running_loss` is the mean loss of the epoch so far.
@@ -64,14 +75,18 @@ impl EpochProgress {
             (2, _) => {
                 // A closed pipe (`| head`) must not end the training run.
                 use std::io::Write as _;
-                let _ = writeln!(std::io::stdout(), "{}", epoch_line(metrics, epochs));
+                let _ = writeln!(
+                    std::io::stdout(),
+                    "{}",
+                    epoch_line_with_rate(metrics, epochs, self.rate)
+                );
             }
             _ => {}
         }
     }
 }
 
-/// `Epoch 3/10 - 0.42s - loss: 0.1234 - val_loss: 0.2345`: the line verbose 2 prints.
+/// `Epoch 3/10 - 0.42s - loss: 0.1234 - val_loss: 0.2345`: an epoch's line.
 pub fn epoch_line(metrics: &EpochMetrics, epochs: usize) -> String {
     format!(
         "Epoch {}/{} - {:.2}s - {}",
@@ -80,6 +95,22 @@ pub fn epoch_line(metrics: &EpochMetrics, epochs: usize) -> String {
         metrics.seconds,
         metrics.summary()
     )
+}
+
+/// The line verbose 2 prints: [`epoch_line`] with the training throughput after the time,
+/// `Epoch 3/10 - 0.42s - 2381 samples/s - loss: 0.1234` (samples over the seconds of the
+/// training batches, loading included, validation not).
+fn epoch_line_with_rate(metrics: &EpochMetrics, epochs: usize, rate: Option<f64>) -> String {
+    match rate {
+        Some(rate) => format!(
+            "Epoch {}/{} - {:.2}s - {rate:.0} samples/s - {}",
+            metrics.epoch,
+            epochs,
+            metrics.seconds,
+            metrics.summary()
+        ),
+        None => epoch_line(metrics, epochs),
+    }
 }
 
 #[cfg(test)]
@@ -101,5 +132,19 @@ mod tests {
             epoch_line(&m, 10),
             "Epoch 3/10 - 0.50s - loss: 0.1250 - val_loss: 0.2500"
         );
+        assert_eq!(
+            epoch_line_with_rate(&m, 10, Some(2381.4)),
+            "Epoch 3/10 - 0.50s - 2381 samples/s - loss: 0.1250 - val_loss: 0.2500"
+        );
+    }
+
+    #[test]
+    fn training_throughput_is_samples_over_the_training_seconds() {
+        let mut p = EpochProgress::start(0, 1, 1, 1);
+        std::thread::sleep(Duration::from_millis(50));
+        p.training_done(1000);
+        let rate = p.rate.expect("a rate");
+        // 1000 samples in at least 50 ms: at most 20,000 a second, and not absurdly less.
+        assert!(rate <= 20_000.0 && rate > 1_000.0, "{rate}");
     }
 }

@@ -1,8 +1,9 @@
 //! Losses on pairs of inputs with a ±1 label: cosine embedding (are two embeddings alike?)
-//! and margin ranking (should the first score rank above the second?). Each takes three
-//! tensors, so they have their own `forward(x1, x2, y)` rather than the [`super::Loss`] trait.
+//! and margin ranking (should the first score rank above the second?). Each compares two
+//! inputs with a target: they are `Loss<[&Tensor; 2]>`, called `loss.forward(&[&x1, &x2], &y)`
+//! (PyTorch's `loss_fn(x1, x2, y)`).
 
-use super::{shape_error, Reduction};
+use super::{shape_error, Loss, Reduction};
 use crate::tensor::try_broadcast_shapes;
 use crate::{Result, Tensor};
 
@@ -16,12 +17,12 @@ const COSINE_EPS: f32 = 1e-12;
 /// Shapes: `x1`, `x2` of `(N, D)` with `y` of `(N)`, or `(D)` with a 0-d `y`.
 ///
 /// ```
-/// use ferrite::nn::loss::{CosineEmbeddingLoss, Reduction};
+/// use ferrite::nn::loss::{CosineEmbeddingLoss, Loss, Reduction};
 /// use ferrite::Tensor;
 /// let x1 = Tensor::from_vec(vec![0.3, 0.5, 0.7, 0.3, 0.5, 0.7], [2, 3]);
 /// let x2 = Tensor::from_vec(vec![0.1, 0.3, 0.5, 0.1, 0.3, 0.5], [2, 3]);
 /// let y = Tensor::from_vec(vec![1.0, -1.0], [2]);
-/// let l = CosineEmbeddingLoss::new().reduction(Reduction::None).forward(&x1, &x2, &y).unwrap().to_vec();
+/// let l = CosineEmbeddingLoss::new().reduction(Reduction::None).forward(&[&x1, &x2], &y).unwrap().to_vec();
 /// assert!((l[0] - 0.0167).abs() < 1e-4 && (l[1] - 0.9833).abs() < 1e-4);
 /// ```
 #[derive(Clone, Debug, Default)]
@@ -47,9 +48,11 @@ impl CosineEmbeddingLoss {
         self.reduction = reduction;
         self
     }
+}
 
+impl<'a> Loss<[&'a Tensor; 2]> for CosineEmbeddingLoss {
     /// The loss of the pairs `(x1[n], x2[n])` with labels `y[n]` ∈ {1, −1}.
-    pub fn forward(&self, x1: &Tensor, x2: &Tensor, y: &Tensor) -> Result<Tensor> {
+    fn forward(&self, &[x1, x2]: &[&'a Tensor; 2], y: &Tensor) -> Result<Tensor> {
         const OP: &str = "cosine_embedding_loss";
         let sizes = format!("{:?} and {:?}", x1.dims(), x2.dims());
         let dim = match y.rank() {
@@ -88,6 +91,13 @@ impl CosineEmbeddingLoss {
         );
         Ok(self.reduction.apply(similar + dissimilar))
     }
+
+    fn describe(&self) -> String {
+        format!(
+            "CosineEmbeddingLoss(margin={}, reduction={})",
+            self.margin, self.reduction
+        )
+    }
 }
 
 /// Margin ranking loss (PyTorch's `nn.MarginRankingLoss`): `l = max(0, −y·(x1 − x2) + margin)`,
@@ -97,14 +107,14 @@ impl CosineEmbeddingLoss {
 /// current PyTorch) and broadcast together.
 ///
 /// ```
-/// use ferrite::nn::loss::{MarginRankingLoss, Reduction};
+/// use ferrite::nn::loss::{Loss, MarginRankingLoss, Reduction};
 /// use ferrite::Tensor;
 /// let x1 = Tensor::from_vec(vec![1.0, 2.0, 3.0], [3]);
 /// let x2 = Tensor::from_vec(vec![2.0, 2.0, 2.0], [3]);
 /// let y = Tensor::from_vec(vec![1.0, 1.0, -1.0], [3]);
 /// let loss = MarginRankingLoss::new().reduction(Reduction::None);
-/// assert_eq!(loss.forward(&x1, &x2, &y).unwrap().to_vec(), vec![1.0, 0.0, 1.0]);
-/// assert!(loss.forward(&x1.reshape([3, 1]), &x2.reshape([3, 1]), &y).is_err());
+/// assert_eq!(loss.forward(&[&x1, &x2], &y).unwrap().to_vec(), vec![1.0, 0.0, 1.0]);
+/// assert!(loss.forward(&[&x1.reshape([3, 1]), &x2.reshape([3, 1])], &y).is_err());
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct MarginRankingLoss {
@@ -129,9 +139,11 @@ impl MarginRankingLoss {
         self.reduction = reduction;
         self
     }
+}
 
+impl<'a> Loss<[&'a Tensor; 2]> for MarginRankingLoss {
     /// The loss of the score pairs `(x1, x2)` with labels `y` ∈ {1, −1}.
-    pub fn forward(&self, x1: &Tensor, x2: &Tensor, y: &Tensor) -> Result<Tensor> {
+    fn forward(&self, &[x1, x2]: &[&'a Tensor; 2], y: &Tensor) -> Result<Tensor> {
         const OP: &str = "margin_ranking_loss";
         if x1.rank() != x2.rank() || x1.rank() != y.rank() {
             return Err(shape_error(
@@ -160,6 +172,13 @@ impl MarginRankingLoss {
         let loss = (-(y * &(x1 - x2)) + self.margin).clamp_min(0.0);
         Ok(self.reduction.apply(loss))
     }
+
+    fn describe(&self) -> String {
+        format!(
+            "MarginRankingLoss(margin={}, reduction={})",
+            self.margin, self.reduction
+        )
+    }
 }
 
 #[cfg(test)]
@@ -170,8 +189,7 @@ mod tests {
     #[test]
     fn shape_errors_follow_pytorch() {
         let e = MarginRankingLoss::new().forward(
-            &Tensor::zeros([3, 1]),
-            &Tensor::zeros([3, 1]),
+            &[&Tensor::zeros([3, 1]), &Tensor::zeros([3, 1])],
             &Tensor::zeros([3]),
         );
         assert!(e
@@ -179,8 +197,7 @@ mod tests {
             .to_string()
             .contains("All input tensors should have same dimension"));
         let e = CosineEmbeddingLoss::new().forward(
-            &Tensor::zeros([3]),
-            &Tensor::zeros([3]),
+            &[&Tensor::zeros([3]), &Tensor::zeros([3])],
             &Tensor::zeros([3]),
         );
         assert!(e
@@ -188,8 +205,7 @@ mod tests {
             .to_string()
             .contains("1D target tensor expects 2D input tensors"));
         let e = CosineEmbeddingLoss::new().forward(
-            &Tensor::zeros([2, 3]),
-            &Tensor::zeros([2, 3]),
+            &[&Tensor::zeros([2, 3]), &Tensor::zeros([2, 3])],
             &Tensor::zeros([3]),
         );
         assert!(e
@@ -205,13 +221,13 @@ mod tests {
         let cos = std::f32::consts::FRAC_1_SQRT_2;
         let l = CosineEmbeddingLoss::new()
             .margin(0.5)
-            .forward(&x1, &x2, &Tensor::scalar(-1.0))
+            .forward(&[&x1, &x2], &Tensor::scalar(-1.0))
             .unwrap();
         assert!((l.item() - (cos - 0.5)).abs() < 1e-6);
         let batch = Tensor::from_vec(vec![1.0, 0.0, 1.0, 0.0], [2, 2]);
         let l = CosineEmbeddingLoss::new()
             .reduction(Reduction::None)
-            .forward(&batch, &batch, &Tensor::from_vec(vec![0.0, 1.0], [2]));
+            .forward(&[&batch, &batch], &Tensor::from_vec(vec![0.0, 1.0], [2]));
         assert!(l.unwrap().to_vec().iter().all(|v| v.abs() < 1e-6));
     }
 
@@ -227,13 +243,13 @@ mod tests {
         for reduction in [Reduction::None, Reduction::Sum, Reduction::Mean] {
             let cosine = CosineEmbeddingLoss::new().margin(-0.2).reduction(reduction);
             gradcheck(
-                |v| cosine.forward(&v[0], &v[1], &y).unwrap(),
+                |v| cosine.forward(&[&v[0], &v[1]], &y).unwrap(),
                 &[x1.clone(), x2.clone()],
             )
             .unwrap();
             let ranking = MarginRankingLoss::new().margin(0.1).reduction(reduction);
             gradcheck(
-                |v| ranking.forward(&v[0], &v[1], &y).unwrap(),
+                |v| ranking.forward(&[&v[0], &v[1]], &y).unwrap(),
                 &[s1.clone(), s2.clone()],
             )
             .unwrap();

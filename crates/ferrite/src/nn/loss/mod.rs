@@ -104,13 +104,33 @@ impl std::fmt::Display for Reduction {
     }
 }
 
-/// A loss of a prediction against a target: PyTorch's `loss_fn(input, target)`.
+/// A loss of a prediction against a target: PyTorch's `loss_fn(input, target)`, one trait for
+/// every loss.
 ///
-/// Losses of three tensors ([`CosineEmbeddingLoss`], [`MarginRankingLoss`]) have their own
-/// `forward(x1, x2, y)` instead.
-pub trait Loss: Send + Sync {
-    /// The loss of `input` against `target`; an `Err` for targets or shapes that do not fit.
-    fn forward(&self, input: &Tensor, target: &Tensor) -> Result<Tensor>;
+/// `I` is what the loss compares with the target: one tensor for most losses (the default,
+/// so `Loss` means `Loss<Tensor>` and `&dyn Loss` holds any of them), a pair `[&x1, &x2]` for
+/// the losses of two inputs ([`CosineEmbeddingLoss`], [`MarginRankingLoss`]: PyTorch's
+/// `loss_fn(x1, x2, target)`). A loss given the wrong number of inputs does not compile.
+///
+/// ```
+/// use ferrite::nn::loss::{Loss, MSELoss, MarginRankingLoss, Reduction};
+/// use ferrite::{Result, Tensor};
+///
+/// // Generic over every loss, whatever its inputs.
+/// fn sum_of_losses<I: ?Sized, L: Loss<I>>(loss: &L, input: &I, target: &Tensor) -> Result<f32> {
+///     Ok(loss.forward(input, target)?.sum().item())
+/// }
+/// let (x1, x2) = (Tensor::from_vec(vec![1.0, 2.0], [2]), Tensor::from_vec(vec![2.0, 2.0], [2]));
+/// let y = Tensor::from_vec(vec![1.0, -1.0], [2]);
+/// let mse = MSELoss::new().reduction(Reduction::None);
+/// assert_eq!(sum_of_losses(&mse, &x1, &x2).unwrap(), 1.0);
+/// let ranking = MarginRankingLoss::new().reduction(Reduction::None);
+/// assert_eq!(sum_of_losses(&ranking, &[&x1, &x2], &y).unwrap(), 1.0);
+/// ```
+pub trait Loss<I: ?Sized = Tensor>: Send + Sync {
+    /// The loss of `input` against `target`; an `Err` for targets or shapes that do not fit
+    /// (targets are data, so a bad one is the user's to report, not a panic).
+    fn forward(&self, input: &I, target: &Tensor) -> Result<Tensor>;
 
     /// A short name for logs and summaries, like PyTorch's repr (`CrossEntropyLoss()`).
     fn describe(&self) -> String {
@@ -254,5 +274,40 @@ mod tests {
         assert_eq!(Reduction::Sum.apply(t.clone()).item(), 9.0);
         assert_eq!(Reduction::Mean.apply(t.clone()).item(), 3.0);
         assert_eq!(Reduction::None.apply(t).to_vec(), vec![1.0, 2.0, 6.0]);
+    }
+
+    /// The unreduced values of any loss, one input or two: the generic use the one trait is for.
+    fn values<I: ?Sized, L: Loss<I> + ?Sized>(loss: &L, input: &I, target: &Tensor) -> Vec<f32> {
+        loss.forward(input, target).unwrap().to_vec()
+    }
+
+    fn close(got: &[f32], want: &[f32]) -> bool {
+        got.len() == want.len() && got.iter().zip(want).all(|(g, w)| (g - w).abs() < 5e-5)
+    }
+
+    #[test]
+    fn one_generic_function_takes_losses_of_one_and_of_two_inputs() {
+        // The course's values (tests/losses_course.rs).
+        let logits = Tensor::from_vec(vec![1.0, 2.0, 1.0, 3.0, 1.0, 3.0], [3, 2]);
+        let classes = Tensor::from_vec(vec![0.0, 1.0, 1.0], [3]);
+        let ce = CrossEntropyLoss::new();
+        assert!(close(&values(&ce, &logits, &classes), &[0.5224]));
+        let x1 = Tensor::from_vec(vec![0.3, 0.5, 0.7, 0.3, 0.5, 0.7], [2, 3]);
+        let x2 = Tensor::from_vec(vec![0.1, 0.3, 0.5, 0.1, 0.3, 0.5], [2, 3]);
+        let y = Tensor::from_vec(vec![1.0, -1.0], [2]);
+        let cosine = CosineEmbeddingLoss::new().reduction(Reduction::None);
+        assert!(close(&values(&cosine, &[&x1, &x2], &y), &[0.0167, 0.9833]));
+        let s1 = Tensor::from_vec(vec![1.0, 2.0, 3.0], [3]);
+        let s2 = Tensor::from_vec(vec![2.0, 2.0, 2.0], [3]);
+        let ranks = Tensor::from_vec(vec![1.0, 1.0, -1.0], [3]);
+        let ranking = MarginRankingLoss::new().reduction(Reduction::None);
+        assert_eq!(values(&ranking, &[&s1, &s2], &ranks), vec![1.0, 0.0, 1.0]);
+        // `dyn Loss` is still the one-input loss, as `fit`'s closures and the CLI use it.
+        let boxed: Box<dyn Loss> = Box::new(MSELoss::new().reduction(Reduction::None));
+        assert_eq!(values(boxed.as_ref(), &s1, &s2), vec![1.0, 0.0, 1.0]);
+        assert_eq!(
+            Loss::<[&Tensor; 2]>::describe(&ranking),
+            "MarginRankingLoss(margin=0, reduction=none)"
+        );
     }
 }

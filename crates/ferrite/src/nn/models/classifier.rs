@@ -3,8 +3,10 @@
 
 use super::{trunk_module, Trunk};
 use crate::error::{FerriteError, Result};
-use crate::nn::{BatchNorm2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential};
-use crate::tensor::{Conv2dOptions, Padding};
+use crate::nn::{
+    BatchNorm2d, Conv2d, Conv2dOptions, Dropout, Flatten, Linear, MaxPool2d, Padding, ReLU,
+    Sequential,
+};
 use crate::Tensor;
 
 /// One convolutional block: a `kernel`x`kernel` convolution with `'same'` padding to
@@ -96,13 +98,15 @@ impl ImageClassifierBuilder {
         let mut channels = self.in_channels;
         let mut features = Sequential::new();
         for (i, b) in self.blocks.iter().enumerate() {
-            let options = Conv2dOptions::new().padding(Padding::Same);
+            // Batch norm's shift makes a bias before it redundant.
+            let options = Conv2dOptions::new()
+                .padding(Padding::Same)
+                .bias(!b.batch_norm);
             features = features.add(Conv2d::with_options(
                 channels,
                 b.out_channels,
                 b.kernel,
                 options,
-                !b.batch_norm,
             )?);
             if b.batch_norm {
                 features = features.add(BatchNorm2d::new(b.out_channels)?);
@@ -133,7 +137,7 @@ impl ImageClassifierBuilder {
             if let Some(p) = self.dropout {
                 classifier = classifier.add(Dropout::new(p)?);
             }
-            classifier = classifier.add(Linear::new(width, units));
+            classifier = classifier.add(Linear::new(width, units)?);
             if relu {
                 classifier = classifier.add(ReLU);
             }
@@ -150,6 +154,12 @@ impl ImageClassifierBuilder {
 }
 
 /// Convolutional blocks, then a fully connected head (see [`ImageClassifierBuilder`]).
+///
+/// # Shape
+///
+/// - Input: `(N, in_channels, H, W)` with `(H, W)` the builder's `image_size` (the head's
+///   width is fixed by it).
+/// - Output: `(N, num_classes)`, the class scores (logits).
 pub struct ImageClassifier {
     pub(crate) trunk: Trunk,
     flat_features: usize,

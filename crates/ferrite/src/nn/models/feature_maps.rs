@@ -136,7 +136,7 @@ pub struct FeatureMapFiles {
 /// ```no_run
 /// use ferrite::nn::models::{save_feature_maps, LeNet5};
 /// use ferrite::Tensor;
-/// let net = LeNet5::new(10);
+/// let net = LeNet5::new(10).unwrap();
 /// let image = Tensor::rand([1, 1, 32, 32]);
 /// let acts = net.activations(&image);
 /// // "features.1": the ReLU after the first convolution, 6 maps of 28x28

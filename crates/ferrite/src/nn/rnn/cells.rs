@@ -2,6 +2,7 @@
 //! `RNNCell`, `LSTMCell`, `GRUCell`): the same fused ops as the layers, over one time step.
 
 use super::{CellActivation, CellKind, DirectionWeights};
+use crate::error::{FerriteError, Result};
 use crate::nn::Module;
 use crate::Tensor;
 
@@ -14,19 +15,30 @@ struct Cell {
 }
 
 impl Cell {
-    fn new(input_size: usize, hidden_size: usize, bias: bool, kind: CellKind) -> Cell {
-        assert!(
-            hidden_size > 0,
-            "cell: hidden_size must be greater than zero"
-        );
+    /// A cell of `name` (for errors); zero sizes are errors naming the parameter.
+    fn new(
+        name: &str,
+        input_size: usize,
+        hidden_size: usize,
+        bias: bool,
+        kind: CellKind,
+    ) -> Result<Cell> {
+        for (param, value) in [("input_size", input_size), ("hidden_size", hidden_size)] {
+            if value == 0 {
+                return Err(FerriteError::invalid(
+                    format!("{name} {param}"),
+                    "must be at least 1, got 0",
+                ));
+            }
+        }
         let weights =
             DirectionWeights::new(input_size, hidden_size, kind.gates(), bias, String::new());
-        Cell {
+        Ok(Cell {
             kind,
             weights,
             input_size,
             hidden_size,
-        }
+        })
     }
 
     fn named_parameters(&self) -> Vec<(String, Tensor)> {
@@ -110,31 +122,79 @@ macro_rules! cell_module {
     };
 }
 
+/// Options of an [`RNNCell`] (PyTorch's defaults: with bias, tanh).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RNNCellOptions {
+    /// Whether the cell has `bias_ih` and `bias_hh`.
+    pub bias: bool,
+    /// The nonlinearity (PyTorch's `nonlinearity='tanh' | 'relu'`).
+    pub nonlinearity: CellActivation,
+}
+
+impl Default for RNNCellOptions {
+    fn default() -> Self {
+        RNNCellOptions {
+            bias: true,
+            nonlinearity: CellActivation::Tanh,
+        }
+    }
+}
+
+impl RNNCellOptions {
+    /// PyTorch's defaults: with bias, tanh.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets whether the cell has biases.
+    pub fn bias(mut self, bias: bool) -> Self {
+        self.bias = bias;
+        self
+    }
+    /// Sets the nonlinearity.
+    pub fn nonlinearity(mut self, nonlinearity: CellActivation) -> Self {
+        self.nonlinearity = nonlinearity;
+        self
+    }
+}
+
 /// An Elman RNN cell: `h' = act(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh)`.
 ///
+/// # Shape
+///
+/// - Input `x`: `(N, H_in)` or unbatched `(H_in)`, `H_in = input_size`.
+/// - State `h`: `(N, H)` or `(H)`, `H = hidden_size`; zeros when not given.
+/// - Output: the next state `h`, `(N, H)` or `(H)`.
+///
 /// ```
-/// use ferrite::nn::{CellActivation, RNNCell};
+/// use ferrite::nn::{CellActivation, RNNCell, RNNCellOptions};
 /// use ferrite::Tensor;
-/// let cell = RNNCell::new(3, 4, true, CellActivation::Tanh);
+/// let opts = RNNCellOptions::new().nonlinearity(CellActivation::Relu);
+/// let cell = RNNCell::with_options(3, 4, opts).unwrap();
 /// let h = cell.step(&Tensor::randn([2, 3]), None);
 /// let h = cell.step(&Tensor::randn([2, 3]), Some(&h));
 /// assert_eq!(h.dims(), &[2, 4]);
+/// assert!(RNNCell::new(3, 0).is_err());
 /// ```
 pub struct RNNCell {
     cell: Cell,
 }
 
 impl RNNCell {
-    /// A cell with fresh weights `U(±1/√H)`; `nonlinearity` tanh or relu.
-    pub fn new(
+    /// A tanh cell with biases and fresh weights `U(±1/√H)`; zero sizes are errors.
+    pub fn new(input_size: usize, hidden_size: usize) -> Result<RNNCell> {
+        RNNCell::with_options(input_size, hidden_size, RNNCellOptions::default())
+    }
+
+    /// A cell with the given options; zero sizes are errors.
+    pub fn with_options(
         input_size: usize,
         hidden_size: usize,
-        bias: bool,
-        nonlinearity: CellActivation,
-    ) -> RNNCell {
-        RNNCell {
-            cell: Cell::new(input_size, hidden_size, bias, CellKind::Rnn(nonlinearity)),
-        }
+        options: RNNCellOptions,
+    ) -> Result<RNNCell> {
+        let kind = CellKind::Rnn(options.nonlinearity);
+        Ok(RNNCell {
+            cell: Cell::new("RNNCell", input_size, hidden_size, options.bias, kind)?,
+        })
     }
 
     /// The next hidden state; `h` defaults to zeros.
@@ -144,12 +204,53 @@ impl RNNCell {
 }
 cell_module!(RNNCell, "RNNCell");
 
+/// Options of an [`LSTMCell`] (PyTorch's defaults: with bias, tanh).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LSTMCellOptions {
+    /// Whether the cell has `bias_ih` and `bias_hh`.
+    pub bias: bool,
+    /// The activation of the candidate `g` and of the cell output (the gates stay σ).
+    pub activation: CellActivation,
+}
+
+impl Default for LSTMCellOptions {
+    fn default() -> Self {
+        LSTMCellOptions {
+            bias: true,
+            activation: CellActivation::Tanh,
+        }
+    }
+}
+
+impl LSTMCellOptions {
+    /// PyTorch's defaults: with bias, tanh.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets whether the cell has biases.
+    pub fn bias(mut self, bias: bool) -> Self {
+        self.bias = bias;
+        self
+    }
+    /// Sets the candidate and cell-output activation.
+    pub fn activation(mut self, activation: CellActivation) -> Self {
+        self.activation = activation;
+        self
+    }
+}
+
 /// An LSTM cell (gates `i, f, g, o`): `c' = σ(f)·c + σ(i)·act(g)`, `h' = σ(o)·act(c')`.
 ///
+/// # Shape
+///
+/// - Input `x`: `(N, H_in)` or unbatched `(H_in)`, `H_in = input_size`.
+/// - State `(h, c)`, each: `(N, H)` or `(H)`, `H = hidden_size`; zeros when not given.
+/// - Output: the next state `(h, c)`, each, `(N, H)` or `(H)`.
+///
 /// ```
-/// use ferrite::nn::{CellActivation, LSTMCell};
+/// use ferrite::nn::LSTMCell;
 /// use ferrite::Tensor;
-/// let cell = LSTMCell::new(3, 4, true, CellActivation::Tanh);
+/// let cell = LSTMCell::new(3, 4).unwrap();
 /// let (h, c) = cell.step(&Tensor::randn([2, 3]), None);
 /// let (h, c) = cell.step(&Tensor::randn([2, 3]), Some((&h, &c)));
 /// assert_eq!((h.dims(), c.dims()), (&[2, 4][..], &[2, 4][..]));
@@ -159,16 +260,21 @@ pub struct LSTMCell {
 }
 
 impl LSTMCell {
-    /// A cell with fresh weights `U(±1/√H)`; `activation` for the candidate and cell output.
-    pub fn new(
+    /// A tanh cell with biases and fresh weights `U(±1/√H)`; zero sizes are errors.
+    pub fn new(input_size: usize, hidden_size: usize) -> Result<LSTMCell> {
+        LSTMCell::with_options(input_size, hidden_size, LSTMCellOptions::default())
+    }
+
+    /// A cell with the given options; zero sizes are errors.
+    pub fn with_options(
         input_size: usize,
         hidden_size: usize,
-        bias: bool,
-        activation: CellActivation,
-    ) -> LSTMCell {
-        LSTMCell {
-            cell: Cell::new(input_size, hidden_size, bias, CellKind::Lstm(activation)),
-        }
+        options: LSTMCellOptions,
+    ) -> Result<LSTMCell> {
+        let kind = CellKind::Lstm(options.activation);
+        Ok(LSTMCell {
+            cell: Cell::new("LSTMCell", input_size, hidden_size, options.bias, kind)?,
+        })
     }
 
     /// The next `(h, c)`; the state defaults to zeros.
@@ -181,26 +287,73 @@ impl LSTMCell {
 }
 cell_module!(LSTMCell, "LSTMCell");
 
+/// Options of a [`GRUCell`] (PyTorch's default: with bias).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GRUCellOptions {
+    /// Whether the cell has `bias_ih` and `bias_hh`.
+    pub bias: bool,
+}
+
+impl Default for GRUCellOptions {
+    fn default() -> Self {
+        GRUCellOptions { bias: true }
+    }
+}
+
+impl GRUCellOptions {
+    /// PyTorch's default: with bias.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Sets whether the cell has biases.
+    pub fn bias(mut self, bias: bool) -> Self {
+        self.bias = bias;
+        self
+    }
+}
+
 /// A GRU cell (gates `r, z, n`): `n = tanh(W_in x + b_in + r·(W_hn h + b_hn))`,
 /// `h' = (1 − z)·n + z·h`.
 ///
+/// # Shape
+///
+/// - Input `x`: `(N, H_in)` or unbatched `(H_in)`, `H_in = input_size`.
+/// - State `h`: `(N, H)` or `(H)`, `H = hidden_size`; zeros when not given.
+/// - Output: the next state `h`, `(N, H)` or `(H)`.
+///
 /// ```
-/// use ferrite::nn::GRUCell;
+/// use ferrite::nn::{GRUCell, GRUCellOptions, Module};
 /// use ferrite::Tensor;
-/// let cell = GRUCell::new(3, 4, true);
+/// let cell = GRUCell::with_options(3, 4, GRUCellOptions::new().bias(false)).unwrap();
 /// let h = cell.step(&Tensor::randn([3]), None);
 /// assert_eq!(h.dims(), &[4]);
+/// assert_eq!(cell.named_parameters().len(), 2);
 /// ```
 pub struct GRUCell {
     cell: Cell,
 }
 
 impl GRUCell {
-    /// A cell with fresh weights `U(±1/√H)`.
-    pub fn new(input_size: usize, hidden_size: usize, bias: bool) -> GRUCell {
-        GRUCell {
-            cell: Cell::new(input_size, hidden_size, bias, CellKind::Gru),
-        }
+    /// A cell with biases and fresh weights `U(±1/√H)`; zero sizes are errors.
+    pub fn new(input_size: usize, hidden_size: usize) -> Result<GRUCell> {
+        GRUCell::with_options(input_size, hidden_size, GRUCellOptions::default())
+    }
+
+    /// A cell with the given options; zero sizes are errors.
+    pub fn with_options(
+        input_size: usize,
+        hidden_size: usize,
+        options: GRUCellOptions,
+    ) -> Result<GRUCell> {
+        Ok(GRUCell {
+            cell: Cell::new(
+                "GRUCell",
+                input_size,
+                hidden_size,
+                options.bias,
+                CellKind::Gru,
+            )?,
+        })
     }
 
     /// The next hidden state; `h` defaults to zeros.
@@ -219,7 +372,7 @@ mod tests {
     #[test]
     fn lstm_cell_matches_formula() {
         crate::manual_seed(5);
-        let cell = LSTMCell::new(3, 2, true, CellActivation::Tanh);
+        let cell = LSTMCell::new(3, 2).unwrap();
         let p = cell.named_parameters();
         let names: Vec<&str> = p.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]);
@@ -250,7 +403,7 @@ mod tests {
         let x = (Tensor::randn([2, 3]) * 0.5).requires_grad();
         let h = (Tensor::randn([2, 2]) * 0.5).requires_grad();
         let c = (Tensor::randn([2, 2]) * 0.5).requires_grad();
-        let lstm = LSTMCell::new(3, 2, true, CellActivation::Tanh);
+        let lstm = LSTMCell::new(3, 2).unwrap();
         let mut inputs = vec![x.clone(), h.clone(), c.clone()];
         inputs.extend(lstm.parameters());
         gradcheck(
@@ -261,13 +414,38 @@ mod tests {
             &inputs,
         )
         .unwrap();
-        let gru = GRUCell::new(3, 2, true);
+        let gru = GRUCell::new(3, 2).unwrap();
         let mut inputs = vec![x.clone(), h.clone()];
         inputs.extend(gru.parameters());
         gradcheck(|v| gru.step(&v[0], Some(&v[1])), &inputs).unwrap();
-        let rnn = RNNCell::new(3, 2, true, CellActivation::Tanh);
+        let rnn = RNNCell::with_options(
+            3,
+            2,
+            RNNCellOptions::new().nonlinearity(CellActivation::Tanh),
+        )
+        .unwrap();
         let mut inputs = vec![x, h];
         inputs.extend(rnn.parameters());
         gradcheck(|v| rnn.step(&v[0], Some(&v[1])), &inputs).unwrap();
+    }
+
+    #[test]
+    fn bad_sizes_are_errors_naming_the_cell_and_the_parameter() {
+        let e = LSTMCell::new(3, 0).err().expect("an error").to_string();
+        assert_eq!(e, "invalid LSTMCell hidden_size: must be at least 1, got 0");
+        let e = GRUCell::new(0, 2).err().expect("an error").to_string();
+        assert_eq!(e, "invalid GRUCell input_size: must be at least 1, got 0");
+        let e = RNNCell::with_options(2, 0, RNNCellOptions::new().bias(false))
+            .err()
+            .expect("an error")
+            .to_string();
+        assert_eq!(e, "invalid RNNCell hidden_size: must be at least 1, got 0");
+        let lstm = LSTMCell::with_options(2, 3, LSTMCellOptions::new().bias(false)).unwrap();
+        let names: Vec<String> = lstm
+            .named_parameters()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["weight_ih", "weight_hh"]);
     }
 }

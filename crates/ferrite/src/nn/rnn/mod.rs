@@ -11,10 +11,11 @@ mod cells;
 mod layers;
 
 pub use crate::tensor::CellActivation;
-pub use cells::{GRUCell, LSTMCell, RNNCell};
+pub use cells::{GRUCell, GRUCellOptions, LSTMCell, LSTMCellOptions, RNNCell, RNNCellOptions};
 pub use layers::{GRU, LSTM, RNN};
 
 use super::init;
+use crate::error::{FerriteError, Result};
 use crate::Tensor;
 
 /// The kind of recurrence a layer runs.
@@ -113,21 +114,32 @@ impl RecurrentConfig {
         }
     }
 
-    /// Panics with PyTorch's messages on impossible options (programming errors).
-    fn validate(&self, name: &str) {
-        assert!(
-            self.hidden_size > 0,
-            "{name}: hidden_size must be greater than zero"
-        );
-        assert!(
-            self.num_layers > 0,
-            "{name}: num_layers must be greater than zero"
-        );
-        assert!(
-            (0.0..=1.0).contains(&self.dropout),
-            "{name}: dropout should be a number in range [0, 1] representing the probability of an element being zeroed, got {}",
-            self.dropout
-        );
+    /// Checks the options, an error naming the layer (`name`), the parameter and its value.
+    fn validate(&self, name: &str) -> Result<()> {
+        let bad = |param: &str, message: String| {
+            Err(FerriteError::invalid(format!("{name} {param}"), message))
+        };
+        if self.input_size == 0 {
+            return bad("input_size", "must be at least 1, got 0".into());
+        }
+        if self.hidden_size == 0 {
+            return bad("hidden_size", "must be at least 1, got 0".into());
+        }
+        if self.num_layers == 0 {
+            return bad("num_layers", "must be at least 1, got 0".into());
+        }
+        // PyTorch's range: p = 1 is allowed (it zeroes what reaches the upper layers), as in
+        // `Dropout`; NaN is not in the range.
+        if !(0.0..=1.0).contains(&self.dropout) {
+            return bad(
+                "dropout",
+                format!(
+                    "should be a number in range [0, 1] representing the probability of an element being zeroed, got {}",
+                    self.dropout
+                ),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -236,8 +248,8 @@ pub(crate) struct StackOutput {
 }
 
 impl RecurrentStack {
-    pub(crate) fn new(config: RecurrentConfig, kind: CellKind, name: &str) -> Self {
-        config.validate(name);
+    pub(crate) fn new(config: RecurrentConfig, kind: CellKind, name: &str) -> Result<Self> {
+        config.validate(name)?;
         let d = config.directions();
         let mut weights = Vec::new();
         for layer in 0..config.num_layers {
@@ -261,12 +273,12 @@ impl RecurrentStack {
                 ));
             }
         }
-        RecurrentStack {
+        Ok(RecurrentStack {
             config,
             kind,
             weights,
             training: true,
-        }
+        })
     }
 
     pub(crate) fn named_parameters(&self) -> Vec<(String, Tensor)> {

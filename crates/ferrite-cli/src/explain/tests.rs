@@ -1,7 +1,8 @@
 //! The course's worked backpropagation example (2-2-2 sigmoid network, E_total = Σ ½(t − o)²):
 //! the published numbers, Ferrite's autograd on the same network, and the walkthrough text.
+//! (Until #19 these were the library's tests/backprop_example.rs and explain.rs's unit tests.)
 
-use ferrite::explain::{backprop, BackpropConfig};
+use super::*;
 use ferrite::nn::{Linear, Module, Sigmoid};
 use ferrite::optim::{Optimizer, SGDConfig, SGD};
 use ferrite::Tensor;
@@ -89,11 +90,13 @@ fn the_same_step_with_layers_and_sgd_matches() {
     let hidden = Linear::from_tensors(
         Tensor::from_vec(vec![0.15, 0.20, 0.25, 0.30], [2, 2]),
         Some(Tensor::full([2], 0.35)),
-    );
+    )
+    .unwrap();
     let output = Linear::from_tensors(
         Tensor::from_vec(vec![0.40, 0.45, 0.50, 0.55], [2, 2]),
         Some(Tensor::full([2], 0.60)),
-    );
+    )
+    .unwrap();
     let mut opt = SGD::new(
         vec![hidden.weight.clone(), output.weight.clone()],
         SGDConfig {
@@ -140,4 +143,47 @@ fn other_numbers_and_bias_updates_agree_with_autograd() {
         ..BackpropConfig::default()
     };
     assert!(backprop(&negative).is_err());
+}
+
+#[test]
+fn huge_finite_inputs_are_explained_in_double_precision() {
+    // Once a panic: f32 autograd overflowed where the f64 chain rule did not.
+    let config = BackpropConfig {
+        inputs: [1e308, 1e308],
+        ..BackpropConfig::default()
+    };
+    backprop(&config).expect("finite inputs that fit in f64 are explained");
+}
+
+#[test]
+fn values_that_overflow_on_the_way_are_an_error_not_nan() {
+    let config = BackpropConfig {
+        inputs: [1e308, 1e308],
+        weights: [1e308; 8],
+        ..BackpropConfig::default()
+    };
+    let err = backprop(&config).expect_err("overflow is refused");
+    assert!(err.to_string().contains("overflow"), "{err}");
+}
+
+#[test]
+fn the_numbers_are_those_the_walkthrough_prints() {
+    let walk = backprop(&BackpropConfig::default()).unwrap();
+    assert_eq!(walk.config, BackpropConfig::default());
+    // The course's values.
+    assert!((walk.hidden_outputs[0] - 0.593269992).abs() < 1e-9);
+    assert!((walk.weight_gradients[4] - 0.082167041).abs() < 1e-9);
+    assert!((walk.weight_gradients[0] - 0.000438568).abs() < 1e-9);
+    // Every other number as the text prints it.
+    let text = walk.to_string();
+    let printed = |line: &str, value: f64| {
+        let want = format!("{line} = {value:.9}");
+        assert!(text.contains(&want), "missing {want}\n{text}");
+    };
+    printed("out_h2 = 1 / (1 + e^−net_h2)", walk.hidden_outputs[1]);
+    for (n, g) in walk.weight_gradients.iter().enumerate() {
+        printed(&format!("    ∂E_total/∂w{}", n + 1), *g);
+    }
+    printed("∂E_total/∂b1 = δ_h1 + δ_h2", walk.bias_gradients[0]);
+    printed("∂E_total/∂b2 = δ_o1 + δ_o2", walk.bias_gradients[1]);
 }
