@@ -95,27 +95,26 @@ pub struct CsvTraining {
     pub reading: CsvReading,
 }
 
-/// Writes a fitted linear model into a one-layer network (`0.weight`, `0.bias`), undoing the
-/// target scaling the network path applies to regression outputs.
+/// A fitted linear model's layer (`to_linear`) as the one-layer network runs save
+/// (`0.weight`, `0.bias`), predicting the scaled target as networks trained through the
+/// pipeline do.
 fn linear_network(
     prepared: &Prepared,
-    weight: &Tensor,
-    bias: &[f32],
+    layer: &ferrite::nn::Linear,
 ) -> anyhow::Result<(ModelSpec, Box<dyn Module>)> {
     let pre = &prepared.preprocessing.pipeline;
+    let layer = pre.to_scaled_target(layer)?;
     let spec = ModelSpec::Mlp {
         inputs: pre.features.len(),
         hidden: vec![],
-        outputs: bias.len(),
+        outputs: layer.weight.dims()[0],
     };
     let model = spec.build()?;
-    let (scale, shift) = (1.0 / pre.target_std(), pre.target_mean());
     let params = model.named_parameters();
-    params[0].1.copy_(&(weight * scale));
-    params[1].1.copy_(&Tensor::from_vec(
-        bias.iter().map(|b| (b - shift) * scale).collect(),
-        [bias.len()],
-    ));
+    params[0].1.copy_(&layer.weight);
+    if let Some(bias) = &layer.bias {
+        params[1].1.copy_(bias);
+    }
     Ok((spec, model))
 }
 
@@ -165,11 +164,7 @@ pub fn train_csv(c: &CsvTraining) -> anyhow::Result<PathBuf> {
             let mut ls = LinearRegression::new();
             ls.fit(&prepared.x_train, &prepared.y_train)?;
             println!("least squares: {}", ls.fit_report());
-            let (spec, model) = linear_network(
-                &prepared,
-                &ls.coef().reshape([1, inputs]),
-                &[ls.intercept()],
-            )?;
+            let (spec, model) = linear_network(&prepared, &ls.to_linear()?)?;
             (spec, model, "least squares".to_string())
         }
         ModelChoice::Logistic => {
@@ -184,13 +179,7 @@ pub fn train_csv(c: &CsvTraining) -> anyhow::Result<PathBuf> {
                     eprintln!("warning: logistic regression: {note}");
                 }
             }
-            let coef = lr.coef();
-            let rows = coef.numel() / inputs;
-            let (spec, model) = linear_network(
-                &prepared,
-                &coef.reshape([rows, inputs]),
-                &lr.intercept().to_vec(),
-            )?;
+            let (spec, model) = linear_network(&prepared, &lr.to_linear()?)?;
             (spec, model, "logistic regression".to_string())
         }
         ModelChoice::Mlp(hidden) => {

@@ -311,11 +311,11 @@ pub fn train_network(
     Ok((model, history))
 }
 
-/// The model's outputs for `x` in evaluation mode, without gradients.
+/// The model's outputs for `x`: the library's `predict` (evaluation mode, no gradients, the
+/// model's mode restored after) over all rows in one batch, so that every row's numbers are
+/// those of the training run's scoring.
 pub fn outputs(model: &mut dyn Module, x: &Tensor) -> Tensor {
-    model.eval();
-    let _g = no_grad();
-    model.forward(x)
+    ferrite::train::predict(model, x, x.dims().first().copied().unwrap_or(1).max(1))
 }
 
 /// Regression predictions in the target's own units.

@@ -7,22 +7,7 @@ use std::path::Path;
 use std::process::Output;
 
 mod support;
-use support::{ferrite, gray_png, json, stderr, stdout, temp_dir, Lcg32};
-
-/// `count` 8x8 images of class `class` in `root/class/`: levels about 60 (`dark`) or 190,
-/// each with its own pattern of ±30.
-fn write_class(root: &Path, class: &str, count: usize, seed: u32) {
-    let dir = root.join(class);
-    std::fs::create_dir_all(&dir).unwrap();
-    let base: i32 = if class == "dark" { 60 } else { 190 };
-    let mut rng = Lcg32(seed.wrapping_mul(2_654_435_761).wrapping_add(777));
-    for i in 0..count {
-        let pixels: Vec<u8> = (0..64)
-            .map(|_| (base + rng.below(61) as i32 - 30) as u8)
-            .collect();
-        std::fs::write(dir.join(format!("{i:02}.png")), gray_png(8, 8, &pixels)).unwrap();
-    }
-}
+use support::{ferrite, json, stderr, stdout, temp_dir, write_class};
 
 fn train(dir: &Path, out: &Path, extra: &[&str]) -> Output {
     ferrite()

@@ -60,7 +60,11 @@ fn run(case: &Value, t: &HashMap<String, Tensor>) -> Result<Tensor> {
     if loss == "kl_div" {
         let reduction: KLDivReduction = reduction_name.parse()?;
         let log_target = opts["log_target"].as_bool().expect("log_target");
-        return F::kl_div(&t["input"], &t["target"], reduction, log_target);
+        return if log_target {
+            F::kl_div_log_target(&t["input"], &t["target"], reduction)
+        } else {
+            F::kl_div(&t["input"], &t["target"], reduction)
+        };
     }
     let r: Reduction = reduction_name.parse()?;
     match loss {

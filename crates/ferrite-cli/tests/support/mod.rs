@@ -281,3 +281,18 @@ pub fn check_image_run(out: &Path, test_images: usize, classes: usize) -> serde_
     }
     metrics
 }
+
+/// Writes `count` 8x8 images of class `class` into `root/class/`: levels about 50 (`dark`)
+/// or 200 (anything else), with a different pattern of ±20 in each image (`seed`).
+pub fn write_class(root: &Path, class: &str, count: usize, seed: u32) {
+    let dir = root.join(class);
+    std::fs::create_dir_all(&dir).unwrap();
+    let base: i32 = if class == "dark" { 50 } else { 200 };
+    let mut rng = Lcg32(seed.wrapping_mul(2_654_435_761).wrapping_add(12_345));
+    for i in 0..count {
+        let pixels: Vec<u8> = (0..64)
+            .map(|_| (base + rng.below(41) as i32 - 20) as u8)
+            .collect();
+        std::fs::write(dir.join(format!("{i:02}.png")), gray_png(8, 8, &pixels)).unwrap();
+    }
+}

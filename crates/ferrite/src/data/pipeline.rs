@@ -377,6 +377,22 @@ impl TabularPipeline {
         }
     }
 
+    /// A linear layer that predicts the target in its own units (a fitted least-squares
+    /// model, say) rewritten to predict what a network trained through this pipeline
+    /// predicts, the scaled target: weight `W / std`, bias `(b − mean) / std` (multiplied by
+    /// the reciprocal, as [`scale_target`](Self::scale_target)); unchanged without target
+    /// scaling. Then [`inverse_transform_target`](Self::inverse_transform_target) of its
+    /// outputs gives the original predictions back.
+    pub fn to_scaled_target(&self, layer: &crate::nn::Linear) -> Result<crate::nn::Linear> {
+        let scale = 1.0 / self.target_std();
+        let weight = &layer.weight.detach() * scale;
+        let bias = layer
+            .bias
+            .as_ref()
+            .map(|b| (&b.detach() - self.target_mean()) * scale);
+        crate::nn::Linear::from_tensors(weight, bias)
+    }
+
     /// Model outputs back in the target's units: `v · std + mean` for a scaled regression
     /// target, unchanged otherwise.
     ///

@@ -17,6 +17,7 @@ mod logistic_newton;
 mod logistic_objective;
 mod logistic_regression;
 mod lstsq;
+mod to_linear;
 
 pub use gradient_descent::{BatchMode, GradientDescent, GradientDescentOutcome};
 pub use linear_regression::{LinearRegression, LinearSolver};

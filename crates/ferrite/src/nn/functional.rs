@@ -151,16 +151,29 @@ pub fn margin_ranking_loss(
     MarginRankingLoss { margin, reduction }.forward(&[x1, x2], target)
 }
 
-/// KL divergence of log-probabilities `input` from `target`; see [`KLDivLoss`].
+/// KL divergence of log-probabilities `input` from probabilities `target` (PyTorch's
+/// `F.kl_div(input, target, reduction)`); see [`KLDivLoss`].
 pub fn kl_div(
     input: &Tensor,
     target: &Tensor,
     reduction: impl Into<KLDivReduction>,
-    log_target: bool,
 ) -> Result<Tensor> {
     KLDivLoss {
         reduction: reduction.into(),
-        log_target,
+        log_target: false,
+    }
+    .forward(input, target)
+}
+
+/// [`kl_div`] with `target` given as log-probabilities too (PyTorch's `log_target=True`).
+pub fn kl_div_log_target(
+    input: &Tensor,
+    target: &Tensor,
+    reduction: impl Into<KLDivReduction>,
+) -> Result<Tensor> {
+    KLDivLoss {
+        reduction: reduction.into(),
+        log_target: true,
     }
     .forward(input, target)
 }

@@ -262,3 +262,47 @@ fn check_names_what_a_hand_edited_pipeline_gets_wrong() {
         .to_string()
         .contains("non-finite number NaN"));
 }
+
+#[test]
+fn a_layer_in_target_units_is_rewritten_for_the_scaled_target() {
+    let x = Tensor::from_vec(vec![0., 1.], [2, 1]);
+    let mut scaler = StandardScaler::new();
+    scaler.fit(&x).unwrap();
+    let mut target = StandardScaler::new();
+    target
+        .fit(&Tensor::from_vec(vec![10., 20.], [2, 1]))
+        .unwrap(); // mean 15, std 5
+    let mut pipeline = TabularPipeline {
+        features: vec!["x".into()],
+        target: "y".into(),
+        task: TabularTask::Regression,
+        imputer: Imputer::fit(&x, FillStrategy::Mean).unwrap(),
+        scaler,
+        classes: None,
+        target_scaler: Some(target),
+        dialect: CsvDialect::default(),
+    };
+    // y = 2x + 1 in the target's units.
+    let layer = crate::nn::Linear::from_tensors(
+        Tensor::from_vec(vec![2.0], [1, 1]),
+        Some(Tensor::from_vec(vec![1.0], [1])),
+    )
+    .unwrap();
+    let scaled = pipeline.to_scaled_target(&layer).unwrap();
+    assert_eq!(scaled.weight.to_vec(), [2.0 * (1.0 / 5.0)]);
+    assert_eq!(
+        scaled.bias.as_ref().unwrap().to_vec(),
+        [(1.0 - 15.0) * (1.0 / 5.0)]
+    );
+    use crate::nn::Module;
+    let out = scaled
+        .forward(&Tensor::from_vec(vec![3.0], [1, 1]))
+        .to_vec();
+    let back = pipeline.inverse_transform_target(&out)[0];
+    assert!((back - 7.0).abs() < 1e-5, "{back}");
+    // Without target scaling the layer is unchanged.
+    pipeline.target_scaler = None;
+    let same = pipeline.to_scaled_target(&layer).unwrap();
+    assert_eq!(same.weight.to_vec(), [2.0]);
+    assert_eq!(same.bias.unwrap().to_vec(), [1.0]);
+}
